@@ -1,0 +1,3 @@
+from statelab.cli import main
+
+main()

@@ -1,0 +1,61 @@
+"""The public entry points: validate and convert at the boundary, then call the runner."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from statelab import data as data_module
+from statelab.errors import StatelabError
+from statelab.results import Results
+from statelab.runner import Experiment, ProgressCallback, run_experiments
+from statelab.spec import Spec, preset
+
+
+def load_series(data: pd.Series | str | Path | None, value_column: str | None = None) -> pd.Series:
+    """A series as given, a built-in one by name, or a CSV file by path (validated)."""
+    if isinstance(data, pd.Series):
+        return data_module.validate(data, str(data.name or "series"))
+    return data_module.load(data, value_column)
+
+
+def experiment(name: str | None = None, **settings: object) -> Experiment:
+    """A preset (or the default spec) with ``settings`` overriding its fields."""
+    if name is None:
+        return Experiment("custom", Spec().replace(**settings))
+    chosen = preset(name)
+    return Experiment(chosen.name, chosen.spec.replace(**settings))
+
+
+def run(
+    preset: str | None = None,
+    *,
+    data: pd.Series | str | Path | None = None,
+    repeats: int | Sequence[int] = 10,
+    seed: int = 1,
+    initial_weights: Mapping[str, object] | None = None,
+    value_column: str | None = None,
+    progress: ProgressCallback | None = None,
+    **settings: object,
+) -> Results:
+    """Run one experiment, all repeats in one compiled program.
+
+    ``preset`` names one of the study's experiments (``statelab.PRESETS``); ``settings``
+    override any :class:`Spec` field. ``initial_weights`` maps the Keras layout names
+    (``kernel`` (L, 4n), ``recurrent_kernel`` (n, 4n), ``bias`` (4n,), ``dense_kernel``
+    (n, 1), ``dense_bias`` (1,)) to arrays, optionally with a leading repeats axis.
+    """
+    if not isinstance(seed, int) or seed < 0:
+        raise StatelabError(f"seed must be a whole number >= 0, got {seed!r}")
+    series = load_series(data, value_column)
+    chosen = experiment(preset, **settings)
+    return run_experiments(
+        [chosen],
+        series,
+        repeats=repeats,
+        seed=seed,
+        initial_weights=initial_weights,
+        progress=progress,
+    )[chosen.name]

@@ -1,0 +1,142 @@
+"""The command line: parse arguments, call one library function, print, and turn library
+errors into one-line messages with exit status 2."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from statelab.errors import StatelabError
+
+app = typer.Typer(
+    help="How the way an LSTM keeps and resets its state changes its forecasts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+Repeats = Annotated[int, typer.Option(help="Repeats (independent initial weights) per experiment.")]
+Seed = Annotated[int, typer.Option(help="Master seed: repeat k draws from (seed, k).")]
+Data = Annotated[
+    Path | None, typer.Option(help="A CSV file: dates in the first column, values after.")
+]
+ValueColumn = Annotated[
+    str | None, typer.Option(help="The CSV column to forecast (default: first numeric).")
+]
+
+
+def _settings(**given: object) -> dict[str, object]:
+    """The settings the user gave; the rest come from the preset or the default spec."""
+    return {name: value for name, value in given.items() if value is not None}
+
+
+@app.command()
+def run(
+    preset: Annotated[
+        str | None, typer.Argument(help="A preset (`statelab presets`); flags override it.")
+    ] = None,
+    stateful: Annotated[
+        bool | None, typer.Option("--stateful/--stateless", help="Carry state between batches.")
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Rows per batch.")] = None,
+    shuffle: Annotated[
+        bool | None, typer.Option("--shuffle/--no-shuffle", help="Shuffle rows every epoch.")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs (study: 1000).")] = None,
+    neurons: Annotated[int | None, typer.Option(help="LSTM units.")] = None,
+    lags: Annotated[int | None, typer.Option(help="Previous differences used as input.")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="Adam's learning rate.")] = None,
+    train_window: Annotated[
+        int | None, typer.Option(help="Train on the last N rows before the test only.")
+    ] = None,
+    reset_after_epoch: Annotated[
+        bool | None,
+        typer.Option(
+            "--reset-after-epoch/--no-reset-after-epoch", help="Stateful: reset per epoch."
+        ),
+    ] = None,
+    reset_after_prediction: Annotated[
+        bool | None,
+        typer.Option(
+            "--reset-after-prediction/--no-reset-after-prediction",
+            help="Stateful: reset after every forecast.",
+        ),
+    ] = None,
+    seed_state: Annotated[
+        bool | None,
+        typer.Option("--seed-state/--no-seed-state", help="Run the training rows before the test."),
+    ] = None,
+    forecast: Annotated[
+        str | None, typer.Option(help="one-step, or batched (all test rows per batch).")
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="keras3 (default) or keras2017 (the study's Keras).")
+    ] = None,
+    repeats: Repeats = 10,
+    seed: Seed = 1,
+    data: Data = None,
+    value_column: ValueColumn = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the results CSV (the study's format) here.")
+    ] = None,
+) -> None:
+    """Run one experiment and print each repeat's RMSE, the persistence RMSE and a summary."""
+    import statelab
+    from statelab.files import write_atomic
+
+    settings = _settings(
+        stateful=stateful, batch_size=batch_size, shuffle=shuffle, epochs=epochs,
+        neurons=neurons, lags=lags, learning_rate=learning_rate, train_window=train_window,
+        reset_after_epoch=reset_after_epoch, reset_after_prediction=reset_after_prediction,
+        seed_state=seed_state, forecast=forecast, profile=profile,
+    )  # fmt: skip
+    if out is not None and not out.parent.is_dir():
+        raise StatelabError(f"cannot write {out}: folder {out.parent} does not exist")
+    results = statelab.run(
+        preset, data=data, repeats=repeats, seed=seed, value_column=value_column, **settings
+    )
+    for repeat, error in zip(results.repeats, results.rmse, strict=True):
+        typer.echo(f"{repeat + 1}) Test RMSE: {error:.3f}")
+    typer.echo(f"Persistence RMSE: {results.persistence_rmse:.3f}")
+    typer.echo(results.summary().to_frame().to_string())
+    if out is not None:
+        write_atomic(out, lambda path: results.study_csv().to_csv(path, index=False))
+        typer.echo(f"wrote {out}")
+
+
+@app.command()
+def presets() -> None:
+    """List the study's eleven experiments, one line each."""
+    from statelab.spec import PRESETS
+
+    width = max(map(len, PRESETS))
+    for preset in PRESETS.values():
+        label = "" if preset.label == preset.name else f" [{preset.label}]"
+        typer.echo(f"{preset.name:<{width}}  {preset.description}{label}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: usage and library errors become one line on stderr and exit status 2."""
+    try:  # Typer >= 0.20 vendors Click; older releases use Click itself
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+    except ImportError:  # pragma: no cover
+        from click.exceptions import NoArgsIsHelpError, UsageError
+
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except StatelabError as error:
+        typer.echo(f"statelab: error: {error}", err=True)
+        sys.exit(2)
+    except NoArgsIsHelpError:
+        sys.exit(2)  # the help has been printed
+    except UsageError as error:
+        message = " ".join(error.format_message().split())
+        typer.echo(f"statelab: error: {message} (see --help)", err=True)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("statelab: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,111 @@
+"""Built-in data sets and CSV loading, validated at the boundary.
+
+A series is a ``pandas.Series`` of float64 values with a sorted, unique index
+(a monthly ``PeriodIndex`` for Shampoo Sales; whatever the CSV's first column
+parses to otherwise).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from statelab.errors import StatelabError
+
+BUILTIN = ("shampoo",)
+
+
+def shampoo() -> pd.Series:
+    """Shampoo Sales (Makridakis, Wheelwright and Hyndman, 1998): 36 months, 1901-01 .. 1903-12.
+
+    The file ships inside the package in the study's own format (months "1-01" .. "3-12").
+    """
+    with resources.files("statelab").joinpath("datasets/shampoo.csv").open() as handle:
+        frame = pd.read_csv(handle)
+    index = pd.PeriodIndex([f"190{m}" for m in frame["Month"]], freq="M", name="month")
+    return pd.Series(frame["Sales"].to_numpy(dtype=float), index=index, name="sales")
+
+
+def load(source: str | Path | None = None, value_column: str | None = None) -> pd.Series:
+    """Load a built-in series by name (default: Shampoo Sales) or a CSV file.
+
+    A CSV has dates (or any sortable labels) in its first column and values in
+    ``value_column``, by default the first numeric column after the dates.
+    """
+    if source is None or str(source) in BUILTIN:
+        if value_column is not None:
+            raise StatelabError(
+                "--value-column applies only to --data FILE.csv, not a built-in set"
+            )
+        return shampoo()
+    return validate(_read_csv(Path(source), value_column), Path(source).name)
+
+
+def _read_csv(path: Path, value_column: str | None) -> pd.Series:
+    if not path.exists():
+        raise StatelabError(f"data file not found: {path} (give the path of a CSV file)")
+    if not path.is_file():
+        raise StatelabError(f"data path is not a file: {path}")
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise StatelabError(f"data file is empty: {path}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise StatelabError(f"cannot read {path} as CSV: {first_line}") from None
+    if frame.shape[1] < 2:
+        raise StatelabError(
+            f"{path.name} needs two columns, dates then values; it has {frame.shape[1]}"
+        )
+    dates = frame.columns[0]
+    if value_column is None:
+        numeric = [c for c in frame.columns[1:] if pd.api.types.is_numeric_dtype(frame[c])]
+        # A column of numbers with a stray word reads as text: take it, so the error names the word.
+        numeric += [
+            c for c in frame.columns[1:] if pd.to_numeric(frame[c], errors="coerce").notna().any()
+        ]
+        if not numeric:
+            raise StatelabError(
+                f"{path.name} has no numeric column after the dates; "
+                "name one with --value-column and check its values are numbers"
+            )
+        value_column = numeric[0]
+    elif value_column not in frame.columns[1:]:
+        names = ", ".join(map(str, frame.columns[1:]))
+        raise StatelabError(f"{path.name} has no column {value_column!r}; its columns: {names}")
+    values = pd.to_numeric(frame[value_column], errors="coerce")
+    bad = frame[value_column].notna() & values.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0]) + 2  # +1 header, +1 one-based
+        raise StatelabError(
+            f"{path.name} line {row}: non-numeric value {frame[value_column][bad].iloc[0]!r} "
+            f"in column {value_column!r}"
+        )
+    index = pd.Index(frame[dates], name=str(dates))
+    return pd.Series(values.to_numpy(dtype=float), index=index, name=str(value_column))
+
+
+def validate(series: pd.Series, name: str) -> pd.Series:
+    values = series.to_numpy()
+    if len(values) == 0:
+        raise StatelabError(f"{name} has no data rows")
+    missing = np.flatnonzero(np.isnan(values))
+    if missing.size:
+        raise StatelabError(
+            f"{name} line {missing[0] + 2}: missing value in column {series.name!r} "
+            "(fill or drop it before running)"
+        )
+    infinite = np.flatnonzero(~np.isfinite(values))
+    if infinite.size:
+        raise StatelabError(f"{name} line {infinite[0] + 2}: infinite value in {series.name!r}")
+    if series.index.hasnans:
+        raise StatelabError(f"{name}: a row has no date in column {series.index.name!r}")
+    duplicated = series.index.duplicated()
+    if duplicated.any():
+        raise StatelabError(
+            f"{name}: duplicate date {series.index[duplicated][0]!r} (each date must appear once)"
+        )
+    return series

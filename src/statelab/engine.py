@@ -1,0 +1,332 @@
+"""The JAX engine: LSTM(n) -> Dense(1) trained and forecast with Keras's state semantics.
+
+One lane is one repeat of one experiment. Every regime (stateful or not, resets,
+seeding, shuffling) is a per-lane boolean read inside one compiled program, so
+lanes of different experiments with the same array shapes run side by side in
+one compiled call. Lanes never interact: a lane's result does not depend on how
+many lanes ran beside it.
+
+Lanes are the LAST axis of every array (N below), written out rather than added
+by ``vmap``: ``vmap`` puts the lane axis first, where XLA's CPU backend runs this
+model's many tiny per-step ops with strided gate slices, about three times slower
+than with lanes contiguous in memory. Gradients stay per lane because lanes are
+independent: the gradient of the sum of the lanes' losses is each lane's gradient.
+
+Shapes: L lags, n units, b batch size, R training rows (padded to a multiple of
+b), T test rows, f forecast batch (1 one-step, b batched), N lanes.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from statelab.optim import KerasAdamState, keras_adam
+
+BETA_1, BETA_2 = 0.9, 0.999
+# Steps of an epoch fused per loop iteration: 2 measured fastest for one repeat on CPU, and
+# more only lengthens compilation.
+MAX_UNROLL = 2
+
+
+class LSTMWeights(NamedTuple):
+    """Keras layout (gates i, f, c, o in blocks of n columns), then the lane axis."""
+
+    kernel: jax.Array  # (L, 4n, N)
+    recurrent_kernel: jax.Array  # (n, 4n, N)
+    bias: jax.Array  # (4n, N)
+    dense_kernel: jax.Array  # (n, 1, N)
+    dense_bias: jax.Array  # (1, N)
+
+
+class LSTMState(NamedTuple):
+    h: jax.Array  # (rows, n, N)
+    c: jax.Array  # (rows, n, N)
+
+
+class Regime(NamedTuple):
+    """Per-lane booleans, each (N,), that select the state semantics."""
+
+    stateful: jax.Array  # carry state from batch to batch (row j to row j)
+    carry_across_epochs: jax.Array  # no reset after an epoch: it flows on, and into forecasting
+    carry_across_predictions: jax.Array  # no reset after each forecast batch
+    seed_state: jax.Array  # run the training rows through the model before the test
+    shuffle: jax.Array  # permute the training rows anew every epoch
+
+
+class Shape(NamedTuple):
+    """The static part: lanes whose Shape agrees share one compilation."""
+
+    lags: int
+    neurons: int
+    batch_size: int
+    train_rows: int  # real rows; padded up to a multiple of batch_size
+    test_rows: int
+    forecast_batch: int
+    hard_sigmoid: bool  # keras2017's recurrent activation
+    keras2_moments: bool  # keras2017's Adam moment form
+    trace: bool = False  # also return the state entering every step (tests, diagnostics)
+
+    @property
+    def train_batches(self) -> int:
+        return -(-self.train_rows // self.batch_size)
+
+    @property
+    def padded_rows(self) -> int:
+        return self.train_batches * self.batch_size
+
+
+class Lane(NamedTuple):
+    """Everything the lanes need, as arrays with the lane axis last."""
+
+    weights: LSTMWeights  # initial weights
+    shuffle_key: jax.Array  # (N,) keys; epoch e shuffles with fold_in(shuffle_key, e)
+    regime: Regime
+    learning_rate: jax.Array  # (N,) float32
+    epsilon: jax.Array  # (N,) float32
+    train_x: jax.Array  # (R, L, N)
+    train_y: jax.Array  # (R, N)
+    test_x: jax.Array  # (T, L, N)
+
+
+class Carry(NamedTuple):
+    """What training carries from one epoch (and one chunk of epochs) to the next."""
+
+    weights: LSTMWeights
+    opt_state: KerasAdamState
+    state: LSTMState  # (b, n, N) each
+    epoch: jax.Array  # () int32, epochs done
+
+
+class TrainTrace(NamedTuple):
+    state_in: LSTMState  # (E, B, b, n, N): the state each training batch started from
+
+
+class Forecast(NamedTuple):
+    forecasts_scaled: jax.Array  # (T, N)
+    seed_outputs: jax.Array  # (Rs, N) predictions on the seeding rows (ignored when not seeding)
+    state_in: LSTMState  # (P, f, n, N): the state each prediction batch started from
+    state_out: LSTMState  # (f, n, N): the state after the last prediction
+
+
+def keras2_hard_sigmoid(x: jax.Array) -> jax.Array:
+    """Keras 2's hard_sigmoid, clip(0.2 x + 0.5, 0, 1) (Keras 3's is relu6(x + 3) / 6)."""
+    return jnp.clip(0.2 * x + 0.5, 0.0, 1.0)
+
+
+def init_weights(key: jax.Array, lags: int, neurons: int) -> LSTMWeights:
+    """One lane's weights (no lane axis) by Keras's initialisers: glorot_uniform kernels,
+    orthogonal recurrent kernel, zero biases with the forget-gate block 1 (unit_forget_bias)."""
+    k_kernel, k_recurrent, k_dense = jax.random.split(key, 3)
+    glorot = jax.nn.initializers.glorot_uniform()
+    bias = jnp.zeros(4 * neurons).at[neurons : 2 * neurons].set(1.0)
+    return LSTMWeights(
+        kernel=glorot(k_kernel, (lags, 4 * neurons), jnp.float32),
+        recurrent_kernel=jax.nn.initializers.orthogonal()(
+            k_recurrent, (neurons, 4 * neurons), jnp.float32
+        ),
+        bias=bias,
+        dense_kernel=glorot(k_dense, (neurons, 1), jnp.float32),
+        dense_bias=jnp.zeros(1),
+    )
+
+
+def zero_state(rows: int, neurons: int, lanes: int) -> LSTMState:
+    zeros = jnp.zeros((rows, neurons, lanes))
+    return LSTMState(h=zeros, c=zeros)
+
+
+def _keep(flag: jax.Array, state: LSTMState) -> LSTMState:
+    """Per lane, the state if ``flag`` (N,), else zeros. ``where``, not a multiply, so a NaN
+    state resets too."""
+    return jax.tree.map(lambda s: jnp.where(flag, s, jnp.zeros_like(s)), state)
+
+
+def _matmul(a: jax.Array, b: jax.Array) -> jax.Array:
+    """Per-lane (rows, k, N) @ (k, m, N) -> (rows, m, N), as a broadcast multiply-and-sum:
+    for this model's tiny k and m it fuses with the gates around it, where a dot batched
+    over lanes would run one tiny matrix at a time."""
+    return jnp.sum(a[:, :, None, :] * b[None], axis=1)
+
+
+def lstm_step(
+    weights: LSTMWeights, state: LSTMState, x: jax.Array, hard_sigmoid: bool
+) -> tuple[jax.Array, LSTMState]:
+    """One time step of LSTM -> Dense: x (rows, L, N) -> y (rows, N), new state."""
+    recurrent_activation = keras2_hard_sigmoid if hard_sigmoid else jax.nn.sigmoid
+    z = _matmul(x, weights.kernel) + _matmul(state.h, weights.recurrent_kernel) + weights.bias
+    z_i, z_f, z_c, z_o = jnp.split(z, 4, axis=1)
+    c = recurrent_activation(z_f) * state.c + recurrent_activation(z_i) * jnp.tanh(z_c)
+    h = recurrent_activation(z_o) * jnp.tanh(c)
+    y = (_matmul(h, weights.dense_kernel) + weights.dense_bias)[:, 0, :]
+    return y, LSTMState(h=h, c=c)
+
+
+def _optimizer(shape: Shape, lane: Lane) -> optax.GradientTransformation:
+    return keras_adam(
+        lane.learning_rate, BETA_1, BETA_2, lane.epsilon, keras2_moments=shape.keras2_moments
+    )
+
+
+def start(shape: Shape, lane: Lane) -> Carry:
+    """The carry before the first epoch: initial weights, zero moments, zero state."""
+    lanes = lane.learning_rate.shape[0]
+    return Carry(
+        weights=lane.weights,
+        opt_state=_optimizer(shape, lane).init(lane.weights),
+        state=zero_state(shape.batch_size, shape.neurons, lanes),
+        epoch=jnp.zeros((), jnp.int32),
+    )
+
+
+def _epoch_batches(shape: Shape, lane: Lane, epoch: jax.Array):
+    """This epoch's rows in batch order: x (B, b, L, N), y (B, b, N), weight (B, b, N),
+    weight 0 on padding."""
+    rows, padded, lanes = shape.train_rows, shape.padded_rows, lane.learning_rate.shape[0]
+    permuted = jax.vmap(
+        lambda key: jax.random.permutation(jax.random.fold_in(key, epoch), rows), out_axes=1
+    )(lane.shuffle_key)
+    identity = jnp.broadcast_to(jnp.arange(rows)[:, None], (rows, lanes))
+    order = jnp.where(lane.regime.shuffle, permuted, identity)  # (R, N)
+    # Padding rows (a partial last batch, stateless only) point past the data and weigh 0,
+    # which gives Keras's mean over the rows actually in the batch.
+    padding = jnp.broadcast_to(jnp.arange(rows, padded)[:, None], (padded - rows, lanes))
+    order = jnp.concatenate([order, padding])
+    x = jnp.concatenate([lane.train_x, jnp.zeros((padded - rows, shape.lags, lanes))])
+    y = jnp.concatenate([lane.train_y, jnp.zeros((padded - rows, lanes))])
+    x = jnp.take_along_axis(x, order[:, None, :], axis=0)
+    y = jnp.take_along_axis(y, order, axis=0)
+    weight = (order < rows).astype(jnp.float32)
+    batches = (shape.train_batches, shape.batch_size)
+    return (
+        x.reshape(*batches, shape.lags, lanes),
+        y.reshape(*batches, lanes),
+        weight.reshape(*batches, lanes),
+    )
+
+
+def _batch_loss(weights, state, x, y, weight, hard_sigmoid):
+    """Summed over lanes (each lane's gradient is its own); aux: (N,) losses, new state."""
+    prediction, new_state = lstm_step(weights, state, x, hard_sigmoid)
+    losses = jnp.sum(weight * jnp.square(prediction - y), axis=0) / jnp.sum(weight, axis=0)
+    return jnp.sum(losses), (losses, new_state)
+
+
+def train_epochs(shape: Shape, lane: Lane, carry: Carry, epochs: int):
+    """Run ``epochs`` epochs from ``carry``. Returns the carry, the (epochs, N) mean loss per
+    epoch (Keras's history: batch losses weighted by their rows) and, with ``shape.trace``,
+    a :class:`TrainTrace`."""
+    optimizer = _optimizer(shape, lane)
+    loss_and_grad = jax.grad(_batch_loss, has_aux=True)
+
+    def batch_step(inner, batch):
+        weights, opt_state, state, loss_sum = inner
+        x, y, weight = batch
+        state_in = _keep(lane.regime.stateful, state)
+        # The state is an input, not a parameter: no backpropagation across batches.
+        grads, (losses, state_out) = loss_and_grad(
+            weights, jax.lax.stop_gradient(state_in), x, y, weight, shape.hard_sigmoid
+        )
+        updates, opt_state = optimizer.update(grads, opt_state, weights)
+        weights = optax.apply_updates(weights, updates)
+        # Summed in the carry, in batch order: a reduction over the batch axis would let XLA
+        # pick an order that depends on the lane count.
+        loss_sum = loss_sum + losses * jnp.sum(weight, axis=0)
+        return (weights, opt_state, state_out, loss_sum), state_in
+
+    def epoch_step(carry: Carry, _):
+        x, y, weight = _epoch_batches(shape, lane, carry.epoch)
+        (weights, opt_state, state, loss_sum), states_in = jax.lax.scan(
+            batch_step,
+            (carry.weights, carry.opt_state, carry.state, jnp.zeros_like(lane.learning_rate)),
+            (x, y, weight),
+            unroll=min(shape.train_batches, MAX_UNROLL),
+        )
+        state = _keep(lane.regime.carry_across_epochs, state)  # reset after the epoch
+        carry = Carry(weights, opt_state, state, carry.epoch + 1)
+        return carry, (loss_sum / shape.train_rows, states_in if shape.trace else None)
+
+    carry, (losses, states_in) = jax.lax.scan(epoch_step, carry, None, length=epochs)
+    return carry, losses, (TrainTrace(states_in) if shape.trace else None)
+
+
+def forecast(shape: Shape, lane: Lane, carry: Carry) -> Forecast:
+    """Seed (optionally) on the training rows, then predict the test rows in batches of f,
+    each from its true input. A stateful model's state advances with every prediction."""
+    f, lanes = shape.forecast_batch, lane.learning_rate.shape[0]
+    # Only stateless specs predict in batches of another size, and their state is zero.
+    state = carry.state if f == shape.batch_size else zero_state(f, shape.neurons, lanes)
+    seed_rows = shape.train_rows if shape.train_rows % f == 0 else 0
+    test_pad = -shape.test_rows % f  # stateless only: pad a partial last batch, drop it after
+    x = jnp.concatenate(
+        [lane.train_x[:seed_rows], lane.test_x, jnp.zeros((test_pad, shape.lags, lanes))]
+    ).reshape(-1, f, shape.lags, lanes)
+    is_seed = jnp.arange(x.shape[0]) < seed_rows // f
+
+    def predict_step(state, batch):
+        x, seeding = batch
+        state_in = _keep(lane.regime.stateful, state)
+        y, state_out = lstm_step(carry.weights, state_in, x, shape.hard_sigmoid)
+        state_out = _keep(lane.regime.carry_across_predictions, state_out)  # reset after it
+        # Without seeding, the seeding batches leave the state untouched.
+        skip = seeding & ~lane.regime.seed_state
+        state_out = jax.tree.map(lambda old, new: jnp.where(skip, old, new), state, state_out)
+        return state_out, (y, state_in)
+
+    state_out, (outputs, states_in) = jax.lax.scan(predict_step, state, (x, is_seed))
+    outputs = outputs.reshape(-1, lanes)
+    return Forecast(
+        forecasts_scaled=outputs[seed_rows : seed_rows + shape.test_rows],
+        seed_outputs=outputs[:seed_rows],
+        state_in=states_in,
+        state_out=state_out,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def compiled(shape: Shape, epochs: int) -> tuple[Callable, Callable, Callable]:
+    """Compiled start, train_epochs(epochs) and forecast for one Shape, cached."""
+    return (
+        jax.jit(functools.partial(start, shape)),
+        jax.jit(functools.partial(train_epochs, shape, epochs=epochs)),
+        jax.jit(functools.partial(forecast, shape)),
+    )
+
+
+@jax.jit
+def _repeat_keys(seed: jax.Array, stream: jax.Array, repeats: jax.Array) -> jax.Array:
+    base = jax.random.fold_in(jax.random.key(seed), stream)
+    return jax.vmap(lambda k: jax.random.fold_in(base, k))(repeats)
+
+
+def repeat_keys(seed: int, stream: int, repeats: np.ndarray) -> jax.Array:
+    """(N,) repeat indices -> (N,) keys. Repeat k of stream s always gets the same key,
+    whatever else runs: fold_in(fold_in(key(seed), s), k)."""
+    return _repeat_keys(seed, stream, jnp.asarray(repeats, jnp.uint32))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def initial_weights(keys: jax.Array, lags: int, neurons: int) -> tuple[LSTMWeights, jax.Array]:
+    """(N,) repeat keys -> initial weights with a leading (N,) axis, and (N,) shuffle keys."""
+
+    def one(key):
+        init_key, shuffle_key = jax.random.split(key)
+        return init_weights(init_key, lags, neurons), shuffle_key
+
+    return jax.vmap(one)(keys)
+
+
+def lanes_last(tree):
+    """Move a leading lane axis to the end of every leaf (the engine's layout)."""
+    return jax.tree.map(lambda a: jnp.moveaxis(a, 0, -1), tree)
+
+
+def lanes_first(tree):
+    """The engine's trailing lane axis to the front (the public layout)."""
+    return jax.tree.map(lambda a: jnp.moveaxis(a, -1, 0), tree)

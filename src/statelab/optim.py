@@ -1,0 +1,56 @@
+"""Keras's Adam as an Optax gradient transformation.
+
+Hand-written because ``optax.adam`` divides the bias-corrected moments
+(m_hat / (sqrt(v_hat) + eps)), while Keras folds the bias correction into the
+step size, ``alpha = lr * sqrt(1 - b2^t) / (1 - b1^t)``, and adds epsilon to the
+uncorrected sqrt(v). The two differ early in training, exactly where a
+state-reset study is sensitive, so fidelity needs Keras's form.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+class KerasAdamState(NamedTuple):
+    count: jax.Array  # () int32, steps taken
+    mu: optax.Params  # first moments, same tree as the params
+    nu: optax.Params  # second moments
+
+
+def keras_adam(
+    learning_rate: float | jax.Array,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float | jax.Array = 1e-7,
+    keras2_moments: bool = False,
+) -> optax.GradientTransformation:
+    """Adam as Keras computes it: ``w -= alpha * m / (sqrt(v) + eps)``.
+
+    ``keras2_moments`` writes the moment updates as Keras 2 did (``b1 * m + (1 - b1) * g``);
+    Keras 3 writes ``m + (g - m) * (1 - b1)``. Equal in exact arithmetic, not in float32.
+    """
+
+    def init(params: optax.Params) -> KerasAdamState:
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        return KerasAdamState(count=jnp.zeros((), jnp.int32), mu=zeros, nu=zeros)
+
+    def update(grads, state: KerasAdamState, params=None):
+        del params
+        count = state.count + 1
+        step = count.astype(jnp.float32)
+        if keras2_moments:
+            mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, grads)
+            nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * jnp.square(g), state.nu, grads)
+        else:
+            mu = jax.tree.map(lambda m, g: m + (g - m) * (1 - b1), state.mu, grads)
+            nu = jax.tree.map(lambda v, g: v + (jnp.square(g) - v) * (1 - b2), state.nu, grads)
+        alpha = learning_rate * jnp.sqrt(1 - b2**step) / (1 - b1**step)
+        updates = jax.tree.map(lambda m, v: -(m * alpha) / (jnp.sqrt(v) + eps), mu, nu)
+        return updates, KerasAdamState(count=count, mu=mu, nu=nu)
+
+    return optax.GradientTransformation(init, update)

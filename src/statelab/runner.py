@@ -1,0 +1,238 @@
+"""Experiments -> engine lanes -> results.
+
+Lanes whose shapes agree (and whose epoch counts agree) run in one compiled,
+vectorised call, whatever experiment they belong to; the loop here is over such
+groups and over chunks of epochs (for progress), never over repeats or steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from statelab import engine
+from statelab.dataset import Dataset, prepare
+from statelab.errors import StatelabError
+from statelab.evaluate import persistence_rmse, rmse
+from statelab.results import Results, versions
+from statelab.spec import Spec
+
+EPSILON = {"keras3": 1e-7, "keras2017": 1e-8}
+WEIGHT_NAMES = engine.LSTMWeights._fields
+# Lanes run in whole blocks. XLA's CPU code handles the elements of a vector in SIMD
+# registers and a ragged remainder one by one, and its tanh and exp differ in the last
+# bit between the two paths; padding keeps every lane on the SIMD path, so a repeat's
+# result does not depend on how many ran beside it.
+LANE_BLOCK = 8
+
+# on_chunk(epochs_done, epochs_total, lanes) after every chunk of epochs.
+ProgressCallback = Callable[[int, int, int], None]
+
+
+class Experiment(NamedTuple):
+    name: str
+    spec: Spec
+
+
+class _Group(NamedTuple):
+    shape: engine.Shape
+    epochs: int
+    members: list[int]  # indices into the experiment list
+
+
+def shape_of(spec: Spec, dataset: Dataset, trace: bool = False) -> engine.Shape:
+    keras2017 = spec.profile == "keras2017"
+    return engine.Shape(
+        lags=spec.lags,
+        neurons=spec.neurons,
+        batch_size=spec.batch_size,
+        train_rows=len(dataset.train_y),
+        test_rows=spec.test_rows,
+        forecast_batch=spec.forecast_batch,
+        hard_sigmoid=keras2017,
+        keras2_moments=keras2017,
+        trace=trace,
+    )
+
+
+def as_weights(given: Mapping[str, object], spec: Spec, count: int) -> engine.LSTMWeights:
+    """Keras-layout weights, one set for every repeat or one per repeat -> (count, ...) arrays."""
+    missing = set(WEIGHT_NAMES) - set(given)
+    if missing:
+        raise StatelabError(f"initial weights lack {', '.join(sorted(missing))}")
+    n, lags = spec.neurons, spec.lags
+    shapes = {
+        "kernel": (lags, 4 * n),
+        "recurrent_kernel": (n, 4 * n),
+        "bias": (4 * n,),
+        "dense_kernel": (n, 1),
+        "dense_bias": (1,),
+    }
+    arrays = {}
+    for name, expected in shapes.items():
+        array = np.asarray(given[name], dtype=np.float32)
+        if array.shape == expected:
+            array = np.broadcast_to(array, (count, *expected))
+        elif array.shape != (count, *expected):
+            raise StatelabError(
+                f"initial weight {name} has shape {array.shape}; expected {expected} "
+                f"or {(count, *expected)} for {lags} lag(s) and {n} unit(s)"
+            )
+        arrays[name] = jnp.asarray(array)
+    return engine.LSTMWeights(**arrays)
+
+
+def _lanes(spec: Spec, dataset: Dataset, seed: int, repeats: np.ndarray, weights):
+    count = len(repeats)
+    keys = engine.repeat_keys(seed, spec.seed_stream, repeats)
+    drawn, shuffle_keys = engine.initial_weights(keys, spec.lags, spec.neurons)
+    weights = engine.lanes_last(drawn if weights is None else as_weights(weights, spec, count))
+
+    def flag(value: bool) -> jax.Array:
+        return jnp.full(count, value)
+
+    regime = engine.Regime(
+        stateful=flag(spec.stateful),
+        carry_across_epochs=flag(spec.stateful and not spec.reset_after_epoch),
+        carry_across_predictions=flag(spec.stateful and not spec.reset_after_prediction),
+        seed_state=flag(spec.stateful and spec.seed_state),
+        shuffle=flag(spec.shuffle),
+    )
+
+    def tile(array: np.ndarray) -> jax.Array:
+        return jnp.broadcast_to(jnp.asarray(array, jnp.float32)[..., None], (*array.shape, count))
+
+    return engine.Lane(
+        weights=weights,
+        shuffle_key=shuffle_keys,
+        regime=regime,
+        learning_rate=jnp.full(count, spec.learning_rate, jnp.float32),
+        epsilon=jnp.full(count, EPSILON[spec.profile], jnp.float32),
+        train_x=tile(dataset.train_x),
+        train_y=tile(dataset.train_y),
+        test_x=tile(dataset.test_x),
+    )
+
+
+def pad_lanes(lanes: engine.Lane, block: int) -> engine.Lane:
+    """Pad the lane axis to a multiple of ``block`` with copies of the last lane."""
+    count = lanes.learning_rate.shape[0]
+    extra = -count % block
+    if extra == 0:
+        return lanes
+    return jax.tree.map(
+        lambda a: jnp.concatenate([a, jnp.repeat(a[..., -1:], extra, axis=-1)], axis=-1), lanes
+    )
+
+
+def chunk_length(epochs: int, chunks: int) -> int:
+    """The largest divisor of ``epochs`` giving at least ``chunks`` chunks (one compiled
+    length for every chunk)."""
+    return max(
+        d for d in range(1, epochs + 1) if epochs % d == 0 and epochs // d >= min(chunks, epochs)
+    )
+
+
+def run_lanes(
+    shape: engine.Shape,
+    epochs: int,
+    lanes: engine.Lane,
+    progress: ProgressCallback | None = None,
+    chunks: int = 1,
+):
+    """Train and forecast every lane: returns the final carry, (E, N) losses, the forecast
+    and, with ``shape.trace``, the training trace."""
+    length = chunk_length(epochs, chunks)
+    start, train, forecast = engine.compiled(shape, length)
+    carry = start(lanes)
+    losses, traces = [], []
+    lane_count = lanes.learning_rate.shape[0]
+    for done in range(length, epochs + 1, length):
+        carry, chunk_losses, trace = train(lanes, carry)
+        losses.append(chunk_losses)
+        traces.append(trace)
+        if progress is not None:
+            jax.block_until_ready(chunk_losses)
+            progress(done, epochs, lane_count)
+    losses = jnp.concatenate(losses, axis=0)
+    if shape.trace:
+        trace = jax.tree.map(lambda *parts: jnp.concatenate(parts, axis=0), *traces)
+    else:
+        trace = None
+    return carry, losses, forecast(lanes, carry), trace
+
+
+def run_experiments(
+    experiments: Sequence[Experiment],
+    series: pd.Series,
+    *,
+    repeats: int | Sequence[int] = 10,
+    seed: int = 1,
+    initial_weights: Mapping[str, object] | None = None,
+    progress: ProgressCallback | None = None,
+    chunks: int = 1,
+) -> dict[str, Results]:
+    """Run every experiment's repeats; experiments with the same shapes share one compiled
+    call. ``repeats`` is a count (repeats 0..N-1) or the repeat indices themselves."""
+    if isinstance(repeats, int | np.integer):
+        if repeats < 1:
+            raise StatelabError(f"repeats must be a whole number >= 1, got {repeats}")
+        indices = np.arange(int(repeats))
+    else:
+        indices = np.asarray(repeats, dtype=np.int64)
+        if indices.ndim != 1 or len(indices) == 0 or (indices < 0).any():
+            raise StatelabError("repeat indices must be a non-empty list of whole numbers >= 0")
+    datasets = [prepare(series, experiment.spec) for experiment in experiments]
+
+    groups: dict[tuple, _Group] = {}
+    for position, (experiment, dataset) in enumerate(zip(experiments, datasets, strict=True)):
+        shape = shape_of(experiment.spec, dataset)
+        group = groups.setdefault(
+            (shape, experiment.spec.epochs), _Group(shape, experiment.spec.epochs, [])
+        )
+        group.members.append(position)
+
+    provenance = {"versions": versions(), "device": str(jax.devices()[0])}
+    results: dict[str, Results] = {}
+    for group in groups.values():
+        lanes = [
+            _lanes(experiments[i].spec, datasets[i], seed, indices, initial_weights)
+            for i in group.members
+        ]
+        stacked = jax.tree.map(lambda *parts: jnp.concatenate(parts, axis=-1), *lanes)
+        stacked = pad_lanes(stacked, LANE_BLOCK)
+        carry, losses, forecast, _ = run_lanes(group.shape, group.epochs, stacked, progress, chunks)
+        host = jax.device_get(
+            engine.lanes_first((carry.weights, losses, forecast.forecasts_scaled))
+        )
+        for slot, i in enumerate(group.members):
+            part = slice(slot * len(indices), (slot + 1) * len(indices))
+            weights, lane_losses, scaled = jax.tree.map(
+                lambda a, part=part: np.asarray(a[part]), host
+            )
+            dataset, name = datasets[i], experiments[i].name
+            forecasts = dataset.to_raw(scaled.astype(float))
+            results[name] = Results(
+                name=name,
+                spec=experiments[i].spec,
+                seed=seed,
+                repeats=indices,
+                rmse=rmse(dataset.test_actual, forecasts),
+                forecasts=forecasts,
+                forecasts_scaled=scaled,
+                losses=lane_losses,
+                weights=weights,
+                dataset=dataset,
+                persistence_rmse=persistence_rmse(dataset),
+                provenance=provenance
+                | {
+                    "settings": experiments[i].spec.to_dict(),
+                    "settings_hash": experiments[i].spec.digest(),
+                },
+            )
+    return {experiment.name: results[experiment.name] for experiment in experiments}

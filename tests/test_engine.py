@@ -1,0 +1,126 @@
+"""The engine's contract: independence of repeats, shared compilation, study behaviour."""
+
+import numpy as np
+import pytest
+
+import statelab
+from statelab import engine
+from statelab.dataset import prepare
+from statelab.evaluate import persistence_rmse
+
+
+def test_persistence_baseline_is_the_study_figure():
+    dataset = prepare(statelab.shampoo(), statelab.Spec())
+    assert persistence_rmse(dataset) == pytest.approx(136.761, abs=5e-4)
+
+
+def test_a_repeat_is_the_same_alone_or_among_a_thousand():
+    many = statelab.run("stateful", repeats=1000, epochs=8, seed=3)
+    for k in (0, 537, 999):
+        alone = statelab.run("stateful", repeats=[k], epochs=8, seed=3)
+        np.testing.assert_array_equal(alone.forecasts_scaled[0], many.forecasts_scaled[k])
+        np.testing.assert_array_equal(alone.losses[0], many.losses[k])
+
+
+def test_a_repeat_is_the_same_beside_other_experiments():
+    experiments = [
+        statelab.experiment(name, epochs=6) for name in ("stateless_shuffle", "stateful_noreset")
+    ]
+    together = statelab.run_experiments(experiments, statelab.shampoo(), repeats=4, seed=2)
+    alone = statelab.run("stateful_noreset", repeats=4, epochs=6, seed=2)
+    np.testing.assert_array_equal(together["stateful_noreset"].forecasts, alone.forecasts)
+
+
+def test_seed_and_repeat_index_determine_the_initial_weights():
+    keys = engine.repeat_keys(1, 0, np.array([0, 1, 0]))
+    weights, _ = engine.initial_weights(keys, 1, 1)
+    np.testing.assert_array_equal(weights.kernel[0], weights.kernel[2])
+    assert not np.array_equal(weights.kernel[0], weights.kernel[1])
+    other_stream, _ = engine.initial_weights(engine.repeat_keys(1, 1, np.array([0])), 1, 1)
+    assert not np.array_equal(other_stream.kernel[0], weights.kernel[0])
+
+
+def test_initial_weights_follow_keras_initialisers():
+    weights, _ = engine.initial_weights(engine.repeat_keys(0, 0, np.arange(200)), 1, 3)
+    assert weights.kernel.shape == (200, 1, 12) and weights.recurrent_kernel.shape == (200, 3, 12)
+    limit = np.sqrt(6 / (1 + 12))
+    assert np.abs(weights.kernel).max() <= limit and np.abs(weights.kernel).max() > 0.9 * limit
+    bias = np.asarray(weights.bias[0])
+    np.testing.assert_array_equal(bias, [0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    # orthogonal: the 3 x 12 recurrent kernel has orthonormal rows
+    u = np.asarray(weights.recurrent_kernel[5])
+    np.testing.assert_allclose(u @ u.T, np.eye(3), atol=1e-5)
+
+
+def test_explicit_weights_in_keras_layout_round_trip():
+    given = {
+        "kernel": np.full((2, 8), 0.1),
+        "recurrent_kernel": np.full((2, 8), -0.2),
+        "bias": np.zeros(8),
+        "dense_kernel": np.ones((2, 1)),
+        "dense_bias": np.zeros(1),
+    }
+    result = statelab.run(repeats=2, epochs=1, lags=2, neurons=2, initial_weights=given)
+    assert result.weights.kernel.shape == (2, 2, 8)
+    # trained for one epoch: moved, but not far (22 Adam steps of at most ~lr each)
+    moved = np.abs(result.weights.kernel - 0.1).max()
+    assert 0 < moved < 22 * 0.001 * 1.01
+
+
+def test_bad_initial_weights_are_named():
+    with pytest.raises(statelab.StatelabError, match="recurrent_kernel"):
+        statelab.run(
+            repeats=1,
+            epochs=1,
+            initial_weights={
+                "kernel": np.zeros((1, 4)),
+                "recurrent_kernel": np.zeros((2, 4)),
+                "bias": np.zeros(4),
+                "dense_kernel": np.zeros((1, 1)),
+                "dense_bias": np.zeros(1),
+            },
+        )
+
+
+def test_stateless_partial_batches_match_keras_weighting():
+    """22 rows in batches of 5: four full batches and one of 2, each a mean over its rows."""
+    result = statelab.run(stateful=False, batch_size=5, repeats=2, epochs=3)
+    assert np.isfinite(result.rmse).all() and result.losses.shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 0}, "batch-size"),
+        (
+            {"batch_size": 4, "forecast": "batched", "test_rows": 12, "stateful": True},
+            "22 training rows",
+        ),
+        ({"batch_size": 5, "forecast": "batched"}, "test rows"),
+        ({"profile": "keras1"}, "profile"),
+        ({"learning_rate": 0.0}, "learning-rate"),
+        ({"colour": "red"}, "unknown setting"),
+    ],
+)
+def test_impossible_settings_get_clear_errors(settings, message):
+    with pytest.raises(statelab.StatelabError, match=message):
+        statelab.run(repeats=1, epochs=1, **settings) if "epochs" not in settings else statelab.run(
+            repeats=1, **settings
+        )
+
+
+def test_repeats_below_one_is_an_error():
+    with pytest.raises(statelab.StatelabError, match="repeats"):
+        statelab.run(repeats=0, epochs=1)
+
+
+def test_the_study_shape_at_1000_epochs():
+    """keras3: stateless near 95 with a small spread; stateful worse and noisier."""
+    experiments = [statelab.experiment(name) for name in ("stateful", "stateless")]
+    results = statelab.run_experiments(experiments, statelab.shampoo(), repeats=30, seed=1)
+    stateless, stateful = results["stateless"].rmse, results["stateful"].rmse
+    assert 94 <= stateless.mean() <= 96 and stateless.std(ddof=1) < 3
+    assert stateful.mean() > stateless.mean() + 2
+    assert stateful.std(ddof=1) > 2 * stateless.std(ddof=1)
+    assert (stateless < results["stateless"].persistence_rmse).all()
