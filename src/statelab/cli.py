@@ -107,6 +107,97 @@ def run(
         typer.echo(f"wrote {out}")
 
 
+class _Progress:
+    """A rich progress bar per compiled group of experiments; silent with --quiet."""
+
+    def __init__(self, quiet: bool) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        self.bar = None if quiet else Progress(
+            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), transient=True, console=Console(stderr=True),
+        )  # fmt: skip
+        self.task = None
+        self.groups = 0
+
+    def __enter__(self):
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def __call__(self, done: int, total: int, lanes: int) -> None:
+        if self.bar is None:
+            return
+        if self.task is None or done <= self.bar.tasks[self.task].completed:
+            self.groups += 1
+            description = f"group {self.groups}: {lanes} lanes, epochs"
+            self.task = self.bar.add_task(description, total=total)
+        self.bar.update(self.task, completed=done)
+
+
+@app.command()
+def reproduce(
+    repeats: Repeats = 10,
+    seed: Seed = 1,
+    out: Annotated[Path, typer.Option(help="Folder for results files, tables and plots.")] = Path(
+        "results"
+    ),
+    epochs: Annotated[int | None, typer.Option(help="Override the study's 1000 epochs.")] = None,
+    profile: Annotated[str | None, typer.Option(help="keras3 (default) or keras2017.")] = None,
+    data: Data = None,
+    value_column: ValueColumn = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Run all eleven experiments; write experiment_NAME.csv files, the four comparison
+    tables and box plots, the series plot and the forecast plot."""
+    import statelab
+    from statelab import study
+
+    if out.exists() and not out.is_dir():
+        raise StatelabError(f"--out {out} is a file; give a folder")
+    series = statelab.load_series(data, value_column)
+    settings = _settings(epochs=epochs, profile=profile)
+    with _Progress(quiet) as progress:
+        results = study.run_study(series, repeats=repeats, seed=seed, progress=progress, **settings)
+    reproduction = study.write_outputs(results, series, out)
+    persistence = next(iter(results.values())).persistence_rmse
+    for comparison in study.COMPARISONS:
+        typer.echo(f"\n{comparison.title}")
+        typer.echo(reproduction.tables[comparison.key].to_string())
+    typer.echo(f"\nPersistence RMSE: {persistence:.3f}")
+    timings = {r.provenance["compiled_group"]: r.provenance["timings"] for r in results.values()}
+    compile_s = sum(t["compile_s"] for t in timings.values())
+    run_s = sum(t["run_s"] for t in timings.values())
+    typer.echo(
+        f"{len(results)} experiments x {repeats} repeats in {len(timings)} compiled call(s): "
+        f"compile {compile_s:.2f} s, run {run_s:.2f} s"
+    )
+    typer.echo(f"wrote {len(reproduction.files)} files to {out}")
+
+
+@app.command()
+def compare(
+    files: Annotated[list[Path], typer.Argument(help="Results CSVs (a 'results' column each).")],
+    plot: Annotated[Path, typer.Option(help="Where to draw the box plot (PNG).")] = Path(
+        "compare.png"
+    ),
+) -> None:
+    """The study's comparison script: the describe table and a box plot of results files."""
+    from statelab import plots, study
+
+    columns = {study.results_name(path): study.read_results_file(path) for path in files}
+    if len(columns) < len(files):
+        raise StatelabError("two results files share a name; rename one")
+    typer.echo(study.describe(columns).to_string())
+    plots.save(plots.box_plot(columns, "Test RMSE"), plot)
+    typer.echo(f"wrote {plot}")
+
+
 @app.command()
 def presets() -> None:
     """List the study's eleven experiments, one line each."""

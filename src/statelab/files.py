@@ -19,7 +19,10 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
         prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent
     )
     os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would hide results from others
         write(Path(temporary))
         os.replace(temporary, path)
     finally:

@@ -7,6 +7,8 @@ groups and over chunks of epochs (for progress), never over repeats or steps.
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
@@ -138,6 +140,46 @@ def chunk_length(epochs: int, chunks: int) -> int:
     )
 
 
+class Timings(NamedTuple):
+    compile_s: float
+    run_s: float
+
+
+@functools.lru_cache(maxsize=64)
+def _executables(shape: engine.Shape, length: int, lanes: int):
+    """Ahead-of-time compiled start, train chunk and forecast for ``lanes`` lanes, and the
+    seconds compiling took (so callers can report compile time apart from run time)."""
+    started = time.perf_counter()
+    start, train, forecast = engine.compiled(shape, length)
+    example = jax.eval_shape(lambda: _example_lanes(shape, lanes))
+    carry = jax.eval_shape(start, example)
+    executables = (
+        start.lower(example).compile(),
+        train.lower(example, carry).compile(),
+        forecast.lower(example, carry).compile(),
+    )
+    return executables, time.perf_counter() - started
+
+
+def _example_lanes(shape: engine.Shape, lanes: int) -> engine.Lane:
+    """Zeros of the lane layout, for tracing shapes only."""
+    n, lags = shape.neurons, shape.lags
+    zeros = lambda *dims: jnp.zeros((*dims, lanes))  # noqa: E731
+    flag = jnp.zeros(lanes, bool)
+    return engine.Lane(
+        weights=engine.LSTMWeights(
+            zeros(lags, 4 * n), zeros(n, 4 * n), zeros(4 * n), zeros(n, 1), zeros(1)
+        ),
+        shuffle_key=jax.random.split(jax.random.key(0), lanes),
+        regime=engine.Regime(flag, flag, flag, flag, flag),
+        learning_rate=jnp.zeros(lanes),
+        epsilon=jnp.zeros(lanes),
+        train_x=zeros(shape.train_rows, lags),
+        train_y=zeros(shape.train_rows),
+        test_x=zeros(shape.test_rows, lags),
+    )
+
+
 def run_lanes(
     shape: engine.Shape,
     epochs: int,
@@ -145,13 +187,16 @@ def run_lanes(
     progress: ProgressCallback | None = None,
     chunks: int = 1,
 ):
-    """Train and forecast every lane: returns the final carry, (E, N) losses, the forecast
-    and, with ``shape.trace``, the training trace."""
+    """Train and forecast every lane: returns the final carry, (E, N) losses, the forecast,
+    with ``shape.trace`` the training trace (else None), and the :class:`Timings`."""
     length = chunk_length(epochs, chunks)
-    start, train, forecast = engine.compiled(shape, length)
+    lane_count = lanes.learning_rate.shape[0]
+    cached = _executables.cache_info().hits
+    (start, train, forecast), compile_s = _executables(shape, length, lane_count)
+    compile_s = 0.0 if _executables.cache_info().hits > cached else compile_s
+    started = time.perf_counter()
     carry = start(lanes)
     losses, traces = [], []
-    lane_count = lanes.learning_rate.shape[0]
     for done in range(length, epochs + 1, length):
         carry, chunk_losses, trace = train(lanes, carry)
         losses.append(chunk_losses)
@@ -164,7 +209,21 @@ def run_lanes(
         trace = jax.tree.map(lambda *parts: jnp.concatenate(parts, axis=0), *traces)
     else:
         trace = None
-    return carry, losses, forecast(lanes, carry), trace
+    predicted = jax.block_until_ready(forecast(lanes, carry))
+    return carry, losses, predicted, trace, Timings(compile_s, time.perf_counter() - started)
+
+
+def trace_experiment(
+    experiment: Experiment, series: pd.Series, *, repeats: int = 1, seed: int = 1
+) -> tuple[engine.TrainTrace, engine.Forecast]:
+    """Run with the state recorded: the state entering every training batch, (N, E, B, b, n),
+    and every prediction batch, (N, P, f, n) (the seeding rows first, then the test rows)."""
+    dataset = prepare(series, experiment.spec)
+    shape = shape_of(experiment.spec, dataset, trace=True)
+    lanes = pad_lanes(_lanes(experiment.spec, dataset, seed, np.arange(repeats), None), LANE_BLOCK)
+    _, _, forecast, trace, _ = run_lanes(shape, experiment.spec.epochs, lanes)
+    trim = lambda a: np.asarray(jnp.moveaxis(a, -1, 0)[:repeats])  # noqa: E731
+    return jax.tree.map(trim, trace), jax.tree.map(trim, forecast)
 
 
 def run_experiments(
@@ -199,14 +258,16 @@ def run_experiments(
 
     provenance = {"versions": versions(), "device": str(jax.devices()[0])}
     results: dict[str, Results] = {}
-    for group in groups.values():
+    for group_index, group in enumerate(groups.values()):
         lanes = [
             _lanes(experiments[i].spec, datasets[i], seed, indices, initial_weights)
             for i in group.members
         ]
         stacked = jax.tree.map(lambda *parts: jnp.concatenate(parts, axis=-1), *lanes)
         stacked = pad_lanes(stacked, LANE_BLOCK)
-        carry, losses, forecast, _ = run_lanes(group.shape, group.epochs, stacked, progress, chunks)
+        carry, losses, forecast, _, timings = run_lanes(
+            group.shape, group.epochs, stacked, progress, chunks
+        )
         host = jax.device_get(
             engine.lanes_first((carry.weights, losses, forecast.forecasts_scaled))
         )
@@ -230,6 +291,11 @@ def run_experiments(
                 dataset=dataset,
                 persistence_rmse=persistence_rmse(dataset),
                 provenance=provenance
+                | {
+                    "timings": timings._asdict(),
+                    "compiled_group": group_index,
+                    "lanes_in_call": stacked.learning_rate.shape[0],
+                }
                 | {
                     "settings": experiments[i].spec.to_dict(),
                     "settings_hash": experiments[i].spec.digest(),

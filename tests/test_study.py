@@ -1,0 +1,126 @@
+"""`statelab reproduce` and `statelab compare`, end to end with few epochs and repeats."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from statelab.cli import main
+from statelab.spec import PRESETS
+from statelab.study import COMPARISONS, label
+
+
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def assert_png(path, min_size=(300, 200)):
+    assert path.is_file(), path
+    with Image.open(path) as image:
+        assert (
+            image.format == "PNG" and image.size[0] >= min_size[0] and image.size[1] >= min_size[1]
+        )
+        # not blank: a plot has more than a couple of colours
+        assert len(image.convert("RGB").getcolors(maxcolors=1 << 16) or range(1 << 16)) > 5
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "reproduce",
+                "--repeats",
+                "3",
+                "--epochs",
+                "4",
+                "--seed",
+                "2",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+    assert exit_info.value.code == 0
+    return out
+
+
+def test_reproduce_writes_every_results_file_in_the_study_format(reproduced):
+    for name in PRESETS:
+        frame = pd.read_csv(reproduced / f"experiment_{name}.csv")
+        assert list(frame.columns) == ["results"] and len(frame) == 3
+        assert (frame["results"] > 0).all()
+
+
+def test_reproduce_writes_the_four_tables_and_box_plots(reproduced):
+    for comparison in COMPARISONS:
+        table = pd.read_csv(reproduced / f"table_{comparison.key}.csv", index_col=0)
+        assert list(table.index) == ["count", "mean", "std", "min", "25%", "50%", "75%", "max"]
+        assert list(table.columns) == [label(n) for n in comparison.experiments]
+        for name in comparison.experiments:
+            rmse = pd.read_csv(reproduced / f"experiment_{name}.csv")["results"]
+            assert table.loc["mean", label(name)] == pytest.approx(rmse.mean())
+        assert (reproduced / f"table_{comparison.key}.txt").read_text().startswith(" ")
+        assert_png(reproduced / f"box_{comparison.key}.png")
+    resets = pd.read_csv(reproduced / "table_resets.csv", index_col=0)
+    assert list(resets.columns) == [
+        "noseed_1",
+        "noseed_2",
+        "noseed_3",
+        "seed_1",
+        "seed_2",
+        "seed_3",
+    ]
+
+
+def test_reproduce_draws_the_series_and_the_forecasts(reproduced):
+    assert_png(reproduced / "series.png")
+    assert_png(reproduced / "forecasts.png")
+
+
+def test_reproduce_prints_the_tables(capsys, tmp_path):
+    code, out, _ = cli(
+        capsys, "reproduce", "--repeats", "2", "--epochs", "2", "--out", str(tmp_path), "--quiet"
+    )
+    assert code == 0
+    for comparison in COMPARISONS:
+        assert comparison.title in out
+    assert "noseed_3" in out and "Persistence RMSE: 136.761" in out
+    assert "2 compiled call(s)" in out  # the nine batch-1 experiments share one, the pair another
+
+
+def test_compare_reads_results_files_and_draws_a_box_plot(capsys, reproduced, tmp_path):
+    plot = tmp_path / "box.png"
+    files = [str(reproduced / f"experiment_{n}.csv") for n in ("stateful", "stateless")]
+    code, out, err = cli(capsys, "compare", *files, "--plot", str(plot))
+    assert code == 0, err
+    assert "stateful" in out and "stateless" in out and "mean" in out
+    assert_png(plot)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("x\n1\n", "no 'results' column"),
+        ("results\nabc\n", "must hold numbers"),
+        ("", "cannot read"),
+    ],
+)
+def test_compare_rejects_bad_files(capsys, tmp_path, content, message):
+    bad = tmp_path / "experiment_bad.csv"
+    bad.write_text(content)
+    code, _, err = cli(capsys, "compare", str(bad), "--plot", str(tmp_path / "p.png"))
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_reproduce_refuses_a_file_as_its_folder(capsys, tmp_path):
+    target = tmp_path / "taken"
+    target.write_text("keep me")
+    code, _, err = cli(capsys, "reproduce", "--repeats", "1", "--epochs", "1", "--out", str(target))
+    assert code == 2 and "is a file" in err
+    assert target.read_text() == "keep me"
