@@ -20,5 +20,5 @@ def test_ruff_lint_and_format():
 
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text().splitlines()
-    test_command = next(line.strip() for line in readme[:20] if "pytest" in line)
+    test_command = next(line.strip() for line in readme[:20] if "scripts/test.sh" in line)
     assert test_command in (ROOT / ".ci" / "run").read_text()

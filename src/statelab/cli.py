@@ -142,8 +142,13 @@ class _Progress:
 
 @app.command()
 def reproduce(
-    repeats: Repeats = 10,
+    repeats: Annotated[
+        int, typer.Option(help="Repeats per experiment (the study ran 10; see the README).")
+    ] = 500,
     seed: Seed = 1,
+    pool: Annotated[
+        int, typer.Option(help="Repeats of `stateful` behind the standard-error curve.")
+    ] = 1000,
     out: Annotated[Path, typer.Option(help="Folder for results files, tables and plots.")] = Path(
         "results"
     ),
@@ -163,13 +168,18 @@ def reproduce(
     series = statelab.load_series(data, value_column)
     settings = _settings(epochs=epochs, profile=profile)
     with _Progress(quiet) as progress:
-        results = study.run_study(series, repeats=repeats, seed=seed, progress=progress, **settings)
-    reproduction = study.write_outputs(results, series, out)
+        ran = study.run_study(
+            series, repeats=repeats, seed=seed, pool=pool, progress=progress, **settings
+        )
+    results = ran.results
+    reproduction = study.write_outputs(ran, series, out)
     persistence = next(iter(results.values())).persistence_rmse
     for comparison in study.COMPARISONS:
         typer.echo(f"\n{comparison.title}")
         typer.echo(reproduction.tables[comparison.key].to_string())
     typer.echo(f"\nPersistence RMSE: {persistence:.3f}")
+    typer.echo(f"\nThe study's expectations ({repeats} repeats each, Holm-corrected):")
+    typer.echo(study.format_verdicts(reproduction.verdicts))
     timings = {r.provenance["compiled_group"]: r.provenance["timings"] for r in results.values()}
     compile_s = sum(t["compile_s"] for t in timings.values())
     run_s = sum(t["run_s"] for t in timings.values())
@@ -186,16 +196,47 @@ def compare(
     plot: Annotated[Path, typer.Option(help="Where to draw the box plot (PNG).")] = Path(
         "compare.png"
     ),
+    paired: Annotated[
+        bool,
+        typer.Option(
+            "--paired/--unpaired",
+            help="Row k of every file came from the same initial weights (statelab reproduce).",
+        ),
+    ] = False,
 ) -> None:
-    """The study's comparison script: the describe table and a box plot of results files."""
-    from statelab import plots, study
+    """The study's comparison script: the describe table and a box plot of results files,
+    then every pair tested (Welch, Mann-Whitney, paired Wilcoxon with --paired; Holm)."""
+    from statelab import plots, stats, study
 
     columns = {study.results_name(path): study.read_results_file(path) for path in files}
     if len(columns) < len(files):
         raise StatelabError("two results files share a name; rename one")
+    if paired and len({len(v) for v in columns.values()}) > 1:
+        raise StatelabError("--paired needs the same number of rows in every file")
     typer.echo(study.describe(columns).to_string())
+    if len(columns) >= 2:
+        table = stats.pairwise_table({k: v.to_numpy() for k, v in columns.items()}, paired=paired)
+        shown = ["a", "b", "mean_difference", "ci_low", "ci_high", "welch_p", "mann_whitney_p",
+                 "wilcoxon_p", "holm_p", "cohens_d", "cliffs_delta", "verdict"]  # fmt: skip
+        typer.echo("")
+        typer.echo(table[shown].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     plots.save(plots.box_plot(columns, "Test RMSE"), plot)
     typer.echo(f"wrote {plot}")
+
+
+@app.command()
+def report(
+    folder: Annotated[
+        Path, typer.Argument(help="A folder written by `statelab reproduce`.")
+    ] = Path("results"),
+    out: Annotated[
+        Path | None, typer.Option(help="The HTML file (default: FOLDER/report.html).")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML report of a reproduced study (figures embedded)."""
+    from statelab import report as report_module
+
+    typer.echo(f"wrote {report_module.write(folder, out)}")
 
 
 @app.command()

@@ -72,3 +72,18 @@ def forecast_plot(
     axes.legend(fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def se_curve_plot(curve: pd.DataFrame, experiment: str) -> plt.Figure:
+    """Standard error of the mean RMSE against repeats (bootstrap, and s / sqrt(n))."""
+    figure, axes = plt.subplots(figsize=(6, 3.8))
+    axes.plot(curve["repeats"], curve["bootstrap_se"], marker="o", label="bootstrap")
+    axes.plot(curve["repeats"], curve["formula_se"], linestyle="--", label="s / sqrt(n)")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("repeats")
+    axes.set_ylabel("standard error of the mean RMSE")
+    axes.set_title(f"A vs A: how the standard error shrinks ({experiment})", fontsize=10)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    return figure

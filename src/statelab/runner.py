@@ -39,6 +39,7 @@ ProgressCallback = Callable[[int, int, int], None]
 class Experiment(NamedTuple):
     name: str
     spec: Spec
+    repeats: int | Sequence[int] | None = None  # this experiment's own repeats, if not the run's
 
 
 class _Group(NamedTuple):
@@ -226,6 +227,18 @@ def trace_experiment(
     return jax.tree.map(trim, trace), jax.tree.map(trim, forecast)
 
 
+def repeat_indices(repeats: int | Sequence[int]) -> np.ndarray:
+    """A count N -> repeats 0..N-1; a list -> those repeat indices (validated)."""
+    if isinstance(repeats, int | np.integer):
+        if repeats < 1:
+            raise StatelabError(f"repeats must be a whole number >= 1, got {repeats}")
+        return np.arange(int(repeats))
+    indices = np.asarray(repeats, dtype=np.int64)
+    if indices.ndim != 1 or len(indices) == 0 or (indices < 0).any():
+        raise StatelabError("repeat indices must be a non-empty list of whole numbers >= 0")
+    return indices
+
+
 def run_experiments(
     experiments: Sequence[Experiment],
     series: pd.Series,
@@ -237,15 +250,9 @@ def run_experiments(
     chunks: int = 1,
 ) -> dict[str, Results]:
     """Run every experiment's repeats; experiments with the same shapes share one compiled
-    call. ``repeats`` is a count (repeats 0..N-1) or the repeat indices themselves."""
-    if isinstance(repeats, int | np.integer):
-        if repeats < 1:
-            raise StatelabError(f"repeats must be a whole number >= 1, got {repeats}")
-        indices = np.arange(int(repeats))
-    else:
-        indices = np.asarray(repeats, dtype=np.int64)
-        if indices.ndim != 1 or len(indices) == 0 or (indices < 0).any():
-            raise StatelabError("repeat indices must be a non-empty list of whole numbers >= 0")
+    call. ``repeats`` (or an experiment's own) is a count (repeats 0..N-1) or the repeat
+    indices themselves."""
+    indices = [repeat_indices(repeats if e.repeats is None else e.repeats) for e in experiments]
     datasets = [prepare(series, experiment.spec) for experiment in experiments]
 
     groups: dict[tuple, _Group] = {}
@@ -260,7 +267,7 @@ def run_experiments(
     results: dict[str, Results] = {}
     for group_index, group in enumerate(groups.values()):
         lanes = [
-            _lanes(experiments[i].spec, datasets[i], seed, indices, initial_weights)
+            _lanes(experiments[i].spec, datasets[i], seed, indices[i], initial_weights)
             for i in group.members
         ]
         stacked = jax.tree.map(lambda *parts: jnp.concatenate(parts, axis=-1), *lanes)
@@ -271,8 +278,9 @@ def run_experiments(
         host = jax.device_get(
             engine.lanes_first((carry.weights, losses, forecast.forecasts_scaled))
         )
+        offsets = np.cumsum([0] + [len(indices[i]) for i in group.members])
         for slot, i in enumerate(group.members):
-            part = slice(slot * len(indices), (slot + 1) * len(indices))
+            part = slice(offsets[slot], offsets[slot + 1])
             weights, lane_losses, scaled = jax.tree.map(
                 lambda a, part=part: np.asarray(a[part]), host
             )
@@ -282,7 +290,7 @@ def run_experiments(
                 name=name,
                 spec=experiments[i].spec,
                 seed=seed,
-                repeats=indices,
+                repeats=indices[i],
                 rmse=rmse(dataset.test_actual, forecasts),
                 forecasts=forecasts,
                 forecasts_scaled=scaled,

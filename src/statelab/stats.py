@@ -1,0 +1,226 @@
+"""Statistics for comparing experiments: tests, effect sizes, verdicts, SE and power.
+
+SciPy and statsmodels do the tests; what is written here is only what they lack
+(Cliff's delta from the U statistic, the verdict rule, the SE-vs-repeats curve).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestIndPower
+
+ALPHA = 0.05
+
+
+class Expectation(NamedTuple):
+    key: str
+    claim: str
+    better: str  # the experiment expected to have the lower RMSE (or, for "same", one side)
+    worse: str
+    same: bool = False  # the claim is that both give the same results
+
+
+EXPECTATIONS = (
+    Expectation("E1", "stateful beats stateless", "stateful", "stateless"),
+    Expectation("E2", "stateless without shuffling beats stateless with shuffling", "stateless", "stateless_shuffle"),
+    Expectation("E3", "stateful and stateless give the same results at batch size 12", "stateful_batch12", "stateless_batch12", same=True),
+    Expectation("E4", "resetting after every training epoch beats never resetting", "stateful", "stateful_noreset"),
+    Expectation("E5", "seeding the state on the training rows helps", "stateful_seed_train", "stateful"),
+    Expectation("E6", "carrying state between test predictions beats resetting it", "stateful", "stateful_reset_test"),
+)  # fmt: skip
+
+
+class PairTest(NamedTuple):
+    """Experiment a against b on RMSE (lower is better); differences are a - b."""
+
+    n_a: int
+    n_b: int
+    mean_a: float
+    mean_b: float
+    mean_difference: float
+    ci_low: float  # bootstrap 95% confidence interval of the mean difference
+    ci_high: float
+    welch_p: float
+    mann_whitney_p: float
+    wilcoxon_p: float  # paired by repeat index (NaN when the repeats do not pair up)
+    cohens_d: float
+    cliffs_delta: float  # P(a > b) - P(a < b)
+    identical: bool
+
+
+def cohens_d(a: np.ndarray, b: np.ndarray) -> float:
+    """(mean a - mean b) / pooled standard deviation."""
+    n_a, n_b = len(a), len(b)
+    pooled = ((n_a - 1) * np.var(a, ddof=1) + (n_b - 1) * np.var(b, ddof=1)) / (n_a + n_b - 2)
+    return float((np.mean(a) - np.mean(b)) / np.sqrt(pooled)) if pooled > 0 else 0.0
+
+
+def cliffs_delta(a: np.ndarray, b: np.ndarray) -> float:
+    """P(a > b) - P(a < b), from Mann-Whitney's U for a: delta = 2 U / (n_a n_b) - 1."""
+    u = sps.mannwhitneyu(a, b, alternative="two-sided").statistic
+    return float(2 * u / (len(a) * len(b)) - 1)
+
+
+def bootstrap_ci(a, b, paired: bool, seed: int = 0, resamples: int = 4000) -> tuple[float, float]:
+    """95% BCa bootstrap interval of mean(a) - mean(b); paired resamples repeats together."""
+
+    if paired and np.ptp(np.asarray(a) - np.asarray(b)) == 0:  # a constant shift: no spread
+        shift = float(np.mean(a) - np.mean(b))
+        return shift, shift
+
+    def difference(x, y, axis=-1):
+        return np.mean(x, axis=axis) - np.mean(y, axis=axis)
+
+    result = sps.bootstrap(
+        (a, b), difference, paired=paired, vectorized=True, n_resamples=resamples,
+        confidence_level=0.95, method="BCa", rng=np.random.default_rng(seed),
+    )  # fmt: skip
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def compare_pair(
+    a: Sequence[float], b: Sequence[float], paired: bool = True, seed: int = 0
+) -> PairTest:
+    """Every statistic for two RMSE samples. ``paired``: repeat k of a and of b started
+    from the same initial weights (common random numbers), so Wilcoxon's signed-rank applies."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    paired = paired and len(a) == len(b)
+    identical = paired and np.array_equal(a, b)
+    nan = float("nan")
+    if identical:
+        return PairTest(
+            len(a), len(b), a.mean(), b.mean(), 0.0, 0.0, 0.0, nan, nan, nan, 0.0, 0.0, True
+        )
+    low, high = bootstrap_ci(a, b, paired, seed)
+    wilcoxon_p = float(sps.wilcoxon(a, b).pvalue) if paired and np.any(a != b) else nan
+    return PairTest(
+        n_a=len(a),
+        n_b=len(b),
+        mean_a=float(a.mean()),
+        mean_b=float(b.mean()),
+        mean_difference=float(a.mean() - b.mean()),
+        ci_low=low,
+        ci_high=high,
+        welch_p=float(sps.ttest_ind(a, b, equal_var=False).pvalue),
+        mann_whitney_p=float(sps.mannwhitneyu(a, b, alternative="two-sided").pvalue),
+        wilcoxon_p=wilcoxon_p,
+        cohens_d=cohens_d(a, b),
+        cliffs_delta=cliffs_delta(a, b),
+        identical=False,
+    )
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm-adjusted p-values (NaN stays NaN)."""
+    p = np.asarray(p_values, float)
+    adjusted = np.full_like(p, np.nan)
+    present = ~np.isnan(p)
+    if present.any():
+        adjusted[present] = multipletests(p[present], method="holm")[1]
+    return adjusted
+
+
+def primary_p(test: PairTest) -> float:
+    """The test a verdict rests on: paired Wilcoxon where repeats pair, else Welch."""
+    return test.wilcoxon_p if not np.isnan(test.wilcoxon_p) else test.welch_p
+
+
+def verdict(
+    expectation: Expectation, test: PairTest, adjusted_p: float, alpha: float = ALPHA
+) -> str:
+    """supported, contradicted, no detectable difference, or identical."""
+    if test.identical:
+        return "identical"
+    if not adjusted_p < alpha:
+        return "no detectable difference"
+    if expectation.same:
+        return "contradicted"
+    return "supported" if test.mean_difference < 0 else "contradicted"
+
+
+def explain(expectation: Expectation, test: PairTest, outcome: str, adjusted_p: float) -> str:
+    if outcome == "identical":
+        return (
+            f"{expectation.better} and {expectation.worse} gave identical RMSEs repeat by repeat "
+            "(same initial weights, and the settings make the state irrelevant), so no test is run"
+        )
+    direction = "lower" if test.mean_difference < 0 else "higher"
+    return (
+        f"{expectation.better} mean RMSE {test.mean_a:.2f} vs {expectation.worse} {test.mean_b:.2f}: "
+        f"{abs(test.mean_difference):.2f} {direction} (95% CI {test.ci_low:.2f} to {test.ci_high:.2f}), "
+        f"Holm-adjusted p = {adjusted_p:.3g}"
+    )
+
+
+def expectation_table(rmse: dict[str, np.ndarray], seed: int = 0) -> pd.DataFrame:
+    """E1-E6: one row each with every statistic, Holm's correction and a verdict."""
+    tests = [compare_pair(rmse[e.better], rmse[e.worse], seed=seed) for e in EXPECTATIONS]
+    adjusted = holm([primary_p(t) for t in tests])
+    rows = []
+    for expectation, test, p in zip(EXPECTATIONS, tests, adjusted, strict=True):
+        outcome = verdict(expectation, test, p)
+        rows.append(
+            {"expectation": expectation.key, "claim": expectation.claim, "a": expectation.better,
+             "b": expectation.worse, **test._asdict(), "primary_p": primary_p(test),
+             "holm_p": p, "verdict": outcome, "explanation": explain(expectation, test, outcome, p)}
+        )  # fmt: skip
+    return pd.DataFrame(rows).set_index("expectation")
+
+
+def pairwise_table(
+    rmse: dict[str, np.ndarray], paired: bool = False, seed: int = 0
+) -> pd.DataFrame:
+    """Every pair of named samples, Holm-corrected across the pairs (for `statelab compare`)."""
+    names = list(rmse)
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
+    tests = [compare_pair(rmse[a], rmse[b], paired=paired, seed=seed) for a, b in pairs]
+    adjusted = holm([primary_p(t) for t in tests])
+    rows = []
+    for (a, b), test, p in zip(pairs, tests, adjusted, strict=True):
+        if test.identical:
+            outcome = "identical"
+        elif not p < ALPHA:
+            outcome = "no detectable difference"
+        else:
+            outcome = f"{a} lower" if test.mean_difference < 0 else f"{b} lower"
+        rows.append({"a": a, "b": b, **test._asdict(), "holm_p": p, "verdict": outcome})
+    return pd.DataFrame(rows)
+
+
+def standard_error_curve(
+    pool: np.ndarray, sizes: Sequence[int] | None = None, resamples: int = 2000, seed: int = 0
+) -> pd.DataFrame:
+    """Bootstrap standard error of the mean RMSE against the number of repeats, from a pool.
+
+    For each n, draw n repeats with replacement ``resamples`` times; the standard deviation
+    of their means is the SE at n. ``formula`` is s / sqrt(n) from the whole pool."""
+    pool = np.asarray(pool, float)
+    sizes = sizes or [n for n in (5, 10, 20, 30, 50, 100, 200, 300, 500, 1000) if n <= len(pool)]
+    rng = np.random.default_rng(seed)
+    rows = []
+    for n in sizes:
+        means = pool[rng.integers(0, len(pool), size=(resamples, n))].mean(axis=1)
+        rows.append({"repeats": n, "bootstrap_se": means.std(ddof=1),
+                     "formula_se": pool.std(ddof=1) / np.sqrt(n),
+                     "ci95_half_width": 1.96 * means.std(ddof=1)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def repeats_for_power(
+    sd: float, differences: Sequence[float], power: float = 0.8, alpha: float = ALPHA
+) -> pd.DataFrame:
+    """Repeats per experiment to detect each RMSE difference with a two-sided two-sample t-test
+    (statsmodels), for samples of standard deviation ``sd``."""
+    analysis = TTestIndPower()
+    rows = []
+    for difference in differences:
+        n = analysis.solve_power(effect_size=difference / sd, power=power, alpha=alpha)
+        rows.append({"rmse_difference": difference, "effect_size_d": difference / sd,
+                     "repeats_needed": int(np.ceil(n))})  # fmt: skip
+    return pd.DataFrame(rows)
