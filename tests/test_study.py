@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+import statelab
+from statelab import study
 from statelab.cli import main
 from statelab.spec import PRESETS
 from statelab.study import COMPARISONS, label
@@ -60,7 +62,17 @@ def test_reproduce_writes_every_results_file_in_the_study_format(reproduced):
 def test_reproduce_writes_the_four_tables_and_box_plots(reproduced):
     for comparison in COMPARISONS:
         table = pd.read_csv(reproduced / f"table_{comparison.key}.csv", index_col=0)
-        assert list(table.index) == ["count", "mean", "std", "min", "25%", "50%", "75%", "max"]
+        assert list(table.index) == [
+            "count",
+            "mean",
+            "std",
+            "min",
+            "25%",
+            "50%",
+            "75%",
+            "max",
+            "failed",
+        ]
         assert list(table.columns) == [label(n) for n in comparison.experiments]
         for name in comparison.experiments:
             rmse = pd.read_csv(reproduced / f"experiment_{name}.csv")["results"]
@@ -85,13 +97,28 @@ def test_reproduce_draws_the_series_and_the_forecasts(reproduced):
 
 def test_reproduce_prints_the_tables(capsys, tmp_path):
     code, out, _ = cli(
-        capsys, "reproduce", "--repeats", "2", "--epochs", "2", "--out", str(tmp_path), "--quiet"
-    )
+        capsys, "reproduce", "--repeats", "2", "--pool", "4", "--epochs", "2", "--out",
+        str(tmp_path), "--quiet",
+    )  # fmt: skip
     assert code == 0
     for comparison in COMPARISONS:
         assert comparison.title in out
     assert "noseed_3" in out and "Persistence RMSE: 136.761" in out
-    assert "2 compiled call(s)" in out  # the nine batch-1 experiments share one, the pair another
+    for key in ("E1", "E2", "E3", "E4", "E5", "E6"):
+        assert f"\n{key} " in out
+    assert "E3 stateful and stateless give the same results at batch size 12: IDENTICAL" in out
+    assert "24 repeats planned: 24 run now" in out  # 11 x 2, and 2 more of stateful's pool
+
+
+def test_experiments_of_the_same_shape_share_one_compiled_call():
+    ran = study.run_study(statelab.shampoo(), repeats=3, pool=0, epochs=2)
+    groups = {name: r.provenance["compiled_group"] for name, r in ran.results.items()}
+    batch12 = {"stateful_batch12", "stateless_batch12"}
+    assert len(set(groups.values())) == 2
+    assert len({groups[n] for n in batch12}) == 1
+    assert len({g for n, g in groups.items() if n not in batch12}) == 1
+    # common random numbers: repeat k starts alike everywhere but in the A-vs-A twin
+    assert ran.results["stateful"].provenance["lanes_in_call"] == 32  # 9 x 3 lanes, padded to 8s
 
 
 def test_compare_reads_results_files_and_draws_a_box_plot(capsys, reproduced, tmp_path):

@@ -98,8 +98,12 @@ def run(
     results = statelab.run(
         preset, data=data, repeats=repeats, seed=seed, value_column=value_column, **settings
     )
-    for repeat, error in zip(results.repeats, results.rmse, strict=True):
-        typer.echo(f"{repeat + 1}) Test RMSE: {error:.3f}")
+    for repeat, error, failure in zip(results.repeats, results.rmse, results.failures, strict=True):
+        typer.echo(
+            f"{repeat + 1}) Test RMSE: {error:.3f}"
+            if not failure
+            else f"{repeat + 1}) FAILED: {failure}"
+        )
     typer.echo(f"Persistence RMSE: {results.persistence_rmse:.3f}")
     typer.echo(results.summary().to_frame().to_string())
     if out is not None:
@@ -108,7 +112,8 @@ def run(
 
 
 class _Progress:
-    """A rich progress bar per compiled group of experiments; silent with --quiet."""
+    """Rich progress bars: chunks of the study, and epochs within the running chunk.
+    Silent with --quiet."""
 
     def __init__(self, quiet: bool) -> None:
         from rich.console import Console
@@ -118,8 +123,7 @@ class _Progress:
             "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), transient=True, console=Console(stderr=True),
         )  # fmt: skip
-        self.task = None
-        self.groups = 0
+        self.chunks = self.epochs = None
 
     def __enter__(self):
         if self.bar is not None:
@@ -130,14 +134,22 @@ class _Progress:
         if self.bar is not None:
             self.bar.__exit__(*exc)
 
-    def __call__(self, done: int, total: int, lanes: int) -> None:
+    def chunk(self, done: int, total: int) -> None:
         if self.bar is None:
             return
-        if self.task is None or done <= self.bar.tasks[self.task].completed:
-            self.groups += 1
-            description = f"group {self.groups}: {lanes} lanes, epochs"
-            self.task = self.bar.add_task(description, total=total)
-        self.bar.update(self.task, completed=done)
+        if self.chunks is None:
+            self.chunks = self.bar.add_task("chunks of repeats", total=total)
+        self.bar.update(self.chunks, completed=done, total=total)
+
+    def __call__(self, done: int, total: int, lanes: int) -> None:
+        """Epochs of the compiled call now running (in this process)."""
+        if self.bar is None:
+            return
+        if self.epochs is None:
+            self.epochs = self.bar.add_task("epochs", total=total)
+        if done <= self.bar.tasks[self.epochs].completed:
+            self.bar.reset(self.epochs, total=total)
+        self.bar.update(self.epochs, completed=done, description=f"epochs ({lanes} lanes)")
 
 
 @app.command()
@@ -149,30 +161,50 @@ def reproduce(
     pool: Annotated[
         int, typer.Option(help="Repeats of `stateful` behind the standard-error curve.")
     ] = 1000,
-    out: Annotated[Path, typer.Option(help="Folder for results files, tables and plots.")] = Path(
-        "results"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Folder for the store, results files, tables and plots.")
+    ] = Path("results"),
     epochs: Annotated[int | None, typer.Option(help="Override the study's 1000 epochs.")] = None,
     profile: Annotated[str | None, typer.Option(help="keras3 (default) or keras2017.")] = None,
     data: Data = None,
     value_column: ValueColumn = None,
+    chunk: Annotated[
+        int, typer.Option(help="Repeats per chunk: the unit of work, storage and resume.")
+    ] = 100,
+    workers: Annotated[
+        int | None, typer.Option(help="Run chunks on a new local Dask cluster of N processes.")
+    ] = None,
+    cluster: Annotated[
+        str | None, typer.Option(help="Run chunks on the Dask scheduler at this address.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
-    """Run all eleven experiments; write experiment_NAME.csv files, the four comparison
-    tables and box plots, the series plot and the forecast plot."""
+    """Run all eleven experiments into the store (resuming whatever an earlier run left),
+    then write experiment_NAME.csv files, the four comparison tables and box plots, the
+    verdicts on E1-E6, the standard-error curve, the series and the forecast plots."""
     import statelab
     from statelab import study
+    from statelab.cluster import dask_client
+    from statelab.store import Store
 
     if out.exists() and not out.is_dir():
         raise StatelabError(f"--out {out} is a file; give a folder")
     series = statelab.load_series(data, value_column)
-    settings = _settings(epochs=epochs, profile=profile)
-    with _Progress(quiet) as progress:
-        ran = study.run_study(
-            series, repeats=repeats, seed=seed, pool=pool, progress=progress, **settings
-        )
-    results = ran.results
-    reproduction = study.write_outputs(ran, series, out)
+    if pool < 0:
+        raise StatelabError(f"--pool must be >= 0, got {pool}")
+    experiments = study.plan(series, repeats, pool, _settings(epochs=epochs, profile=profile))
+    study.chunked(experiments, chunk)  # validates --chunk before anything runs
+    with dask_client(workers, cluster) as client, _Progress(quiet) as progress:
+        out.mkdir(parents=True, exist_ok=True)
+        with Store(out) as store:
+            planned = sum(len(e.repeats) for e in experiments)
+            ran = study.fill_store(
+                store, series, experiments, seed=seed, chunk=chunk, client=client,
+                progress=None if client else progress, on_chunk=progress.chunk,
+            )  # fmt: skip
+            loaded = study.load_study(store, series, experiments, seed, repeats)
+    reproduction = study.write_outputs(loaded, series, out)
+    results = loaded.results
     persistence = next(iter(results.values())).persistence_rmse
     for comparison in study.COMPARISONS:
         typer.echo(f"\n{comparison.title}")
@@ -180,12 +212,13 @@ def reproduce(
     typer.echo(f"\nPersistence RMSE: {persistence:.3f}")
     typer.echo(f"\nThe study's expectations ({repeats} repeats each, Holm-corrected):")
     typer.echo(study.format_verdicts(reproduction.verdicts))
-    timings = {r.provenance["compiled_group"]: r.provenance["timings"] for r in results.values()}
-    compile_s = sum(t["compile_s"] for t in timings.values())
-    run_s = sum(t["run_s"] for t in timings.values())
+    failed = sum(int(r.failed.sum()) for r in results.values())
+    if failed:
+        typer.echo(f"\n{failed} repeat(s) diverged: stored as failed, counted, not averaged in")
     typer.echo(
-        f"{len(results)} experiments x {repeats} repeats in {len(timings)} compiled call(s): "
-        f"compile {compile_s:.2f} s, run {run_s:.2f} s"
+        f"\n{planned} repeats planned: {ran.repeats_run} run now in {ran.chunks} chunk(s), "
+        f"{planned - ran.repeats_run} already in the store; "
+        f"compile {ran.compile_s:.2f} s, run {ran.run_s:.2f} s"
     )
     typer.echo(f"wrote {len(reproduction.files)} files to {out}")
 

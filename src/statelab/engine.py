@@ -86,7 +86,7 @@ class Lane(NamedTuple):
     """Everything the lanes need, as arrays with the lane axis last."""
 
     weights: LSTMWeights  # initial weights
-    shuffle_key: jax.Array  # (N,) keys; epoch e shuffles with fold_in(shuffle_key, e)
+    shuffle_key: jax.Array  # (2, N) uint32 key data; epoch e shuffles with fold_in(key, e)
     regime: Regime
     learning_rate: jax.Array  # (N,) float32
     epsilon: jax.Array  # (N,) float32
@@ -191,7 +191,7 @@ def _epoch_batches(shape: Shape, lane: Lane, epoch: jax.Array):
     rows, padded, lanes = shape.train_rows, shape.padded_rows, lane.learning_rate.shape[0]
     permuted = jax.vmap(
         lambda key: jax.random.permutation(jax.random.fold_in(key, epoch), rows), out_axes=1
-    )(lane.shuffle_key)
+    )(jax.random.wrap_key_data(lane.shuffle_key.T))
     identity = jnp.broadcast_to(jnp.arange(rows)[:, None], (rows, lanes))
     order = jnp.where(lane.regime.shuffle, permuted, identity)  # (R, N)
     # Padding rows (a partial last batch, stateless only) point past the data and weigh 0,
@@ -313,20 +313,23 @@ def repeat_keys(seed: int, stream: int, repeats: np.ndarray) -> jax.Array:
 
 @functools.partial(jax.jit, static_argnums=(1, 2))
 def initial_weights(keys: jax.Array, lags: int, neurons: int) -> tuple[LSTMWeights, jax.Array]:
-    """(N,) repeat keys -> initial weights with a leading (N,) axis, and (N,) shuffle keys."""
+    """(N,) repeat keys -> initial weights with a leading (N,) axis, and the (N, 2) uint32
+    data of the shuffle keys."""
 
     def one(key):
         init_key, shuffle_key = jax.random.split(key)
-        return init_weights(init_key, lags, neurons), shuffle_key
+        return init_weights(init_key, lags, neurons), jax.random.key_data(shuffle_key)
 
     return jax.vmap(one)(keys)
 
 
+# Host-side layout changes in NumPy: an eager jnp op would compile a small program of its
+# own, and dozens of them cost seconds per run.
 def lanes_last(tree):
     """Move a leading lane axis to the end of every leaf (the engine's layout)."""
-    return jax.tree.map(lambda a: jnp.moveaxis(a, 0, -1), tree)
+    return jax.tree.map(lambda a: np.moveaxis(np.asarray(a), 0, -1), tree)
 
 
 def lanes_first(tree):
     """The engine's trailing lane axis to the front (the public layout)."""
-    return jax.tree.map(lambda a: jnp.moveaxis(a, -1, 0), tree)
+    return jax.tree.map(lambda a: np.moveaxis(np.asarray(a), -1, 0), tree)

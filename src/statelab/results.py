@@ -28,13 +28,22 @@ def versions() -> dict[str, str]:
     return found
 
 
+def describe_with_failures(values: pd.Series) -> pd.Series:
+    """describe() of the finite values, plus a ``failed`` row counting the NaNs."""
+    described = values.describe()
+    described["failed"] = float(values.isna().sum())
+    return described
+
+
 @dataclass(frozen=True)
 class Results:
     """N repeats, T test rows, E epochs.
 
     ``repeats`` (N,) repeat indices; ``rmse`` (N,) in the series' units; ``forecasts`` and
     ``forecasts_scaled`` (N, T); ``final_loss`` (N,) and ``losses`` (N, E) training loss per
-    epoch; ``weights`` trained weights in Keras layout, each with a leading (N,) axis.
+    epoch (or at ``loss_epochs`` when downsampled); ``weights`` trained weights in Keras
+    layout, each with a leading (N,) axis; ``failures`` (N,) why a repeat diverged ("" if not).
+    A failed repeat's RMSE is NaN: counted in every summary, never averaged in.
     """
 
     name: str
@@ -48,18 +57,34 @@ class Results:
     weights: LSTMWeights
     dataset: Dataset
     persistence_rmse: float
+    failures: np.ndarray | None = None
+    loss_epochs: np.ndarray | None = None
     provenance: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.failures is None:
+            object.__setattr__(self, "failures", np.full(len(self.repeats), "", dtype=object))
+        # A diverged repeat has no RMSE to average: NaN, counted apart.
+        rmse = np.where(self.failed, np.nan, self.rmse)
+        object.__setattr__(self, "rmse", rmse)
+
+    @property
+    def failed(self) -> np.ndarray:
+        """(N,) bool: the repeats that diverged."""
+        return np.asarray(self.failures != "", dtype=bool)
 
     @property
     def final_loss(self) -> np.ndarray:
         return self.losses[:, -1]
 
     def summary(self) -> pd.Series:
-        """pandas ``describe()`` of the RMSEs: count, mean, std, min, 25%, 50%, 75%, max."""
-        return pd.Series(self.rmse, name=self.name).describe()
+        """pandas ``describe()`` of the RMSEs of the repeats that finished (count, mean, std,
+        min, 25%, 50%, 75%, max), then ``failed``: how many diverged."""
+        return describe_with_failures(pd.Series(self.rmse, name=self.name))
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per repeat: name, seed, repeat, rmse, final_loss, then the forecasts."""
+        """One row per repeat: name, seed, repeat, rmse, final_loss, failure, then the
+        forecasts."""
         frame = pd.DataFrame(
             {
                 "experiment": self.name,
@@ -67,6 +92,7 @@ class Results:
                 "repeat": self.repeats,
                 "rmse": self.rmse,
                 "final_loss": self.final_loss,
+                "failure": self.failures,
             }
         )
         labels = [str(label) for label in self.dataset.test_index]
@@ -74,5 +100,6 @@ class Results:
         return pd.concat([frame, forecasts], axis=1)
 
     def study_csv(self) -> pd.DataFrame:
-        """The study's results file: a single column ``results``, one RMSE per row."""
+        """The study's results file: a single column ``results``, one RMSE per row (empty for
+        a repeat that diverged)."""
         return pd.DataFrame({"results": self.rmse})

@@ -86,7 +86,7 @@ def as_weights(given: Mapping[str, object], spec: Spec, count: int) -> engine.LS
                 f"initial weight {name} has shape {array.shape}; expected {expected} "
                 f"or {(count, *expected)} for {lags} lag(s) and {n} unit(s)"
             )
-        arrays[name] = jnp.asarray(array)
+        arrays[name] = array
     return engine.LSTMWeights(**arrays)
 
 
@@ -97,7 +97,7 @@ def _lanes(spec: Spec, dataset: Dataset, seed: int, repeats: np.ndarray, weights
     weights = engine.lanes_last(drawn if weights is None else as_weights(weights, spec, count))
 
     def flag(value: bool) -> jax.Array:
-        return jnp.full(count, value)
+        return np.full(count, value)
 
     regime = engine.Regime(
         stateful=flag(spec.stateful),
@@ -108,14 +108,14 @@ def _lanes(spec: Spec, dataset: Dataset, seed: int, repeats: np.ndarray, weights
     )
 
     def tile(array: np.ndarray) -> jax.Array:
-        return jnp.broadcast_to(jnp.asarray(array, jnp.float32)[..., None], (*array.shape, count))
+        return np.broadcast_to(np.asarray(array, np.float32)[..., None], (*array.shape, count))
 
     return engine.Lane(
         weights=weights,
-        shuffle_key=shuffle_keys,
+        shuffle_key=np.asarray(shuffle_keys).T,
         regime=regime,
-        learning_rate=jnp.full(count, spec.learning_rate, jnp.float32),
-        epsilon=jnp.full(count, EPSILON[spec.profile], jnp.float32),
+        learning_rate=np.full(count, spec.learning_rate, np.float32),
+        epsilon=np.full(count, EPSILON[spec.profile], np.float32),
         train_x=tile(dataset.train_x),
         train_y=tile(dataset.train_y),
         test_x=tile(dataset.test_x),
@@ -129,7 +129,7 @@ def pad_lanes(lanes: engine.Lane, block: int) -> engine.Lane:
     if extra == 0:
         return lanes
     return jax.tree.map(
-        lambda a: jnp.concatenate([a, jnp.repeat(a[..., -1:], extra, axis=-1)], axis=-1), lanes
+        lambda a: np.concatenate([a, np.repeat(a[..., -1:], extra, axis=-1)], axis=-1), lanes
     )
 
 
@@ -171,7 +171,7 @@ def _example_lanes(shape: engine.Shape, lanes: int) -> engine.Lane:
         weights=engine.LSTMWeights(
             zeros(lags, 4 * n), zeros(n, 4 * n), zeros(4 * n), zeros(n, 1), zeros(1)
         ),
-        shuffle_key=jax.random.split(jax.random.key(0), lanes),
+        shuffle_key=jnp.zeros((2, lanes), jnp.uint32),
         regime=engine.Regime(flag, flag, flag, flag, flag),
         learning_rate=jnp.zeros(lanes),
         epsilon=jnp.zeros(lanes),
@@ -205,9 +205,10 @@ def run_lanes(
         if progress is not None:
             jax.block_until_ready(chunk_losses)
             progress(done, epochs, lane_count)
-    losses = jnp.concatenate(losses, axis=0)
+    losses = np.concatenate(jax.device_get(losses), axis=0)
     if shape.trace:
-        trace = jax.tree.map(lambda *parts: jnp.concatenate(parts, axis=0), *traces)
+        traces = jax.device_get(traces)
+        trace = jax.tree.map(lambda *parts: np.concatenate(parts, axis=0), *traces)
     else:
         trace = None
     predicted = jax.block_until_ready(forecast(lanes, carry))
@@ -223,8 +224,20 @@ def trace_experiment(
     shape = shape_of(experiment.spec, dataset, trace=True)
     lanes = pad_lanes(_lanes(experiment.spec, dataset, seed, np.arange(repeats), None), LANE_BLOCK)
     _, _, forecast, trace, _ = run_lanes(shape, experiment.spec.epochs, lanes)
-    trim = lambda a: np.asarray(jnp.moveaxis(a, -1, 0)[:repeats])  # noqa: E731
+    trim = lambda a: np.moveaxis(np.asarray(a), -1, 0)[:repeats]  # noqa: E731
     return jax.tree.map(trim, trace), jax.tree.map(trim, forecast)
+
+
+def failure_reasons(losses: np.ndarray, forecasts_scaled: np.ndarray) -> np.ndarray:
+    """(N, E) losses, (N, T) forecasts -> (N,) reasons a repeat diverged; "" where it did not."""
+    reasons = np.full(len(losses), "", dtype=object)
+    bad_loss = ~np.isfinite(losses)
+    for k in np.flatnonzero(bad_loss.any(axis=1)):
+        epoch = int(np.argmax(bad_loss[k])) + 1
+        reasons[k] = f"training loss not finite from epoch {epoch}"
+    for k in np.flatnonzero(~np.isfinite(forecasts_scaled).all(axis=1)):
+        reasons[k] = reasons[k] or "forecast not finite"
+    return reasons
 
 
 def repeat_indices(repeats: int | Sequence[int]) -> np.ndarray:
@@ -270,7 +283,7 @@ def run_experiments(
             _lanes(experiments[i].spec, datasets[i], seed, indices[i], initial_weights)
             for i in group.members
         ]
-        stacked = jax.tree.map(lambda *parts: jnp.concatenate(parts, axis=-1), *lanes)
+        stacked = jax.tree.map(lambda *parts: np.concatenate(parts, axis=-1), *lanes)
         stacked = pad_lanes(stacked, LANE_BLOCK)
         carry, losses, forecast, _, timings = run_lanes(
             group.shape, group.epochs, stacked, progress, chunks
@@ -292,6 +305,7 @@ def run_experiments(
                 seed=seed,
                 repeats=indices[i],
                 rmse=rmse(dataset.test_actual, forecasts),
+                failures=failure_reasons(lane_losses, scaled),
                 forecasts=forecasts,
                 forecasts_scaled=scaled,
                 losses=lane_losses,

@@ -91,6 +91,12 @@ def compare_pair(
     from the same initial weights (common random numbers), so Wilcoxon's signed-rank applies."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     paired = paired and len(a) == len(b)
+    # NaN marks a repeat that diverged: drop it (with its partner, when paired).
+    if paired:
+        keep = ~np.isnan(a) & ~np.isnan(b)
+        a, b = a[keep], b[keep]
+    else:
+        a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     identical = paired and np.array_equal(a, b)
     nan = float("nan")
     if identical:
@@ -201,7 +207,9 @@ def standard_error_curve(
     For each n, draw n repeats with replacement ``resamples`` times; the standard deviation
     of their means is the SE at n. ``formula`` is s / sqrt(n) from the whole pool."""
     pool = np.asarray(pool, float)
-    sizes = sizes or [n for n in (5, 10, 20, 30, 50, 100, 200, 300, 500, 1000) if n <= len(pool)]
+    if sizes is None:
+        standard = (5, 10, 20, 30, 50, 100, 200, 300, 500, 1000)
+        sizes = sorted({n for n in standard if n <= len(pool)} | {len(pool)})
     rng = np.random.default_rng(seed)
     rows = []
     for n in sizes:

@@ -6,8 +6,9 @@ written atomically, so an interrupted reproduction never leaves half a file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -15,11 +16,15 @@ import numpy as np
 import pandas as pd
 
 from statelab import plots, stats
+from statelab.cluster import run_chunks
+from statelab.dataset import prepare
 from statelab.errors import StatelabError
+from statelab.evaluate import persistence_rmse
 from statelab.files import write_atomic, write_text
-from statelab.results import Results
+from statelab.results import Results, describe_with_failures
 from statelab.runner import Experiment, ProgressCallback, repeat_indices, run_experiments
 from statelab.spec import PRESETS
+from statelab.store import Store, data_hash
 
 
 class Comparison(NamedTuple):
@@ -61,10 +66,14 @@ def label(name: str) -> str:
 
 
 def describe(columns: dict[str, Sequence[float]]) -> pd.DataFrame:
-    """pandas describe() of RMSE columns side by side, as the study's script prints it."""
+    """pandas describe() of RMSE columns side by side, as the study's script prints it, plus
+    a ``failed`` row: repeats that diverged (NaN) are counted there, never averaged in."""
     return pd.DataFrame(
-        {name: pd.Series(values, dtype=float) for name, values in columns.items()}
-    ).describe()
+        {
+            name: describe_with_failures(pd.Series(values, dtype=float))
+            for name, values in columns.items()
+        }
+    )
 
 
 # Default repeats per experiment, chosen from the power analysis (README, "Why 500"):
@@ -91,6 +100,40 @@ class Reproduction(NamedTuple):
     files: list[Path]
 
 
+def plan(
+    series: pd.Series, repeats: int, pool: int, settings: dict[str, object]
+) -> list[Experiment]:
+    """The eleven presets (``settings`` override every one), each with the repeats the study
+    needs: ``repeats`` each, and ``pool`` for the pool experiment. Validated here, before any
+    work or any store is touched."""
+    indices = repeat_indices(repeats)
+    experiments = []
+    for preset in PRESETS.values():
+        spec = preset.spec.replace(**settings)
+        count = max(len(indices), pool) if preset.name == POOL_EXPERIMENT else len(indices)
+        experiments.append(Experiment(preset.name, spec, repeats=np.arange(count)))
+        prepare(series, spec)  # bad data or settings fail now, not mid-run
+    return experiments
+
+
+def chunked(experiments: list[Experiment], chunk: int) -> list[list[Experiment]]:
+    """Split the repeats into blocks of ``chunk`` repeat indices; each block runs (and is
+    stored) as one unit, so an interruption loses at most one block."""
+    if chunk < 1:
+        raise StatelabError(f"--chunk must be >= 1, got {chunk}")
+    top = max((int(e.repeats.max()) + 1 for e in experiments if len(e.repeats)), default=0)
+    blocks = []
+    for start in range(0, top, chunk):
+        block = []
+        for e in experiments:
+            picked = e.repeats[(e.repeats >= start) & (e.repeats < start + chunk)]
+            if len(picked):
+                block.append(e._replace(repeats=picked))
+        if block:
+            blocks.append(block)
+    return blocks
+
+
 def run_study(
     series: pd.Series,
     *,
@@ -100,19 +143,91 @@ def run_study(
     progress: ProgressCallback | None = None,
     **settings: object,
 ) -> Study:
-    """All eleven presets (``settings`` override every one), sharing compilations, plus the
-    extra repeats of the pool experiment that bring it to ``pool`` repeats."""
-    indices = repeat_indices(repeats)
-    experiments = [Experiment(p.name, p.spec.replace(**settings)) for p in PRESETS.values()]
-    extra = np.arange(len(indices), pool)
-    if len(extra):
-        spec = PRESETS[POOL_EXPERIMENT].spec.replace(**settings)
-        experiments.append(Experiment("_pool", spec, repeats=extra))
-    results = run_experiments(
-        experiments, series, repeats=indices, seed=seed, progress=progress, chunks=10
+    """All eleven presets in this process, without a store (sharing compilations)."""
+    experiments = plan(series, repeats, pool, settings)
+    results = run_experiments(experiments, series, seed=seed, progress=progress, chunks=10)
+    return trim(results, len(repeat_indices(repeats)))
+
+
+def trim(results: dict[str, Results], repeats: int) -> Study:
+    """The first ``repeats`` of every experiment, and the pool experiment's whole pool."""
+    pool = results[POOL_EXPERIMENT].rmse
+    trimmed = {}
+    for name, result in results.items():
+        keep = result.repeats < repeats
+        trimmed[name] = _subset(result, keep)
+    return Study(trimmed, pool)
+
+
+def _subset(result: Results, keep: np.ndarray) -> Results:
+    if keep.all():
+        return result
+    return dataclasses.replace(
+        result,
+        repeats=result.repeats[keep],
+        rmse=result.rmse[keep],
+        forecasts=result.forecasts[keep],
+        forecasts_scaled=result.forecasts_scaled[keep],
+        losses=result.losses[keep],
+        weights=type(result.weights)(*(w[keep] for w in result.weights)),
+        failures=result.failures[keep],
     )
-    extra_rmse = results.pop("_pool").rmse if len(extra) else np.empty(0)
-    return Study(results, np.concatenate([results[POOL_EXPERIMENT].rmse, extra_rmse]))
+
+
+class Filled(NamedTuple):
+    repeats_run: int
+    chunks: int
+    compile_s: float  # summed over compiled calls (on workers too, with a cluster)
+    run_s: float
+
+
+def fill_store(
+    store: Store,
+    series: pd.Series,
+    experiments: list[Experiment],
+    *,
+    seed: int,
+    chunk: int = 100,
+    client=None,
+    progress: ProgressCallback | None = None,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> Filled:
+    """Run every planned repeat the store lacks, chunk by chunk, storing each chunk as it
+    finishes. Returns how many repeats were run. Running it again after an interruption
+    runs only what is missing; the stored results are the same as an uninterrupted run's.
+    Reports the repeats run and the compile and run seconds of every compiled call."""
+    data = data_hash(series)
+    missing = []
+    for experiment in experiments:
+        done = store.stored(experiment.name, experiment.spec, data, seed)
+        todo = np.array([k for k in experiment.repeats if int(k) not in done], dtype=np.int64)
+        missing.append(experiment._replace(repeats=todo))
+    blocks = chunked(missing, chunk)
+    ran, compile_s, run_s = 0, 0.0, 0.0
+    for finished, results in enumerate(run_chunks(blocks, series, seed, client, progress), 1):
+        store.add(results.values(), data)
+        ran += sum(len(r.repeats) for r in results.values())
+        calls = {r.provenance["compiled_group"]: r.provenance["timings"] for r in results.values()}
+        compile_s += sum(t["compile_s"] for t in calls.values())
+        run_s += sum(t["run_s"] for t in calls.values())
+        if on_chunk is not None:
+            on_chunk(finished, len(blocks))
+    return Filled(ran, len(blocks), compile_s, run_s)
+
+
+def load_study(
+    store: Store, series: pd.Series, experiments: list[Experiment], seed: int, repeats: int
+) -> Study:
+    """The planned study, read back from the store."""
+    data = data_hash(series)
+    results = {}
+    for experiment in experiments:
+        dataset = prepare(series, experiment.spec)
+        results[experiment.name] = store.load(
+            experiment.name, experiment.spec, dataset, data, seed, experiment.repeats,
+            persistence_rmse(dataset),
+        )  # fmt: skip
+    return trim(results, repeats)
 
 
 def provenance(study: Study, series: pd.Series) -> dict[str, object]:
@@ -222,8 +337,11 @@ def read_results_file(path: Path) -> pd.Series:
             f"{path} has no 'results' column (the study's format: header 'results')"
         )
     values = pd.to_numeric(frame["results"], errors="coerce")
-    if values.isna().any() or len(values) == 0:
-        raise StatelabError(f"{path}: the 'results' column must hold numbers, one RMSE per row")
+    if (values.isna() & frame["results"].notna()).any() or values.notna().sum() == 0:
+        raise StatelabError(
+            f"{path}: the 'results' column must hold numbers, one RMSE per row "
+            "(an empty cell marks a repeat that diverged)"
+        )
     return values
 
 
