@@ -1,5 +1,7 @@
 """The engine's contract: independence of repeats, shared compilation, study behaviour."""
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -29,6 +31,49 @@ def test_a_repeat_is_the_same_beside_other_experiments():
     together = statelab.run_experiments(experiments, statelab.shampoo(), repeats=4, seed=2)
     alone = statelab.run("stateful_noreset", repeats=4, epochs=6, seed=2)
     np.testing.assert_array_equal(together["stateful_noreset"].forecasts, alone.forecasts)
+
+
+def test_a_repeat_is_the_same_alone_or_among_many_at_batch_12():
+    """Batches of 12 rows: every sum over rows is in a fixed order, whatever the lanes."""
+    many = statelab.run("stateless_batch12", repeats=1000, epochs=2, seed=3)
+    for k in (0, 999):
+        alone = statelab.run("stateless_batch12", repeats=[k], epochs=2, seed=3)
+        np.testing.assert_array_equal(alone.losses[0], many.losses[k])
+        np.testing.assert_array_equal(alone.forecasts_scaled[0], many.forecasts_scaled[k])
+
+
+@pytest.mark.parametrize("hard_sigmoid", [False, True])
+@pytest.mark.parametrize(("lags", "neurons", "rows"), [(1, 1, 1), (3, 2, 4)])
+def test_hand_written_gradient_is_autodiffs(hard_sigmoid, lags, neurons, rows):
+    lanes, rng = 8, np.random.default_rng(0)
+    draw = lambda *shape: jnp.asarray(rng.normal(size=(*shape, lanes)), jnp.float32)  # noqa: E731
+    weights = engine.LSTMWeights(
+        draw(lags, 4 * neurons),
+        draw(neurons, 4 * neurons),
+        draw(4 * neurons),
+        draw(neurons, 1),
+        draw(1),
+    )
+    if hard_sigmoid:  # gate inputs on the hard sigmoid's corners, where it is not smooth
+        corners = jnp.where(jnp.arange(4 * neurons) % 2 == 0, 2.5, -2.5)[:, None]
+        weights = weights._replace(
+            kernel=0 * weights.kernel,
+            recurrent_kernel=0 * weights.recurrent_kernel,
+            bias=jnp.broadcast_to(corners, weights.bias.shape),
+        )
+    state = engine.LSTMState(draw(rows, neurons), draw(rows, neurons))
+    x, y = draw(rows, lags), draw(rows)
+    weight = jnp.ones((rows, lanes)).at[-1, :3].set(0.0 if rows > 1 else 1.0)
+
+    def total_loss(weights):
+        prediction, _ = engine.lstm_step(weights, state, x, hard_sigmoid)
+        losses = jnp.sum(weight * jnp.square(prediction - y), axis=0) / jnp.sum(weight, axis=0)
+        return jnp.sum(losses)
+
+    expected = jax.grad(total_loss)(weights)
+    _, grads, _ = engine._loss_and_grad(weights, state, x, y, weight, hard_sigmoid)
+    for got, want in zip(grads, expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 def test_seed_and_repeat_index_determine_the_initial_weights():

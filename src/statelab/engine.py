@@ -9,8 +9,9 @@ many lanes ran beside it.
 Lanes are the LAST axis of every array (N below), written out rather than added
 by ``vmap``: ``vmap`` puts the lane axis first, where XLA's CPU backend runs this
 model's many tiny per-step ops with strided gate slices, about three times slower
-than with lanes contiguous in memory. Gradients stay per lane because lanes are
-independent: the gradient of the sum of the lanes' losses is each lane's gradient.
+than with lanes contiguous in memory. The backward pass is written out per lane
+(:func:`_loss_and_grad`), and so are sums over rows (:func:`_sum`), so that nothing mixes
+or reorders lanes.
 
 Shapes: L lags, n units, b batch size, R training rows (padded to a multiple of
 b), T test rows, f forecast batch (1 one-step, b batched), N lanes.
@@ -30,9 +31,10 @@ import optax
 from statelab.optim import KerasAdamState, keras_adam
 
 BETA_1, BETA_2 = 0.9, 0.999
-# Steps of an epoch fused per loop iteration: 2 measured fastest for one repeat on CPU, and
-# more only lengthens compilation.
-MAX_UNROLL = 2
+# Epochs whose (shuffled) batches are drawn at once, ahead of training on them: more means
+# fewer trips out of the compiled training loop, at 3 (EPOCH_BLOCK, R, L, N) float arrays of
+# memory. 50 was as fast as any larger block; 10 was slower at one repeat.
+EPOCH_BLOCK = 50
 
 
 class LSTMWeights(NamedTuple):
@@ -148,11 +150,19 @@ def _keep(flag: jax.Array, state: LSTMState) -> LSTMState:
     return jax.tree.map(lambda s: jnp.where(flag, s, jnp.zeros_like(s)), state)
 
 
+def _sum(a: jax.Array, axis: int) -> jax.Array:
+    """Sum over a short static axis as explicit adds in index order. A reduce would leave
+    the order to XLA, whose vectorised code for it depends on the lane count, and a lane's
+    bits must not."""
+    parts = [jax.lax.index_in_dim(a, k, axis, keepdims=False) for k in range(a.shape[axis])]
+    return functools.reduce(jnp.add, parts)
+
+
 def _matmul(a: jax.Array, b: jax.Array) -> jax.Array:
     """Per-lane (rows, k, N) @ (k, m, N) -> (rows, m, N), as a broadcast multiply-and-sum:
     for this model's tiny k and m it fuses with the gates around it, where a dot batched
     over lanes would run one tiny matrix at a time."""
-    return jnp.sum(a[:, :, None, :] * b[None], axis=1)
+    return _sum(a[:, :, None, :] * b[None], axis=1)
 
 
 def lstm_step(
@@ -189,11 +199,17 @@ def _epoch_batches(shape: Shape, lane: Lane, epoch: jax.Array):
     """This epoch's rows in batch order: x (B, b, L, N), y (B, b, N), weight (B, b, N),
     weight 0 on padding."""
     rows, padded, lanes = shape.train_rows, shape.padded_rows, lane.learning_rate.shape[0]
-    permuted = jax.vmap(
-        lambda key: jax.random.permutation(jax.random.fold_in(key, epoch), rows), out_axes=1
-    )(jax.random.wrap_key_data(lane.shuffle_key.T))
     identity = jnp.broadcast_to(jnp.arange(rows)[:, None], (rows, lanes))
-    order = jnp.where(lane.regime.shuffle, permuted, identity)  # (R, N)
+
+    def shuffled():
+        permuted = jax.vmap(
+            lambda key: jax.random.permutation(jax.random.fold_in(key, epoch), rows), out_axes=1
+        )(jax.random.wrap_key_data(lane.shuffle_key.T))
+        return jnp.where(lane.regime.shuffle, permuted, identity)
+
+    # Drawing a permutation per lane is a sort per lane; skip it when no lane shuffles (the
+    # order is then the identity either way).
+    order = jax.lax.cond(jnp.any(lane.regime.shuffle), shuffled, lambda: identity)  # (R, N)
     # Padding rows (a partial last batch, stateless only) point past the data and weigh 0,
     # which gives Keras's mean over the rows actually in the batch.
     padding = jnp.broadcast_to(jnp.arange(rows, padded)[:, None], (padded - rows, lanes))
@@ -211,11 +227,67 @@ def _epoch_batches(shape: Shape, lane: Lane, epoch: jax.Array):
     )
 
 
-def _batch_loss(weights, state, x, y, weight, hard_sigmoid):
-    """Summed over lanes (each lane's gradient is its own); aux: (N,) losses, new state."""
-    prediction, new_state = lstm_step(weights, state, x, hard_sigmoid)
-    losses = jnp.sum(weight * jnp.square(prediction - y), axis=0) / jnp.sum(weight, axis=0)
-    return jnp.sum(losses), (losses, new_state)
+def epoch_block(epochs: int) -> int:
+    """Epochs per block: the largest divisor of ``epochs`` up to EPOCH_BLOCK."""
+    return max(d for d in range(1, min(epochs, EPOCH_BLOCK) + 1) if epochs % d == 0)
+
+
+def _activation_grad(z: jax.Array, a: jax.Array, hard_sigmoid: bool) -> jax.Array:
+    """d a / d z for the recurrent activation a = act(z), as JAX's autodiff computes it."""
+    if not hard_sigmoid:
+        return a * (1.0 - a)  # logistic's derivative from its output
+    # clip(0.2 z + 0.5, 0, 1) is maximum then minimum; at a tie each passes half the
+    # gradient (JAX's balanced rule), so the derivative is 0.2, 0.1 at the corners, else 0.
+    u = 0.2 * z + 0.5
+    below = jnp.where(u > 0.0, 1.0, jnp.where(u == 0.0, 0.5, 0.0))
+    above = jnp.where(u < 1.0, 1.0, jnp.where(u == 1.0, 0.5, 0.0))
+    return below * above * 0.2
+
+
+def _tanh_grad(g: jax.Array, t: jax.Array) -> jax.Array:
+    """g * d tanh / dz from t = tanh(z), in JAX's form (g + g t)(1 - t)."""
+    return (g + g * t) * (1.0 - t)
+
+
+def _loss_and_grad(weights: LSTMWeights, state: LSTMState, x, y, weight, hard_sigmoid):
+    """One batch forward and backward by hand: (N,) losses, the gradient of each lane's
+    loss (lane axis last, as the weights), the new state.
+
+    Written out rather than by ``jax.grad`` so the forward's sigmoids and tanhs are
+    computed once and reused: autodiff's backward, once XLA fuses it, recomputes them in
+    many of its fusions; and so every sum over rows is :func:`_sum`'s, in a fixed order,
+    where autodiff's are reductions whose order XLA picks by lane count (at batch size 12
+    a repeat's bits then depended on the repeats beside it). The state is an input, not a
+    parameter: no gradient flows into it (no backpropagation across batches). Tests check
+    this against ``jax.grad`` and Keras."""
+    recurrent_activation = keras2_hard_sigmoid if hard_sigmoid else jax.nn.sigmoid
+    z = _matmul(x, weights.kernel) + _matmul(state.h, weights.recurrent_kernel) + weights.bias
+    z_i, z_f, z_c, z_o = jnp.split(z, 4, axis=1)
+    i, f, o = (recurrent_activation(gate) for gate in (z_i, z_f, z_o))
+    g = jnp.tanh(z_c)
+    c = f * state.c + i * g
+    tanh_c = jnp.tanh(c)
+    h = o * tanh_c
+    prediction = (_matmul(h, weights.dense_kernel) + weights.dense_bias)[:, 0, :]
+    error = prediction - y
+    rows = _sum(weight, axis=0)
+    losses = _sum(weight * jnp.square(error), axis=0) / rows
+
+    d_prediction = (weight / rows) * (2.0 * error)  # (b, N)
+    d_dense_kernel = _sum(h * d_prediction[:, None, :], axis=0)[:, None, :]  # (n, 1, N)
+    d_dense_bias = _sum(d_prediction, axis=0)[None]  # (1, N)
+    d_h = d_prediction[:, None, :] * weights.dense_kernel[None, :, 0, :]  # (b, n, N)
+    d_o = d_h * tanh_c * _activation_grad(z_o, o, hard_sigmoid)
+    d_c = _tanh_grad(d_h * o, tanh_c)
+    d_i = d_c * g * _activation_grad(z_i, i, hard_sigmoid)
+    d_f = d_c * state.c * _activation_grad(z_f, f, hard_sigmoid)
+    d_g = _tanh_grad(d_c * i, g)
+    d_z = jnp.concatenate([d_i, d_f, d_g, d_o], axis=1)  # (b, 4n, N)
+    d_kernel = _sum(x[:, :, None, :] * d_z[:, None], axis=0)  # (L, 4n, N)
+    d_recurrent = _sum(state.h[:, :, None, :] * d_z[:, None], axis=0)  # (n, 4n, N)
+    d_bias = _sum(d_z, axis=0)  # (4n, N)
+    grads = LSTMWeights(d_kernel, d_recurrent, d_bias, d_dense_kernel, d_dense_bias)
+    return losses, grads, LSTMState(h=h, c=c)
 
 
 def train_epochs(shape: Shape, lane: Lane, carry: Carry, epochs: int):
@@ -223,36 +295,46 @@ def train_epochs(shape: Shape, lane: Lane, carry: Carry, epochs: int):
     epoch (Keras's history: batch losses weighted by their rows) and, with ``shape.trace``,
     a :class:`TrainTrace`."""
     optimizer = _optimizer(shape, lane)
-    loss_and_grad = jax.grad(_batch_loss, has_aux=True)
 
     def batch_step(inner, batch):
         weights, opt_state, state, loss_sum = inner
         x, y, weight = batch
         state_in = _keep(lane.regime.stateful, state)
-        # The state is an input, not a parameter: no backpropagation across batches.
-        grads, (losses, state_out) = loss_and_grad(
-            weights, jax.lax.stop_gradient(state_in), x, y, weight, shape.hard_sigmoid
+        losses, grads, state_out = _loss_and_grad(
+            weights, state_in, x, y, weight, shape.hard_sigmoid
         )
         updates, opt_state = optimizer.update(grads, opt_state, weights)
         weights = optax.apply_updates(weights, updates)
         # Summed in the carry, in batch order: a reduction over the batch axis would let XLA
         # pick an order that depends on the lane count.
-        loss_sum = loss_sum + losses * jnp.sum(weight, axis=0)
+        loss_sum = loss_sum + losses * _sum(weight, axis=0)
         return (weights, opt_state, state_out, loss_sum), state_in
 
-    def epoch_step(carry: Carry, _):
-        x, y, weight = _epoch_batches(shape, lane, carry.epoch)
+    def epoch_step(carry: Carry, batches):
+        x, y, weight = batches
         (weights, opt_state, state, loss_sum), states_in = jax.lax.scan(
             batch_step,
             (carry.weights, carry.opt_state, carry.state, jnp.zeros_like(lane.learning_rate)),
             (x, y, weight),
-            unroll=min(shape.train_batches, MAX_UNROLL),
-        )
+        )  # Not unrolled: once the loop is one kernel (see _xla_flags), unrolling gained nothing.
         state = _keep(lane.regime.carry_across_epochs, state)  # reset after the epoch
         carry = Carry(weights, opt_state, state, carry.epoch + 1)
         return carry, (loss_sum / shape.train_rows, states_in if shape.trace else None)
 
-    carry, (losses, states_in) = jax.lax.scan(epoch_step, carry, None, length=epochs)
+    block = epoch_block(epochs)
+
+    def block_step(carry: Carry, _):
+        # The block's batches are drawn before its epochs run, so that the loop over them
+        # holds no sort (the shuffle's) and XLA can compile it into one kernel (see
+        # statelab/_xla_flags.py). Epoch e still shuffles with fold_in(key, e).
+        first = carry.epoch + jnp.arange(block)
+        batches = jax.vmap(functools.partial(_epoch_batches, shape, lane))(first)
+        return jax.lax.scan(epoch_step, carry, batches)
+
+    carry, (losses, states_in) = jax.lax.scan(block_step, carry, None, length=epochs // block)
+    losses = losses.reshape(epochs, *losses.shape[2:])  # (blocks, block, N) -> (E, N)
+    if shape.trace:
+        states_in = jax.tree.map(lambda a: a.reshape(epochs, *a.shape[2:]), states_in)
     return carry, losses, (TrainTrace(states_in) if shape.trace else None)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -18,6 +19,12 @@ DESCRIBE_ROWS = ("count", "mean", "std", "min", "25%", "50%", "75%", "max")
 
 def versions() -> dict[str, str]:
     """The versions a stored result was produced with."""
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> dict[str, str]:
+    # Reading package metadata takes milliseconds, as long as a one-repeat run: once a process.
     names = ("statelab", "jax", "jaxlib", "optax", "numpy", "pandas")
     found = {"python": platform.python_version()}
     for name in names:
