@@ -21,7 +21,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-REGIMES = ("stateful", "stateless", "stateful_noreset", "stateful_reset_test", "keras2017_stateful")
+REGIMES = (
+    "stateful",
+    "stateless",
+    "stateful_noreset",
+    "stateful_reset_test",
+    "keras2017_stateful",
+    "stateless_batch5",  # 22 rows in batches of 5: a partial last batch of 2
+)
 
 
 def keras2_hard_sigmoid(x):
@@ -55,7 +62,9 @@ def run(regime: str, arrays) -> dict[str, np.ndarray]:
     test_x = arrays["test_x"].reshape(-1, 1, arrays["test_x"].shape[1])
     train_y = arrays["train_y"]
     epochs, batch_size = int(arrays["epochs"]), int(arrays["batch_size"])
-    stateful = regime != "stateless"
+    stateful = not regime.startswith("stateless")
+    if regime == "stateless_batch5":
+        batch_size = 5
     model, lstm = build(
         keras,
         arrays,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import statelab
-from statelab import engine
+from statelab import engine, runner
 from statelab.dataset import prepare
 from statelab.evaluate import persistence_rmse
 
@@ -127,10 +127,38 @@ def test_bad_initial_weights_are_named():
         )
 
 
-def test_stateless_partial_batches_match_keras_weighting():
-    """22 rows in batches of 5: four full batches and one of 2, each a mean over its rows."""
-    result = statelab.run(stateful=False, batch_size=5, repeats=2, epochs=3)
-    assert np.isfinite(result.rmse).all() and result.losses.shape == (2, 3)
+def test_shuffle_draws_a_new_order_every_epoch_and_only_where_asked():
+    """The rows a shuffling lane sees in epochs 0, 1 and 2 differ; a plain lane's never do."""
+    experiments = [statelab.experiment(n, epochs=3) for n in ("stateless_shuffle", "stateless")]
+    series = statelab.shampoo()
+    datasets = [prepare(series, e.spec) for e in experiments]
+    shape = runner.shape_of(experiments[0].spec, datasets[0])
+    lanes = [
+        runner._lanes(e.spec, d, 1, np.arange(1), None)
+        for e, d in zip(experiments, datasets, strict=True)
+    ]
+    lane = jax.tree.map(lambda *parts: np.concatenate(parts, axis=-1), *lanes)
+    orders = [
+        np.asarray(engine._epoch_batches(shape, lane, jnp.int32(e))[1])[:, 0, :] for e in range(3)
+    ]
+    shuffled = [o[:, 0] for o in orders]  # (22,) targets in batch order, shuffling lane
+    plain = [o[:, 1] for o in orders]
+    assert not np.array_equal(shuffled[0], shuffled[1]) and not np.array_equal(
+        shuffled[1], shuffled[2]
+    )
+    for order in shuffled:  # a permutation of the same rows
+        np.testing.assert_array_equal(
+            np.sort(order), np.sort(datasets[0].train_y.astype(np.float32))
+        )
+    for order in plain:
+        np.testing.assert_array_equal(order, datasets[1].train_y.astype(np.float32))
+
+
+def test_random_permutation_is_uniform():
+    draws = np.array([engine.random_permutation(jax.random.key(i), 4) for i in range(2400)])
+    assert all(sorted(d) == [0, 1, 2, 3] for d in draws)
+    counts = np.unique([tuple(d) for d in draws], axis=0, return_counts=True)[1]
+    assert len(counts) == 24 and counts.min() > 50 and counts.max() < 150  # ~100 each
 
 
 @pytest.mark.parametrize(

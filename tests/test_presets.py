@@ -107,13 +107,7 @@ def test_seed_train_no_resets_never_resets():
 
 
 def test_common_random_numbers_except_the_a_vs_a_twin():
-    first = {
-        n: statelab.run(n, repeats=3, epochs=1) for n in ("stateful", "stateless", "stateful2")
-    }
-    # one epoch from the same initial weights: stateful and stateless share repeat k's start
-    np.testing.assert_array_equal(
-        first["stateful"].weights.dense_bias.shape, first["stateless"].weights.dense_bias.shape
-    )
+    # A learning rate of 1e-30 leaves the weights where they started.
     zero_epoch = {
         n: statelab.run(n, repeats=3, epochs=1, learning_rate=1e-30)
         for n in ("stateful", "stateless", "stateful2")

@@ -24,9 +24,7 @@ def report(tmp_path_factory):
     folder = tmp_path_factory.mktemp("report")
     data = folder / "series.csv"
     values = 200 + np.cumsum(np.random.default_rng(0).normal(5, 30, 40))
-    rows = "\n".join(
-        f"2001-{m % 12 + 1:02d}-{m // 12 + 1:02d},{v:.2f}" for m, v in enumerate(values)
-    )
+    rows = "\n".join(f"{2001 + m // 12}-{m % 12 + 1:02d},{v:.2f}" for m, v in enumerate(values))
     data.write_text(f'date,"{HOSTILE}"\n{rows}\n')
     out = folder / "study"
     cli("reproduce", "--repeats", "4", "--epochs", "3", "--pool", "30", "--data", str(data),

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import statelab
-from statelab import study
+from statelab import outputs
 from statelab.cli import main
 from statelab.store import FILENAME, Store, data_hash
 
@@ -57,7 +57,7 @@ def test_a_diverging_repeat_is_stored_as_failed_and_counted(tmp_path):
         rows = store.connection.execute("SELECT status, reason, rmse FROM repeats").fetchall()
     assert all(status == "failed" and "not finite" in reason and rmse is None
                for status, reason, rmse in rows)  # fmt: skip
-    table = study.describe({"bad": bad.rmse, "good": [1.0, 2.0]})
+    table = outputs.describe({"bad": bad.rmse, "good": [1.0, 2.0]})
     assert table.loc["failed", "bad"] == 2 and table.loc["failed", "good"] == 0
     assert np.isnan(table.loc["mean", "bad"]) and table.loc["mean", "good"] == 1.5
 
@@ -136,11 +136,24 @@ def test_a_failing_command_leaves_the_store_and_files_intact(capsys, uninterrupt
     assert snapshot(uninterrupted) == before
 
 
+def test_a_store_of_another_layout_is_a_clean_error(tmp_path, capsys):
+    connection = sqlite3.connect(tmp_path / FILENAME)
+    connection.execute("CREATE TABLE repeats (experiment TEXT, repeat INTEGER)")
+    connection.commit()
+    connection.close()
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            ["reproduce", "--repeats", "2", "--pool", "0", "--epochs", "1", "--out", str(tmp_path)]
+        )
+    assert exit_info.value.code == 2
+    assert "another layout" in capsys.readouterr().err
+
+
 def test_a_store_that_is_not_sqlite_is_a_clean_error(tmp_path, capsys):
     (tmp_path / FILENAME).write_text("not a database")
     with pytest.raises(SystemExit) as exit_info:
         main(
-            ["reproduce", "--repeats", "1", "--pool", "0", "--epochs", "1", "--out", str(tmp_path)]
+            ["reproduce", "--repeats", "2", "--pool", "0", "--epochs", "1", "--out", str(tmp_path)]
         )
     assert exit_info.value.code == 2
     assert "not a statelab store" in capsys.readouterr().err

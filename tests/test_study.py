@@ -9,8 +9,9 @@ from PIL import Image
 import statelab
 from statelab import study
 from statelab.cli import main
+from statelab.outputs import label
 from statelab.spec import PRESETS
-from statelab.study import COMPARISONS, label
+from statelab.study import COMPARISONS
 
 
 def cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -73,10 +74,10 @@ def test_reproduce_writes_the_four_tables_and_box_plots(reproduced):
             "max",
             "failed",
         ]
-        assert list(table.columns) == [label(n) for n in comparison.experiments]
+        assert list(table.columns) == [label(n, comparison) for n in comparison.experiments]
         for name in comparison.experiments:
             rmse = pd.read_csv(reproduced / f"experiment_{name}.csv")["results"]
-            assert table.loc["mean", label(name)] == pytest.approx(rmse.mean())
+            assert table.loc["mean", label(name, comparison)] == pytest.approx(rmse.mean())
         assert (reproduced / f"table_{comparison.key}.txt").read_text().startswith(" ")
         assert_png(reproduced / f"box_{comparison.key}.png")
     resets = pd.read_csv(reproduced / "table_resets.csv", index_col=0)
@@ -117,8 +118,8 @@ def test_experiments_of_the_same_shape_share_one_compiled_call():
     assert len(set(groups.values())) == 2
     assert len({groups[n] for n in batch12}) == 1
     assert len({g for n, g in groups.items() if n not in batch12}) == 1
-    # common random numbers: repeat k starts alike everywhere but in the A-vs-A twin
-    assert ran.results["stateful"].provenance["lanes_in_call"] == 32  # 9 x 3 lanes, padded to 8s
+    # the nine batch-1 experiments' 3 repeats each share one call: 27 lanes, padded to 8s
+    assert ran.results["stateful"].provenance["lanes_in_call"] == 32
 
 
 def test_compare_reads_results_files_and_draws_a_box_plot(capsys, reproduced, tmp_path):
@@ -134,7 +135,7 @@ def test_compare_reads_results_files_and_draws_a_box_plot(capsys, reproduced, tm
     ("content", "message"),
     [
         ("x\n1\n", "no 'results' column"),
-        ("results\nabc\n", "must hold numbers"),
+        ("results\nabc\n", "must hold finite numbers"),
         ("", "cannot read"),
     ],
 )

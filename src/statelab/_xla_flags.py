@@ -13,7 +13,9 @@ what is computed:
 - ``xla_cpu_disable_loop_unrolling``: with it, LLVM keeps the loop over the lanes a
   loop and vectorises it; unrolled, a block of 8 lanes became scalar code.
 
-Appended to ``XLA_FLAGS`` only when it sets no ``xla_backend_extra_options`` of its own,
+Appended to ``XLA_FLAGS`` only when it sets no ``xla_backend_extra_options`` of its own
+and ``STATELAB_XLA_OPTIONS`` is not ``0`` (the opt-out for a process whose other JAX work
+should keep XLA's defaults),
 and only takes effect if JAX's CPU backend has not started yet (importing ``jax`` first is
 fine; running JAX code first is not, and leaves the engine correct but slower).
 """
@@ -23,5 +25,5 @@ import os
 OPTIONS = "xla_cpu_small_while_loop_byte_threshold=1000000000,xla_cpu_disable_loop_unrolling"
 
 _flags = os.environ.get("XLA_FLAGS", "")
-if "xla_backend_extra_options" not in _flags:
+if os.environ.get("STATELAB_XLA_OPTIONS", "1") != "0" and "xla_backend_extra_options" not in _flags:
     os.environ["XLA_FLAGS"] = f"{_flags} --xla_backend_extra_options={OPTIONS}".strip()

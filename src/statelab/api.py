@@ -8,10 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from statelab import data as data_module
-from statelab.errors import StatelabError
 from statelab.results import Results
 from statelab.runner import Experiment, ProgressCallback, run_experiments
-from statelab.spec import Spec, preset
+from statelab.spec import Spec, check_seed, preset
 
 
 def load_series(data: pd.Series | str | Path | None, value_column: str | None = None) -> pd.Series:
@@ -47,8 +46,7 @@ def run(
     (``kernel`` (L, 4n), ``recurrent_kernel`` (n, 4n), ``bias`` (4n,), ``dense_kernel``
     (n, 1), ``dense_bias`` (1,)) to arrays, optionally with a leading repeats axis.
     """
-    if not isinstance(seed, int) or seed < 0:
-        raise StatelabError(f"seed must be a whole number >= 0, got {seed!r}")
+    check_seed(seed)
     series = load_series(data, value_column)
     chosen = experiment(preset, **settings)
     return run_experiments(

@@ -183,19 +183,22 @@ def reproduce(
     then write experiment_NAME.csv files, the four comparison tables and box plots, the
     verdicts on E1-E6, the standard-error curve, the series and the forecast plots."""
     import statelab
-    from statelab import study
+    from statelab import outputs, study
     from statelab.cluster import dask_client
+    from statelab.spec import check_seed
     from statelab.store import Store
 
     if out.exists() and not out.is_dir():
         raise StatelabError(f"--out {out} is a file; give a folder")
     series = statelab.load_series(data, value_column)
-    if pool < 0:
-        raise StatelabError(f"--pool must be >= 0, got {pool}")
+    check_seed(seed)
     experiments = study.plan(series, repeats, pool, _settings(epochs=epochs, profile=profile))
     study.chunked(experiments, chunk)  # validates --chunk before anything runs
     with dask_client(workers, cluster) as client, _Progress(quiet) as progress:
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StatelabError(f"cannot create folder {out}: {error.strerror}") from None
         with Store(out) as store:
             planned = sum(len(e.repeats) for e in experiments)
             ran = study.fill_store(
@@ -203,7 +206,7 @@ def reproduce(
                 progress=None if client else progress, on_chunk=progress.chunk,
             )  # fmt: skip
             loaded = study.load_study(store, series, experiments, seed, repeats)
-    reproduction = study.write_outputs(loaded, series, out)
+    reproduction = outputs.write_outputs(loaded, series, out)
     results = loaded.results
     persistence = next(iter(results.values())).persistence_rmse
     for comparison in study.COMPARISONS:
@@ -211,7 +214,7 @@ def reproduce(
         typer.echo(reproduction.tables[comparison.key].to_string())
     typer.echo(f"\nPersistence RMSE: {persistence:.3f}")
     typer.echo(f"\nThe study's expectations ({repeats} repeats each, Holm-corrected):")
-    typer.echo(study.format_verdicts(reproduction.verdicts))
+    typer.echo(outputs.format_verdicts(reproduction.verdicts))
     failed = sum(int(r.failed.sum()) for r in results.values())
     if failed:
         typer.echo(f"\n{failed} repeat(s) diverged: stored as failed, counted, not averaged in")
@@ -239,14 +242,14 @@ def compare(
 ) -> None:
     """The study's comparison script: the describe table and a box plot of results files,
     then every pair tested (Welch, Mann-Whitney, paired Wilcoxon with --paired; Holm)."""
-    from statelab import plots, stats, study
+    from statelab import outputs, plots, stats
 
-    columns = {study.results_name(path): study.read_results_file(path) for path in files}
+    columns = {outputs.results_name(path): outputs.read_results_file(path) for path in files}
     if len(columns) < len(files):
         raise StatelabError("two results files share a name; rename one")
     if paired and len({len(v) for v in columns.values()}) > 1:
         raise StatelabError("--paired needs the same number of rows in every file")
-    typer.echo(study.describe(columns).to_string())
+    typer.echo(outputs.describe(columns).to_string())
     if len(columns) >= 2:
         table = stats.pairwise_table({k: v.to_numpy() for k, v in columns.items()}, paired=paired)
         shown = ["a", "b", "mean_difference", "ci_low", "ci_high", "welch_p", "mann_whitney_p",

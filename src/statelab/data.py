@@ -76,6 +76,8 @@ def _read_csv(path: Path, value_column: str | None) -> pd.Series:
     elif value_column not in frame.columns[1:]:
         names = ", ".join(map(str, frame.columns[1:]))
         raise StatelabError(f"{path.name} has no column {value_column!r}; its columns: {names}")
+    if pd.api.types.is_bool_dtype(frame[value_column]):
+        raise StatelabError(f"{path.name}: column {value_column!r} holds True/False, not numbers")
     values = pd.to_numeric(frame[value_column], errors="coerce")
     bad = frame[value_column].notna() & values.isna()
     if bad.any():
@@ -108,4 +110,24 @@ def validate(series: pd.Series, name: str) -> pd.Series:
         raise StatelabError(
             f"{name}: duplicate date {series.index[duplicated][0]!r} (each date must appear once)"
         )
+    _check_dates(series.index, name)
     return series
+
+
+def _check_dates(index: pd.Index, name: str) -> None:
+    """Where every label reads as a date, the dates must be distinct and in order."""
+    if isinstance(index, pd.PeriodIndex | pd.DatetimeIndex) or index.dtype.kind in "iuf":
+        dates = index
+    else:
+        try:
+            dates = pd.to_datetime(index.astype(str), format="mixed")
+        except (ValueError, TypeError, OverflowError):
+            return  # labels, not dates: the file's order is the series' order
+    if dates.has_duplicates:
+        raise StatelabError(f"{name}: two rows have the same date {dates[dates.duplicated()][0]}")
+    backwards = np.flatnonzero(
+        np.diff(np.asarray(dates.asi8 if hasattr(dates, "asi8") else dates)) <= 0
+    )
+    if backwards.size:
+        row = int(backwards[0]) + 3  # header, one-based, and the later of the two rows
+        raise StatelabError(f"{name} line {row}: dates are not in increasing order (sort the file)")

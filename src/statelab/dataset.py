@@ -49,7 +49,12 @@ def prepare(series: pd.Series, spec: Spec) -> Dataset:
             f"(1 lost to differencing, {spec.lags} to the lags, {spec.test_rows} test rows, "
             f"{spec.train_window or 1} training)"
         )
-    inputs, targets = transforms.frame_supervised(transforms.difference(values), spec.lags)
+    differences = transforms.difference(values)
+    if not np.isfinite(differences).all():
+        raise StatelabError(
+            "the series' values are too large to difference in float64: rescale them"
+        )
+    inputs, targets = transforms.frame_supervised(differences, spec.lags)
     table = np.column_stack([inputs, targets])
     train, test = table[: -spec.test_rows], table[-spec.test_rows :]
     if spec.train_window is not None:

@@ -31,6 +31,9 @@ import optax
 from statelab.optim import KerasAdamState, keras_adam
 
 BETA_1, BETA_2 = 0.9, 0.999
+# Bumped whenever a change can alter a result's bits: the results store keys on it, so a
+# resumed run never mixes repeats computed by different engines.
+ENGINE_REVISION = 3
 # Epochs whose (shuffled) batches are drawn at once, ahead of training on them: more means
 # fewer trips out of the compiled training loop, at 3 (EPOCH_BLOCK, R, L, N) float arrays of
 # memory. 50 was as fast as any larger block; 10 was slower at one repeat.
@@ -195,6 +198,22 @@ def start(shape: Shape, lane: Lane) -> Carry:
     )
 
 
+def random_permutation(key: jax.Array, rows: int) -> jax.Array:
+    """A uniformly random permutation of range(rows), as (rows,) int32.
+
+    Each row draws 32 random bits and goes to the place its rank among the draws gives
+    (ties broken by row index). Hand-written instead of ``jax.random.permutation`` because
+    that sorts, and XLA's CPU sort, run per lane and per epoch, cost six times the training
+    itself; for a few dozen rows the rows x rows comparisons here are plain vector work."""
+    bits = jax.random.bits(key, (rows,), jnp.uint32)
+    index = jnp.arange(rows)
+    before = (bits[None, :] < bits[:, None]) | (
+        (bits[None, :] == bits[:, None]) & (index[None, :] < index[:, None])
+    )  # before[i, j]: row j goes before row i
+    rank = jnp.sum(before, axis=1, dtype=jnp.int32)  # (rows,) each row's place
+    return jnp.sum(jnp.where(rank[None, :] == index[:, None], index[None, :], 0), axis=1)
+
+
 def _epoch_batches(shape: Shape, lane: Lane, epoch: jax.Array):
     """This epoch's rows in batch order: x (B, b, L, N), y (B, b, N), weight (B, b, N),
     weight 0 on padding."""
@@ -203,12 +222,11 @@ def _epoch_batches(shape: Shape, lane: Lane, epoch: jax.Array):
 
     def shuffled():
         permuted = jax.vmap(
-            lambda key: jax.random.permutation(jax.random.fold_in(key, epoch), rows), out_axes=1
+            lambda key: random_permutation(jax.random.fold_in(key, epoch), rows), out_axes=1
         )(jax.random.wrap_key_data(lane.shuffle_key.T))
         return jnp.where(lane.regime.shuffle, permuted, identity)
 
-    # Drawing a permutation per lane is a sort per lane; skip it when no lane shuffles (the
-    # order is then the identity either way).
+    # Skip drawing permutations when no lane shuffles (the order is the identity anyway).
     order = jax.lax.cond(jnp.any(lane.regime.shuffle), shuffled, lambda: identity)  # (R, N)
     # Padding rows (a partial last batch, stateless only) point past the data and weigh 0,
     # which gives Keras's mean over the rows actually in the batch.

@@ -15,16 +15,24 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     path = Path(path)
     if not path.parent.is_dir():
         raise StatelabError(f"cannot write {path}: folder {path.parent} does not exist")
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent
-    )
+    if path.is_dir():
+        raise StatelabError(f"cannot write {path}: it is a folder; give a file name")
+    try:
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent
+        )
+    except OSError as error:
+        raise StatelabError(f"cannot write {path}: {error.strerror}") from None
     os.close(handle)
     umask = os.umask(0)
     os.umask(umask)
     try:
         os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would hide results from others
         write(Path(temporary))
-        os.replace(temporary, path)
+        try:
+            os.replace(temporary, path)
+        except OSError as error:
+            raise StatelabError(f"cannot write {path}: {error.strerror}") from None
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)

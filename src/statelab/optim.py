@@ -44,8 +44,10 @@ def keras_adam(
         count = state.count + 1
         step = count.astype(jnp.float32)
         if keras2_moments:
-            mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, grads)
-            nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * jnp.square(g), state.nu, grads)
+            # Keras 2 kept b1 and b2 in float32 variables: 1 - b1 is a float32 subtraction.
+            f1, f2 = jnp.float32(b1), jnp.float32(b2)
+            mu = jax.tree.map(lambda m, g: f1 * m + (1 - f1) * g, state.mu, grads)
+            nu = jax.tree.map(lambda v, g: f2 * v + (1 - f2) * jnp.square(g), state.nu, grads)
         else:
             mu = jax.tree.map(lambda m, g: m + (g - m) * (1 - b1), state.mu, grads)
             nu = jax.tree.map(lambda v, g: v + (jnp.square(g) - v) * (1 - b2), state.nu, grads)

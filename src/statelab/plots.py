@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -15,7 +16,21 @@ import pandas as pd  # noqa: E402
 
 from statelab.files import write_atomic  # noqa: E402
 
+# Names come from users (column names, file names): draw them as plain text, never as
+# matplotlib's $math$ markup, which fails on a stray dollar sign.
+PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False}
 
+
+def _plain_text(draw):
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        with plt.rc_context(PLAIN_TEXT):
+            return draw(*args, **kwargs)
+
+    return wrapper
+
+
+@_plain_text
 def save(figure: plt.Figure, path: Path) -> Path:
     try:
         return write_atomic(
@@ -25,6 +40,7 @@ def save(figure: plt.Figure, path: Path) -> Path:
         plt.close(figure)
 
 
+@_plain_text
 def box_plot(
     columns: Mapping[str, Sequence[float]], title: str, persistence: float | None = None
 ) -> plt.Figure:
@@ -40,6 +56,7 @@ def box_plot(
     return figure
 
 
+@_plain_text
 def series_plot(series: pd.Series) -> plt.Figure:
     figure, axes = plt.subplots(figsize=(7, 3.5))
     axes.plot(np.arange(len(series)), series.to_numpy(), marker=".")
@@ -52,6 +69,7 @@ def series_plot(series: pd.Series) -> plt.Figure:
     return figure
 
 
+@_plain_text
 def forecast_plot(
     results: Mapping[str, object], names: Sequence[str] = ("stateful", "stateless")
 ) -> plt.Figure:
@@ -74,6 +92,7 @@ def forecast_plot(
     return figure
 
 
+@_plain_text
 def se_curve_plot(curve: pd.DataFrame, experiment: str) -> plt.Figure:
     """Standard error of the mean RMSE against repeats (bootstrap, and s / sqrt(n))."""
     figure, axes = plt.subplots(figsize=(6, 3.8))

@@ -74,10 +74,7 @@ def build(folder: Path) -> str:
         raise StatelabError(
             f"{folder} lacks {', '.join(missing)}: run `statelab reproduce --out {folder}` first"
         )
-    try:
-        study = json.loads((folder / "study.json").read_text())
-    except json.JSONDecodeError as error:
-        raise StatelabError(f"{folder / 'study.json'} is not valid JSON: {error}") from None
+    study = json.loads((folder / "study.json").read_text(encoding="utf-8"))
     verdicts = pd.read_csv(folder / "verdicts.csv", index_col=0)
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -136,7 +133,7 @@ def build(folder: Path) -> str:
     parts.append("<h2>Settings</h2>")
     settings = pd.DataFrame(
         {
-            name: {"label": e["label"], **e["settings"], "settings hash": e["settings_hash"]}
+            name: {**e["settings"], "settings hash": e["settings_hash"], "failed": e["failed"]}
             for name, e in study["experiments"].items()
         }  # fmt: skip
     ).T
@@ -165,4 +162,13 @@ def build(folder: Path) -> str:
 
 def write(folder: Path, target: Path | None = None) -> Path:
     target = target or folder / "report.html"
-    return write_text(target, build(folder))
+    try:
+        html = build(folder)
+    except StatelabError:
+        raise
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
+        raise StatelabError(
+            f"{folder} is damaged or incomplete ({type(error).__name__}: {error}): "
+            f"run `statelab reproduce --out {folder}` again"
+        ) from None
+    return write_text(target, html)

@@ -22,7 +22,7 @@ from statelab.dataset import Dataset, prepare
 from statelab.errors import StatelabError
 from statelab.evaluate import persistence_rmse, rmse
 from statelab.results import Results, versions
-from statelab.spec import Spec
+from statelab.spec import Spec, check_seed
 
 EPSILON = {"keras3": 1e-7, "keras2017": 1e-8}
 WEIGHT_NAMES = engine.LSTMWeights._fields
@@ -136,9 +136,10 @@ def pad_lanes(lanes: engine.Lane, block: int) -> engine.Lane:
 def chunk_length(epochs: int, chunks: int) -> int:
     """The largest divisor of ``epochs`` giving at least ``chunks`` chunks (one compiled
     length for every chunk)."""
-    return max(
-        d for d in range(1, epochs + 1) if epochs % d == 0 and epochs // d >= min(chunks, epochs)
-    )
+    length = max(1, epochs // max(1, chunks))
+    while epochs % length:
+        length -= 1
+    return length
 
 
 class Timings(NamedTuple):
@@ -265,6 +266,7 @@ def run_experiments(
     """Run every experiment's repeats; experiments with the same shapes share one compiled
     call. ``repeats`` (or an experiment's own) is a count (repeats 0..N-1) or the repeat
     indices themselves."""
+    check_seed(seed)
     indices = [repeat_indices(repeats if e.repeats is None else e.repeats) for e in experiments]
     datasets = [prepare(series, experiment.spec) for experiment in experiments]
 

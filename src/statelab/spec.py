@@ -14,6 +14,19 @@ from typing import Literal
 from statelab.errors import StatelabError
 
 PROFILES = ("keras3", "keras2017")
+MAX_SEED = 2**31 - 1
+# Upper bounds that keep a typo from hanging the machine (the study uses 1000 epochs and
+# 1 unit; the engine's cost grows with each of these).
+LIMITS = {"epochs": 1_000_000, "neurons": 256, "lags": 64, "batch_size": 4096, "test_rows": 1000}
+
+
+def check_seed(seed: object) -> int:
+    """A master seed: a whole number in [0, 2**31 - 1]."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise StatelabError(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+    return seed
+
+
 FORECASTS = ("one-step", "batched")
 
 
@@ -47,6 +60,10 @@ class Spec:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise StatelabError(
                     f"{name.replace('_', '-')} must be a whole number >= 1, got {value!r}"
+                )
+            if value > LIMITS[name]:
+                raise StatelabError(
+                    f"{name.replace('_', '-')} must be at most {LIMITS[name]}, got {value}"
                 )
         if self.train_window is not None and (
             not isinstance(self.train_window, int) or self.train_window < 1
@@ -82,6 +99,11 @@ class Spec:
 
     def check_rows(self, train_rows: int) -> None:
         """Settings that depend on how many training rows the data gives."""
+        if self.batch_size > train_rows:
+            raise StatelabError(
+                f"batch size {self.batch_size} exceeds the {train_rows} training rows: "
+                f"use --batch-size {train_rows} or less"
+            )
         if self.stateful and train_rows % self.batch_size:
             raise StatelabError(
                 f"a stateful fit needs the {train_rows} training rows to divide by the batch size "

@@ -90,6 +90,7 @@ def compare_pair(
     """Every statistic for two RMSE samples. ``paired``: repeat k of a and of b started
     from the same initial weights (common random numbers), so Wilcoxon's signed-rank applies."""
     a, b = np.asarray(a, float), np.asarray(b, float)
+    identical = len(a) == len(b) and np.array_equal(a, b, equal_nan=True)
     paired = paired and len(a) == len(b)
     # NaN marks a repeat that diverged: drop it (with its partner, when paired).
     if paired:
@@ -97,12 +98,14 @@ def compare_pair(
         a, b = a[keep], b[keep]
     else:
         a, b = a[~np.isnan(a)], b[~np.isnan(b)]
-    identical = paired and np.array_equal(a, b)
     nan = float("nan")
     if identical:
-        return PairTest(
-            len(a), len(b), a.mean(), b.mean(), 0.0, 0.0, 0.0, nan, nan, nan, 0.0, 0.0, True
-        )
+        mean = float(a.mean()) if len(a) else nan
+        return PairTest(len(a), len(b), mean, mean, 0.0, 0.0, 0.0, nan, nan, nan, 0.0, 0.0, True)
+    if min(len(a), len(b)) < 2:  # too few finished repeats to test anything
+        means = (float(a.mean()) if len(a) else nan, float(b.mean()) if len(b) else nan)
+        return PairTest(len(a), len(b), *means, means[0] - means[1], nan, nan, nan, nan, nan,
+                        nan, nan, False)  # fmt: skip
     low, high = bootstrap_ci(a, b, paired, seed)
     wilcoxon_p = float(sps.wilcoxon(a, b).pvalue) if paired and np.any(a != b) else nan
     return PairTest(
@@ -151,6 +154,11 @@ def verdict(
 
 
 def explain(expectation: Expectation, test: PairTest, outcome: str, adjusted_p: float) -> str:
+    if np.isnan(test.ci_low) and not test.identical:
+        return (
+            f"too few finished repeats to test ({test.n_a} of {expectation.better}, "
+            f"{test.n_b} of {expectation.worse})"
+        )
     if outcome == "identical":
         return (
             f"{expectation.better} and {expectation.worse} gave identical RMSEs repeat by repeat "
@@ -207,6 +215,9 @@ def standard_error_curve(
     For each n, draw n repeats with replacement ``resamples`` times; the standard deviation
     of their means is the SE at n. ``formula`` is s / sqrt(n) from the whole pool."""
     pool = np.asarray(pool, float)
+    pool = pool[np.isfinite(pool)]  # a diverged repeat has no RMSE
+    if len(pool) < 2:
+        return pd.DataFrame(columns=["repeats", "bootstrap_se", "formula_se", "ci95_half_width"])
     if sizes is None:
         standard = (5, 10, 20, 30, 50, 100, 200, 300, 500, 1000)
         sizes = sorted({n for n in standard if n <= len(pool)} | {len(pool)})
@@ -227,8 +238,16 @@ def repeats_for_power(
     (statsmodels), for samples of standard deviation ``sd``."""
     analysis = TTestIndPower()
     rows = []
+    if not (np.isfinite(sd) and sd > 0):
+        return pd.DataFrame(columns=["rmse_difference", "effect_size_d", "repeats_needed"])
     for difference in differences:
-        n = analysis.solve_power(effect_size=difference / sd, power=power, alpha=alpha)
-        rows.append({"rmse_difference": difference, "effect_size_d": difference / sd,
-                     "repeats_needed": int(np.ceil(n))})  # fmt: skip
+        effect = difference / sd
+        smallest = analysis.power(effect_size=effect, nobs1=2, alpha=alpha)
+        if not smallest < power:  # NaN: statsmodels overflows on effects this large
+            needed = 2  # the smallest sample a t-test takes already suffices
+        else:
+            n = analysis.solve_power(effect_size=effect, power=power, alpha=alpha)
+            needed = int(np.ceil(n)) if np.isfinite(n) else pd.NA
+        rows.append({"rmse_difference": difference, "effect_size_d": effect,
+                     "repeats_needed": needed})  # fmt: skip
     return pd.DataFrame(rows)

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from statelab.dataset import Dataset
-from statelab.engine import LSTMWeights
+from statelab.engine import ENGINE_REVISION, LSTMWeights
 from statelab.errors import StatelabError
-from statelab.results import Results
+from statelab.results import Results, versions
 from statelab.spec import Spec
 
 FILENAME = "statelab.sqlite"
@@ -30,6 +30,7 @@ LOSS_POINTS = 200  # a stored loss curve keeps at most this many epochs (always 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS repeats (
     experiment TEXT NOT NULL,
+    code_version TEXT NOT NULL,
     settings_hash TEXT NOT NULL,
     data_hash TEXT NOT NULL,
     seed INTEGER NOT NULL,
@@ -51,9 +52,17 @@ CREATE TABLE IF NOT EXISTS repeats (
     stored_at REAL NOT NULL,
     versions TEXT NOT NULL,
     device TEXT NOT NULL,
-    PRIMARY KEY (experiment, settings_hash, data_hash, seed, repeat)
+    PRIMARY KEY (experiment, code_version, settings_hash, data_hash, seed, repeat)
 )
 """
+
+
+COLUMNS = [line.split()[0] for line in SCHEMA.strip().splitlines()[1:-2]]
+
+
+def code_version() -> str:
+    """statelab's version and the engine revision: repeats from other code are not reused."""
+    return f"statelab {versions()['statelab']} engine {ENGINE_REVISION}"
 
 
 def data_hash(series: pd.Series) -> str:
@@ -75,6 +84,15 @@ def downsample_epochs(epochs: int, points: int = LOSS_POINTS) -> np.ndarray:
     return np.unique(np.linspace(1, epochs, points).round().astype(int))
 
 
+def _distinct(values):
+    """The one value all rows share, or the list of the different ones."""
+    unique = []
+    for value in values:
+        if value not in unique:
+            unique.append(value)
+    return unique[0] if len(unique) == 1 else unique
+
+
 class Store:
     """Open (creating if need be) the store in ``folder``."""
 
@@ -85,8 +103,15 @@ class Store:
             self.connection.execute("PRAGMA journal_mode=WAL")
             self.connection.execute("PRAGMA synchronous=NORMAL")
             self.connection.execute(SCHEMA)
+            columns = [row[1] for row in self.connection.execute("PRAGMA table_info(repeats)")]
         except sqlite3.DatabaseError as error:
             raise StatelabError(f"{self.path} is not a statelab store: {error}") from None
+        if columns != COLUMNS:
+            self.connection.close()
+            raise StatelabError(
+                f"{self.path} is a store of another layout (an older statelab): "
+                "give a new --out folder"
+            )
 
     def close(self) -> None:
         self.connection.close()
@@ -100,16 +125,16 @@ class Store:
     def stored(self, name: str, spec: Spec, data: str, seed: int) -> set[int]:
         """The repeat indices already stored for this experiment, settings, data and seed."""
         rows = self.connection.execute(
-            "SELECT repeat FROM repeats WHERE experiment=? AND settings_hash=? AND data_hash=? "
-            "AND seed=?",
-            (name, spec.digest(), data, seed),
+            "SELECT repeat FROM repeats WHERE experiment=? AND code_version=? AND settings_hash=? "
+            "AND data_hash=? AND seed=?",
+            (name, code_version(), spec.digest(), data, seed),
         )
         return {row[0] for row in rows}
 
     def add(self, results: Iterable[Results], data: str) -> int:
         """Store every repeat of ``results`` in one transaction; returns rows inserted (a
         repeat already there is left as it was)."""
-        rows = []
+        rows, code = [], code_version()
         for result in results:
             epochs = downsample_epochs(result.losses.shape[1])
             timings = result.provenance.get("timings", {})
@@ -118,7 +143,7 @@ class Store:
                            for n in LSTMWeights._fields}  # fmt: skip
                 failure = str(result.failures[k])
                 rows.append((
-                    result.name, result.spec.digest(), data, result.seed, int(repeat),
+                    result.name, code, result.spec.digest(), data, result.seed, int(repeat),
                     result.spec.profile, json.dumps(result.spec.to_dict(), sort_keys=True),
                     "failed" if failure else "ok", failure,
                     None if failure else float(result.rmse[k]),
@@ -133,7 +158,7 @@ class Store:
         with self.connection:  # one transaction: all of the chunk or none of it
             before = self.connection.total_changes
             self.connection.executemany(
-                f"INSERT OR IGNORE INTO repeats VALUES ({', '.join('?' * 22)})", rows
+                f"INSERT OR IGNORE INTO repeats VALUES ({', '.join('?' * 23)})", rows
             )
             return self.connection.total_changes - before
 
@@ -152,9 +177,9 @@ class Store:
         rows = self.connection.execute(
             "SELECT repeat, reason, rmse, forecasts, forecasts_scaled, loss_epochs, losses, "
             "weights, versions, device, chunk_compile_s, chunk_run_s FROM repeats "
-            f"WHERE experiment=? AND settings_hash=? AND data_hash=? AND seed=? "
-            f"AND repeat IN ({placeholders}) ORDER BY repeat",
-            (name, spec.digest(), data, seed, *map(int, repeats)),
+            f"WHERE experiment=? AND code_version=? AND settings_hash=? AND data_hash=? "
+            f"AND seed=? AND repeat IN ({placeholders}) ORDER BY repeat",
+            (name, code_version(), spec.digest(), data, seed, *map(int, repeats)),
         ).fetchall()
         if len(rows) != len(repeats):
             raise StatelabError(f"the store lacks {len(repeats) - len(rows)} repeats of {name}")
@@ -176,8 +201,9 @@ class Store:
             persistence_rmse=persistence,
             failures=np.array([row[1] for row in rows], dtype=object),
             provenance={
-                "versions": json.loads(rows[0][8]),
-                "device": rows[0][9],
+                # every distinct set of versions and device the repeats were computed with
+                "versions": _distinct(json.loads(row[8]) for row in rows),
+                "device": _distinct(row[9] for row in rows),
                 "timings": {"compile_s": rows[0][10], "run_s": rows[0][11]},
                 "settings": spec.to_dict(),
                 "settings_hash": spec.digest(),

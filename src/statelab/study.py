@@ -1,27 +1,20 @@
-"""The whole study: the eleven presets, the study's four comparisons, their files.
-
-Results -> describe tables and box plots; the data flows one way, and every file is
-written atomically, so an interrupted reproduction never leaves half a file.
-"""
+"""The whole study: the eleven presets, the study's four comparisons, and running them
+into the results store chunk by chunk (resumable), in process or on Dask."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from statelab import plots, stats
 from statelab.cluster import run_chunks
 from statelab.dataset import prepare
 from statelab.errors import StatelabError
 from statelab.evaluate import persistence_rmse
-from statelab.files import write_atomic, write_text
-from statelab.results import Results, describe_with_failures
+from statelab.results import Results
 from statelab.runner import Experiment, ProgressCallback, repeat_indices, run_experiments
 from statelab.spec import PRESETS
 from statelab.store import Store, data_hash
@@ -60,22 +53,6 @@ COMPARISONS = (
 )
 
 
-def label(name: str) -> str:
-    """The study's label for an experiment (noseed_1..3, seed_1..3 in the resets comparison)."""
-    return PRESETS[name].label if name in PRESETS else name
-
-
-def describe(columns: dict[str, Sequence[float]]) -> pd.DataFrame:
-    """pandas describe() of RMSE columns side by side, as the study's script prints it, plus
-    a ``failed`` row: repeats that diverged (NaN) are counted there, never averaged in."""
-    return pd.DataFrame(
-        {
-            name: describe_with_failures(pd.Series(values, dtype=float))
-            for name, values in columns.items()
-        }
-    )
-
-
 # Default repeats per experiment, chosen from the power analysis (README, "Why 500"):
 # stateful's RMSEs have a standard deviation near 9.3, and 500 repeats detect a 2-point
 # difference in mean RMSE with 77% power at alpha 0.05 / 6 (Holm's strictest step) even
@@ -91,15 +68,6 @@ class Study(NamedTuple):
     pool: np.ndarray  # (P,) RMSEs of POOL_EXPERIMENT over repeats 0..P-1
 
 
-class Reproduction(NamedTuple):
-    results: dict[str, Results]
-    tables: dict[str, pd.DataFrame]  # comparison key -> describe table (labels as columns)
-    verdicts: pd.DataFrame  # E1-E6
-    se_curve: pd.DataFrame
-    power: pd.DataFrame
-    files: list[Path]
-
-
 def plan(
     series: pd.Series, repeats: int, pool: int, settings: dict[str, object]
 ) -> list[Experiment]:
@@ -107,6 +75,12 @@ def plan(
     needs: ``repeats`` each, and ``pool`` for the pool experiment. Validated here, before any
     work or any store is touched."""
     indices = repeat_indices(repeats)
+    if len(indices) < 2:
+        raise StatelabError(
+            "the study's statistics need at least 2 repeats: use --repeats 2 or more"
+        )
+    if pool < 0:
+        raise StatelabError(f"--pool must be >= 0, got {pool}")
     experiments = []
     for preset in PRESETS.values():
         spec = preset.spec.replace(**settings)
@@ -228,123 +202,3 @@ def load_study(
             persistence_rmse(dataset),
         )  # fmt: skip
     return trim(results, repeats)
-
-
-def provenance(study: Study, series: pd.Series) -> dict[str, object]:
-    """What produced the study: settings, seeds, repeats, versions, data, timings."""
-    first = next(iter(study.results.values()))
-    return {
-        "seed": first.seed,
-        "repeats": len(first.repeats),
-        "pool": {"experiment": POOL_EXPERIMENT, "repeats": len(study.pool)},
-        "versions": first.provenance["versions"],
-        "device": first.provenance["device"],
-        "persistence_rmse": first.persistence_rmse,
-        "series": {
-            "name": str(series.name),
-            "index": [str(x) for x in series.index],
-            "values": [float(v) for v in series],
-        },  # fmt: skip
-        "experiments": {
-            name: {
-                "label": label(name),
-                "settings": r.spec.to_dict(),
-                "settings_hash": r.spec.digest(),
-                "seed_stream": r.spec.seed_stream,
-                "timings": r.provenance["timings"],
-            }  # fmt: skip
-            for name, r in study.results.items()
-        },
-    }
-
-
-def write_outputs(study: Study, series: pd.Series, out: Path) -> Reproduction:
-    """Results files, tables, box plots, verdicts, the standard-error curve, the power table,
-    the series plot, the forecast plot and study.json (provenance), under ``out``."""
-    results = study.results
-    if out.exists() and not out.is_dir():
-        raise StatelabError(f"--out {out} is a file; give a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    files: list[Path] = []
-    for name, result in results.items():
-        files.append(
-            write_atomic(
-                out / f"experiment_{name}.csv",
-                lambda path, r=result: r.study_csv().to_csv(path, index=False),
-            )
-        )
-    tables = {}
-    for comparison in COMPARISONS:
-        table = describe({label(n): results[n].rmse for n in comparison.experiments})
-        tables[comparison.key] = table
-        files.append(
-            write_atomic(out / f"table_{comparison.key}.csv", lambda path, t=table: t.to_csv(path))
-        )
-        files.append(write_text(out / f"table_{comparison.key}.txt", table.to_string() + "\n"))
-        columns = {label(n): results[n].rmse for n in comparison.experiments}
-        files.append(
-            plots.save(
-                plots.box_plot(
-                    columns, comparison.title, results[comparison.experiments[0]].persistence_rmse
-                ),
-                out / f"box_{comparison.key}.png",
-            )
-        )
-    files.append(plots.save(plots.series_plot(series), out / "series.png"))
-    files.append(plots.save(plots.forecast_plot(results), out / "forecasts.png"))
-
-    seed = next(iter(results.values())).seed
-    verdicts = stats.expectation_table({n: r.rmse for n, r in results.items()}, seed=seed)
-    se_curve = stats.standard_error_curve(study.pool, seed=seed)
-    power = stats.repeats_for_power(float(np.std(study.pool, ddof=1)), POWER_DIFFERENCES)
-    for name, frame in (("verdicts", verdicts), ("se_curve", se_curve), ("power", power)):
-        files.append(write_atomic(out / f"{name}.csv", lambda path, f=frame: f.to_csv(path)))
-    files.append(plots.save(plots.se_curve_plot(se_curve, POOL_EXPERIMENT), out / "se_curve.png"))
-    text = json.dumps(provenance(study, series), indent=2)
-    files.append(write_text(out / "study.json", text + "\n"))
-    return Reproduction(results, tables, verdicts, se_curve, power, files)
-
-
-def format_verdicts(verdicts: pd.DataFrame) -> str:
-    """One line per expectation: verdict, then the statistics behind it."""
-    lines = []
-    for key, row in verdicts.iterrows():
-        if row["verdict"] == "identical":
-            stats_text = "identical repeat by repeat; no test run"
-        else:
-            stats_text = (
-                f"diff {row['mean_difference']:+.2f} [{row['ci_low']:+.2f}, {row['ci_high']:+.2f}], "
-                f"Wilcoxon p={row['wilcoxon_p']:.2g}, Welch p={row['welch_p']:.2g}, "
-                f"Mann-Whitney p={row['mann_whitney_p']:.2g}, Holm p={row['holm_p']:.2g}, "
-                f"d={row['cohens_d']:+.2f}, Cliff's delta={row['cliffs_delta']:+.2f}"
-            )
-        lines.append(f"{key} {row['claim']}: {row['verdict'].upper()} ({stats_text})")
-    return "\n".join(lines)
-
-
-def read_results_file(path: Path) -> pd.Series:
-    """A results file in the study's format: a ``results`` column of RMSEs."""
-    if not path.is_file():
-        raise StatelabError(f"results file not found: {path}")
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise StatelabError(
-            f"cannot read {path} as a results CSV: {str(error).splitlines()[0]}"
-        ) from None
-    if "results" not in frame.columns:
-        raise StatelabError(
-            f"{path} has no 'results' column (the study's format: header 'results')"
-        )
-    values = pd.to_numeric(frame["results"], errors="coerce")
-    if (values.isna() & frame["results"].notna()).any() or values.notna().sum() == 0:
-        raise StatelabError(
-            f"{path}: the 'results' column must hold numbers, one RMSE per row "
-            "(an empty cell marks a repeat that diverged)"
-        )
-    return values
-
-
-def results_name(path: Path) -> str:
-    stem = path.stem
-    return stem.removeprefix("experiment_") or stem

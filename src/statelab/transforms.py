@@ -13,7 +13,8 @@ import numpy as np
 def difference(values: np.ndarray, lag: int = 1) -> np.ndarray:
     """(T,) -> (T - lag,): ``values[t] - values[t - lag]``."""
     values = np.asarray(values, dtype=float)
-    return values[lag:] - values[:-lag]
+    with np.errstate(over="ignore", invalid="ignore"):  # callers check for non-finite results
+        return values[lag:] - values[:-lag]
 
 
 def inverse_difference(previous: np.ndarray, differences: np.ndarray) -> np.ndarray:
