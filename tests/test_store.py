@@ -46,6 +46,22 @@ def test_round_trip_and_no_duplicates(tmp_path):
     assert '"jax"' in row[4] and row[5] == "ok"
 
 
+def test_a_study_resumed_under_other_versions_still_reports(tmp_path, capsys):
+    argv = ["reproduce", "--repeats", "3", "--pool", "3", "--epochs", "3", "--out", str(tmp_path),
+            "--quiet"]  # fmt: skip
+    with pytest.raises(SystemExit):
+        main(argv)
+    with sqlite3.connect(tmp_path / FILENAME) as connection:
+        connection.execute('UPDATE repeats SET versions = \'{"jax": "0.0.1"}\' WHERE repeat = 1')
+    for command in (argv, ["report", str(tmp_path)]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(command)
+        assert exit_info.value.code == 0, capsys.readouterr().err
+    study_json = (tmp_path / "study.json").read_text()
+    assert "0.0.1" in study_json  # the other version set is recorded, not hidden
+    assert "version sets in the store" in (tmp_path / "report.html").read_text()
+
+
 def test_a_diverging_repeat_is_stored_as_failed_and_counted(tmp_path):
     bad = statelab.run("stateful", repeats=2, epochs=3, learning_rate=1e30)
     assert bad.failed.all() and np.isnan(bad.rmse).all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from statelab.cli import main
@@ -115,3 +116,21 @@ def test_a_column_name_with_dollar_signs_plots(capsys, tmp_path):
                         "--data", data, "--out", str(tmp_path / "out"), "--quiet")  # fmt: skip
     assert code == 0, err
     assert (tmp_path / "out" / "series.png").stat().st_size > 1000
+
+
+def test_day_first_dates_in_order_are_accepted(capsys, tmp_path):
+    days = pd.date_range("2020-01-01", periods=40, freq="D")
+    rows = "\n".join(f"{d:%d/%m/%Y},{100 + (i * 37) % 23}" for i, d in enumerate(days))
+    code, err = run_cli(capsys, "run", "stateless", "--epochs", "2", "--repeats", "1",
+                        "--data", write(tmp_path, "eu.csv", "date,v\n" + rows))  # fmt: skip
+    assert code == 0, err
+
+
+def test_forecasts_too_large_for_the_series_units_count_as_failed(tmp_path):
+    import statelab
+
+    months = pd.period_range("2001-01", periods=36, freq="M")
+    series = pd.Series([1e300 * (i % 3) for i in range(36)], index=months, name="big")
+    result = statelab.run("stateless", data=series, epochs=2, repeats=2)
+    assert result.failed.all() and "too large" in result.failures[0]
+    assert result.summary()["failed"] == 2

@@ -95,6 +95,8 @@ def run(
     )  # fmt: skip
     if out is not None and not out.parent.is_dir():
         raise StatelabError(f"cannot write {out}: folder {out.parent} does not exist")
+    if out is not None and out.is_dir():
+        raise StatelabError(f"cannot write {out}: it is a folder; give a file name")
     results = statelab.run(
         preset, data=data, repeats=repeats, seed=seed, value_column=value_column, **settings
     )

@@ -114,14 +114,29 @@ def validate(series: pd.Series, name: str) -> pd.Series:
     return series
 
 
+def _parse_dates(labels: pd.Index) -> pd.DatetimeIndex | None:
+    """The labels as dates in one format for the whole column (inferred, then day-first), or
+    None when no single format reads them all. Label by label parsing would read 12/01 as
+    December and 13/01 as January in the same day-first file."""
+    import warnings
+
+    for dayfirst in (False, True):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                return pd.to_datetime(labels, dayfirst=dayfirst)
+        except (ValueError, TypeError, OverflowError):
+            continue
+    return None
+
+
 def _check_dates(index: pd.Index, name: str) -> None:
     """Where every label reads as a date, the dates must be distinct and in order."""
     if isinstance(index, pd.PeriodIndex | pd.DatetimeIndex) or index.dtype.kind in "iuf":
         dates = index
     else:
-        try:
-            dates = pd.to_datetime(index.astype(str), format="mixed")
-        except (ValueError, TypeError, OverflowError):
+        dates = _parse_dates(index.astype(str))
+        if dates is None:
             return  # labels, not dates: the file's order is the series' order
     if dates.has_duplicates:
         raise StatelabError(f"{name}: two rows have the same date {dates[dates.duplicated()][0]}")

@@ -70,7 +70,7 @@ def provenance(study: Study, series: pd.Series) -> dict[str, object]:
                 "settings_hash": r.spec.digest(),
                 "seed_stream": r.spec.seed_stream,
                 "failed": int(r.failed.sum()),
-                "versions": r.provenance["versions"],
+                "versions": r.provenance.get("all_versions", [r.provenance["versions"]]),
                 "timings": r.provenance["timings"],
             }  # fmt: skip
             for name, r in study.results.items()

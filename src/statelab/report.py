@@ -147,6 +147,9 @@ def build(folder: Path) -> str:
                 "device": study["device"],
                 "master seed": study["seed"],
                 "repeats": study["repeats"],
+                "version sets in the store": max(
+                    len(e["versions"]) for e in study["experiments"].values()
+                ),
             }
         }  # fmt: skip
     )

@@ -229,8 +229,14 @@ def trace_experiment(
     return jax.tree.map(trim, trace), jax.tree.map(trim, forecast)
 
 
-def failure_reasons(losses: np.ndarray, forecasts_scaled: np.ndarray) -> np.ndarray:
-    """(N, E) losses, (N, T) forecasts -> (N,) reasons a repeat diverged; "" where it did not."""
+def failure_reasons(
+    losses: np.ndarray,
+    forecasts_scaled: np.ndarray,
+    forecasts: np.ndarray | None = None,
+    errors: np.ndarray | None = None,
+) -> np.ndarray:
+    """(N, E) losses, (N, T) forecasts scaled and in the series' units -> (N,) reasons a
+    repeat diverged; "" where it did not."""
     reasons = np.full(len(losses), "", dtype=object)
     bad_loss = ~np.isfinite(losses)
     for k in np.flatnonzero(bad_loss.any(axis=1)):
@@ -238,6 +244,12 @@ def failure_reasons(losses: np.ndarray, forecasts_scaled: np.ndarray) -> np.ndar
         reasons[k] = f"training loss not finite from epoch {epoch}"
     for k in np.flatnonzero(~np.isfinite(forecasts_scaled).all(axis=1)):
         reasons[k] = reasons[k] or "forecast not finite"
+    if forecasts is not None:
+        for k in np.flatnonzero(~np.isfinite(forecasts).all(axis=1)):
+            reasons[k] = reasons[k] or "forecast not finite in the series' units (values too large)"
+    if errors is not None:
+        for k in np.flatnonzero(~np.isfinite(errors)):
+            reasons[k] = reasons[k] or "RMSE not finite in the series' units (values too large)"
     return reasons
 
 
@@ -301,13 +313,15 @@ def run_experiments(
             )
             dataset, name = datasets[i], experiments[i].name
             forecasts = dataset.to_raw(scaled.astype(float))
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is a failure below
+                errors = rmse(dataset.test_actual, forecasts)
             results[name] = Results(
                 name=name,
                 spec=experiments[i].spec,
                 seed=seed,
                 repeats=indices[i],
-                rmse=rmse(dataset.test_actual, forecasts),
-                failures=failure_reasons(lane_losses, scaled),
+                rmse=errors,
+                failures=failure_reasons(lane_losses, scaled, forecasts, errors),
                 forecasts=forecasts,
                 forecasts_scaled=scaled,
                 losses=lane_losses,

@@ -84,13 +84,13 @@ def downsample_epochs(epochs: int, points: int = LOSS_POINTS) -> np.ndarray:
     return np.unique(np.linspace(1, epochs, points).round().astype(int))
 
 
-def _distinct(values):
-    """The one value all rows share, or the list of the different ones."""
+def _distinct(values) -> list:
+    """The different values among the rows, in order of first appearance."""
     unique = []
     for value in values:
         if value not in unique:
             unique.append(value)
-    return unique[0] if len(unique) == 1 else unique
+    return unique
 
 
 class Store:
@@ -202,8 +202,12 @@ class Store:
             failures=np.array([row[1] for row in rows], dtype=object),
             provenance={
                 # every distinct set of versions and device the repeats were computed with
-                "versions": _distinct(json.loads(row[8]) for row in rows),
-                "device": _distinct(row[9] for row in rows),
+                # the first repeat's versions and device; every distinct set beside them, so a
+                # study resumed after an upgrade or on another machine says so
+                "versions": json.loads(rows[0][8]),
+                "device": rows[0][9],
+                "all_versions": _distinct(json.loads(row[8]) for row in rows),
+                "all_devices": _distinct(row[9] for row in rows),
                 "timings": {"compile_s": rows[0][10], "run_s": rows[0][11]},
                 "settings": spec.to_dict(),
                 "settings_hash": spec.digest(),
