@@ -168,17 +168,45 @@ def _matmul(a: jax.Array, b: jax.Array) -> jax.Array:
     return _sum(a[:, :, None, :] * b[None], axis=1)
 
 
+class Activations(NamedTuple):
+    """One step's forward values, kept for the hand-written backward pass. (rows, n, N) each,
+    but ``prediction`` (rows, N)."""
+
+    z_i: jax.Array
+    z_f: jax.Array
+    z_o: jax.Array
+    i: jax.Array
+    f: jax.Array
+    g: jax.Array  # tanh of the cell candidate
+    o: jax.Array
+    c: jax.Array
+    tanh_c: jax.Array
+    h: jax.Array
+    prediction: jax.Array
+
+
+def _forward(
+    weights: LSTMWeights, state: LSTMState, x: jax.Array, hard_sigmoid: bool
+) -> Activations:
+    """One time step of LSTM -> Dense with Keras's gate layout, every intermediate kept."""
+    recurrent_activation = keras2_hard_sigmoid if hard_sigmoid else jax.nn.sigmoid
+    z = _matmul(x, weights.kernel) + _matmul(state.h, weights.recurrent_kernel) + weights.bias
+    z_i, z_f, z_c, z_o = jnp.split(z, 4, axis=1)
+    i, f, o = (recurrent_activation(gate) for gate in (z_i, z_f, z_o))
+    g = jnp.tanh(z_c)
+    c = f * state.c + i * g
+    tanh_c = jnp.tanh(c)
+    h = o * tanh_c
+    prediction = (_matmul(h, weights.dense_kernel) + weights.dense_bias)[:, 0, :]
+    return Activations(z_i, z_f, z_o, i, f, g, o, c, tanh_c, h, prediction)
+
+
 def lstm_step(
     weights: LSTMWeights, state: LSTMState, x: jax.Array, hard_sigmoid: bool
 ) -> tuple[jax.Array, LSTMState]:
     """One time step of LSTM -> Dense: x (rows, L, N) -> y (rows, N), new state."""
-    recurrent_activation = keras2_hard_sigmoid if hard_sigmoid else jax.nn.sigmoid
-    z = _matmul(x, weights.kernel) + _matmul(state.h, weights.recurrent_kernel) + weights.bias
-    z_i, z_f, z_c, z_o = jnp.split(z, 4, axis=1)
-    c = recurrent_activation(z_f) * state.c + recurrent_activation(z_i) * jnp.tanh(z_c)
-    h = recurrent_activation(z_o) * jnp.tanh(c)
-    y = (_matmul(h, weights.dense_kernel) + weights.dense_bias)[:, 0, :]
-    return y, LSTMState(h=h, c=c)
+    step = _forward(weights, state, x, hard_sigmoid)
+    return step.prediction, LSTMState(h=step.h, c=step.c)
 
 
 def _optimizer(shape: Shape, lane: Lane) -> optax.GradientTransformation:
@@ -278,34 +306,26 @@ def _loss_and_grad(weights: LSTMWeights, state: LSTMState, x, y, weight, hard_si
     a repeat's bits then depended on the repeats beside it). The state is an input, not a
     parameter: no gradient flows into it (no backpropagation across batches). Tests check
     this against ``jax.grad`` and Keras."""
-    recurrent_activation = keras2_hard_sigmoid if hard_sigmoid else jax.nn.sigmoid
-    z = _matmul(x, weights.kernel) + _matmul(state.h, weights.recurrent_kernel) + weights.bias
-    z_i, z_f, z_c, z_o = jnp.split(z, 4, axis=1)
-    i, f, o = (recurrent_activation(gate) for gate in (z_i, z_f, z_o))
-    g = jnp.tanh(z_c)
-    c = f * state.c + i * g
-    tanh_c = jnp.tanh(c)
-    h = o * tanh_c
-    prediction = (_matmul(h, weights.dense_kernel) + weights.dense_bias)[:, 0, :]
-    error = prediction - y
+    step = _forward(weights, state, x, hard_sigmoid)
+    error = step.prediction - y
     rows = _sum(weight, axis=0)
     losses = _sum(weight * jnp.square(error), axis=0) / rows
 
     d_prediction = (weight / rows) * (2.0 * error)  # (b, N)
-    d_dense_kernel = _sum(h * d_prediction[:, None, :], axis=0)[:, None, :]  # (n, 1, N)
+    d_dense_kernel = _sum(step.h * d_prediction[:, None, :], axis=0)[:, None, :]  # (n, 1, N)
     d_dense_bias = _sum(d_prediction, axis=0)[None]  # (1, N)
     d_h = d_prediction[:, None, :] * weights.dense_kernel[None, :, 0, :]  # (b, n, N)
-    d_o = d_h * tanh_c * _activation_grad(z_o, o, hard_sigmoid)
-    d_c = _tanh_grad(d_h * o, tanh_c)
-    d_i = d_c * g * _activation_grad(z_i, i, hard_sigmoid)
-    d_f = d_c * state.c * _activation_grad(z_f, f, hard_sigmoid)
-    d_g = _tanh_grad(d_c * i, g)
+    d_o = d_h * step.tanh_c * _activation_grad(step.z_o, step.o, hard_sigmoid)
+    d_c = _tanh_grad(d_h * step.o, step.tanh_c)
+    d_i = d_c * step.g * _activation_grad(step.z_i, step.i, hard_sigmoid)
+    d_f = d_c * state.c * _activation_grad(step.z_f, step.f, hard_sigmoid)
+    d_g = _tanh_grad(d_c * step.i, step.g)
     d_z = jnp.concatenate([d_i, d_f, d_g, d_o], axis=1)  # (b, 4n, N)
     d_kernel = _sum(x[:, :, None, :] * d_z[:, None], axis=0)  # (L, 4n, N)
     d_recurrent = _sum(state.h[:, :, None, :] * d_z[:, None], axis=0)  # (n, 4n, N)
     d_bias = _sum(d_z, axis=0)  # (4n, N)
     grads = LSTMWeights(d_kernel, d_recurrent, d_bias, d_dense_kernel, d_dense_bias)
-    return losses, grads, LSTMState(h=h, c=c)
+    return losses, grads, LSTMState(h=step.h, c=step.c)
 
 
 def train_epochs(shape: Shape, lane: Lane, carry: Carry, epochs: int):
