@@ -1,50 +1,101 @@
-"""The whole study end to end, timed from CLI start to the last file written.
+"""The whole study end to end, in a fresh process each time: cold (an empty compilation
+cache) and warm (the cache filled by an earlier run), broken down into imports, compiling,
+training, the rest of filling the store, and writing the outputs.
 
-    python benchmarks/reproduce_speed.py [--repeats 10 500 1000]
+    python benchmarks/reproduce_speed.py [--repeats 10] [--pool 0] [--runs 3]
 
-Runs `statelab reproduce` into a fresh folder (a new store) in a fresh process per repeat
-count and prints the wall time beside the compile and run seconds the command reports.
-At 10 repeats the A-vs-A pool is off (`--pool 0`: the original study); otherwise the
-pool is the default 1000 repeats of `stateful`.
+Each figure is the median of --runs fresh processes; every run writes a new store. The wall
+time is `statelab reproduce` as a user runs it, from process start to exit; the breakdown
+comes from a second process that imports the same modules first, then runs the same
+command (`statelab.cli.main`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 STUDY_KERAS_MINUTES_FOR_10 = 75  # the study's own Keras code, as its author reports
+
+DRIVER = """
+import sys, time
+started = time.perf_counter()
+import statelab.cli, statelab.pipeline, statelab.outputs  # statelab, JAX, pandas
+import statelab.stats, statelab.plots  # SciPy, statsmodels, matplotlib (loaded lazily)
+print(f"imports {time.perf_counter() - started:.3f}")
+try:
+    statelab.cli.main(sys.argv[1:])
+except SystemExit as done:
+    assert done.code == 0, done.code
+"""
+
+PRINTED = re.compile(
+    r"compile ([\d.]+) s \((\d+) from the compilation cache\), run ([\d.]+) s; "
+    r"([\d.]+) s filling the store, ([\d.]+) s writing the outputs"
+)
+
+
+def command(out: str, repeats: int, pool: int) -> list[str]:
+    return ["reproduce", "--repeats", str(repeats), "--pool", str(pool), "--out", out, "--quiet"]
+
+
+def process(program: list[str], warm: bool, repeats: int, pool: int):
+    """``program`` in a fresh process, with a new compilation cache (filled first if warm)
+    and a new store; returns the process and its wall seconds."""
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
+        environment = {**os.environ, "STATELAB_COMPILATION_CACHE": cache}
+        if warm:
+            with tempfile.TemporaryDirectory() as other:
+                subprocess.run([sys.executable, "-m", "statelab", *command(other, repeats, pool)],
+                               env=environment, capture_output=True, check=True)  # fmt: skip
+        started = time.perf_counter()
+        done = subprocess.run([*program, *command(out, repeats, pool)], env=environment,
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        return done, time.perf_counter() - started
+
+
+def one_run(warm: bool, repeats: int, pool: int) -> dict[str, float]:
+    _, wall = process([sys.executable, "-m", "statelab"], warm, repeats, pool)
+    driven, _ = process([sys.executable, "-c", DRIVER], warm, repeats, pool)
+    imports = float(re.search(r"imports ([\d.]+)", driven.stdout)[1])
+    compile_s, hits, run_s, fill_s, outputs_s = PRINTED.search(driven.stdout).groups()
+    return {
+        "wall": wall,
+        "imports": imports,
+        "compile": float(compile_s),
+        "cache hits": float(hits),
+        "training": float(run_s),
+        "other filling": float(fill_s) - float(compile_s) - float(run_s),
+        "outputs": float(outputs_s),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, nargs="*", default=[10, 500, 1000])
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--pool", type=int, default=0)
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    print(f"{'repeats':>8} {'pool':>5} {'wall s':>8} {'compile s':>10} {'run s':>8} {'files':>6}")
-    for repeats in args.repeats:
-        pool = 0 if repeats <= 10 else 1000
-        with tempfile.TemporaryDirectory() as out:
-            started = time.perf_counter()
-            process = subprocess.run(
-                [sys.executable, "-m", "statelab", "reproduce", "--repeats", str(repeats),
-                 "--pool", str(pool), "--out", out, "--quiet"],
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
-            wall = time.perf_counter() - started
-            files = len(list(Path(out).iterdir()))
-        timing = re.search(r"compile ([\d.]+) s, run ([\d.]+) s", process.stdout)
-        compile_s, run_s = (float(timing[1]), float(timing[2])) if timing else (float("nan"),) * 2
-        print(f"{repeats:>8} {pool:>5} {wall:>8.2f} {compile_s:>10.2f} {run_s:>8.2f} {files:>6}")
-        if repeats == 10:
-            ratio = STUDY_KERAS_MINUTES_FOR_10 * 60 / wall
-            print(
-                f"         vs the study's ~{STUDY_KERAS_MINUTES_FOR_10} min in Keras: {ratio:,.0f}x"
-            )
+    print(f"statelab reproduce --repeats {args.repeats} --pool {args.pool}; "
+          f"{os.cpu_count()} cores; median of {args.runs} fresh processes", flush=True)  # fmt: skip
+    rows = {}
+    for label in ("cold", "warm"):
+        runs = [one_run(label == "warm", args.repeats, args.pool) for _ in range(args.runs)]
+        rows[label] = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    keys = list(rows["cold"])
+    print(f"{'cache':>6} " + " ".join(f"{k:>13}" for k in keys))
+    for label, row in rows.items():
+        print(f"{label:>6} " + " ".join(f"{row[k]:>13.2f}" for k in keys))
+    print(f"warm is {rows['cold']['wall'] / rows['warm']['wall']:.2f}x faster than cold")
+    if args.repeats == 10:
+        ratio = STUDY_KERAS_MINUTES_FOR_10 * 60 / rows["warm"]["wall"]
+        print(f"vs the study's ~{STUDY_KERAS_MINUTES_FOR_10} min in Keras: {ratio:,.0f}x (warm)")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
-"""The results store's overhead: repeats written and read per second, beside the time the
-engine took to produce them.
+"""The results store, before and after: repeats written and read per second and bytes per
+repeat, for the first release's layout (JSON text, weights and loss curves in every row,
+synchronous NORMAL) and today's (float32 BLOBs, weights and curves only with --keep,
+synchronous FULL), side by side in one run, beside the engine's own speed.
 
     python benchmarks/store_speed.py [--repeats 1000] [--epochs 1000]
 """
@@ -7,14 +9,45 @@ engine took to produce them.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 import statelab
-from statelab.store import Store, data_hash
+from statelab.store import FILENAME, Store, parse_keep
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from first_release import read_first_layout, write_first_layout  # noqa: E402
+
+
+def size_of(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.iterdir() if p.name.startswith(FILENAME))
+
+
+def today(result, keep: str | None) -> tuple[float, float, int]:
+    with tempfile.TemporaryDirectory() as folder, Store(Path(folder)) as store:
+        started = time.perf_counter()
+        store.add([result], parse_keep(keep))
+        write_s = time.perf_counter() - started
+        started = time.perf_counter()
+        store.load(result.name, result.spec, result.dataset, result.series, result.data_hash,
+                   result.seed, result.repeats)  # fmt: skip
+        read_s = time.perf_counter() - started
+        store.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return write_s, read_s, size_of(Path(folder))
+
+
+def first_release(result) -> tuple[float, float, int]:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / FILENAME
+        started = time.perf_counter()
+        write_first_layout(path, [result])
+        write_s = time.perf_counter() - started
+        started = time.perf_counter()
+        read_first_layout(path)
+        read_s = time.perf_counter() - started
+        return write_s, read_s, size_of(Path(folder))
 
 
 def main() -> None:
@@ -26,23 +59,25 @@ def main() -> None:
     started = time.perf_counter()
     result = statelab.run("stateful", repeats=args.repeats, epochs=args.epochs)
     engine_s = time.perf_counter() - started
-    data = data_hash(statelab.shampoo())
-    with tempfile.TemporaryDirectory() as folder, Store(Path(folder)) as store:
-        started = time.perf_counter()
-        store.add([result], data)
-        write_s = time.perf_counter() - started
-        started = time.perf_counter()
-        store.load("stateful", result.spec, result.dataset, data, result.seed,
-                   np.arange(args.repeats), result.persistence_rmse)  # fmt: skip
-        read_s = time.perf_counter() - started
-        size = sum(p.stat().st_size for p in Path(folder).iterdir())
     n = args.repeats
-    print(f"{n} repeats x {args.epochs} epochs (stateful preset)")
-    print(f"engine:       {engine_s:8.3f} s  ({n / engine_s:,.0f} repeats/s)")
-    print(f"store write:  {write_s:8.3f} s  ({n / write_s:,.0f} repeats/s, one transaction)")
-    print(f"store read:   {read_s:8.3f} s  ({n / read_s:,.0f} repeats/s)")
-    print(f"store size:   {size / n / 1024:8.1f} KiB per repeat")
-    print(f"overhead: writing adds {100 * write_s / engine_s:.1f}% to the engine's time")
+    print(f"{n} repeats x {args.epochs} epochs (stateful preset); "
+          f"engine {n / engine_s:,.0f} repeats/s")  # fmt: skip
+    print(
+        f"{'layout':<34} {'write/s':>9} {'read/s':>9} {'bytes/repeat':>13} {'write % engine':>15}"
+    )
+    rows = {
+        "first release (JSON, all kept)": first_release(result),
+        "today (default)": today(result, None),
+        "today (--keep weights,loss)": today(result, "weights,loss"),
+    }
+    for label, (write_s, read_s, size) in rows.items():
+        print(f"{label:<34} {n / write_s:>9,.0f} {n / read_s:>9,.0f} {size / n:>13,.0f} "
+              f"{100 * write_s / engine_s:>14.1f}%")  # fmt: skip
+    before, after = rows["first release (JSON, all kept)"], rows["today (default)"]
+    print(
+        f"today vs the first release: writes {before[0] / after[0]:.1f}x faster, "
+        f"reads {before[1] / after[1]:.1f}x faster, {before[2] / after[2]:.0f}x smaller"
+    )
 
 
 if __name__ == "__main__":

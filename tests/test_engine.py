@@ -132,7 +132,7 @@ def test_shuffle_draws_a_new_order_every_epoch_and_only_where_asked():
     experiments = [statelab.experiment(n, epochs=3) for n in ("stateless_shuffle", "stateless")]
     series = statelab.shampoo()
     datasets = [prepare(series, e.spec) for e in experiments]
-    shape = runner.shape_of(experiments[0].spec, datasets[0])
+    shape = runner.shape_of(experiments[0].spec, (22, 12))
     lanes = [
         runner._lanes(e.spec, d, 1, np.arange(1), None)
         for e, d in zip(experiments, datasets, strict=True)

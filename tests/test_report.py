@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
+import struct
+import subprocess
+import sys
+import zlib
+from html import escape
+from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from statelab.cli import main
@@ -22,7 +31,10 @@ def cli(*argv: str) -> None:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     folder = tmp_path_factory.mktemp("report")
-    data = folder / "series.csv"
+    # A series is named as it was selected: by its path, here "...<script>...</script>&..."
+    hostile = folder / HOSTILE.split("/")[0]
+    hostile.mkdir()
+    data = hostile / (HOSTILE.split("/", 1)[1] + ".csv")
     values = 200 + np.cumsum(np.random.default_rng(0).normal(5, 30, 40))
     rows = "\n".join(f"{2001 + m // 12}-{m % 12 + 1:02d},{v:.2f}" for m, v in enumerate(values))
     data.write_text(f'date,"{HOSTILE}"\n{rows}\n')
@@ -87,3 +99,295 @@ def test_report_of_a_missing_folder_is_a_clean_error(tmp_path, capsys):
         main(["report", str(tmp_path / "nothing")])
     assert exit_info.value.code == 2
     assert "reproduce" in capsys.readouterr().err
+
+
+# A study folder written by hand, independent of `reproduce`: plain, or with hostile HTML in
+# every string of study.json and every CSV cell, column name and index label.
+
+PLAIN_VERDICTS = ("contradicted", "supported", "identical", "contradicted", "supported",
+                  "no detectable difference")  # fmt: skip
+FIGURES = ("series.png", "se_curve.png", "forecasts.png") + tuple(
+    f"box_{key}.png" for key in ("a_vs_a", "stateful_vs_stateless", "batch12", "resets")
+)
+TABLES = tuple(
+    f"table_{key}.csv" for key in ("a_vs_a", "stateful_vs_stateless", "batch12", "resets")
+)
+
+
+def png(width: int = 120, height: int = 120) -> bytes:
+    """A valid PNG, one colour."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\x20\x60\xa0" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))  # fmt: skip
+
+
+class Marks:
+    """Values for the hand-written folder: plain, or each made hostile and unique, recorded
+    when the report shows it (so the test can find it, escaped)."""
+
+    def __init__(self, hostile: bool) -> None:
+        self.hostile = hostile
+        self.shown: list[str] = []
+
+    def __call__(self, plain: str, shown: bool = True) -> str:
+        if not self.hostile:
+            return plain
+        value = f"{plain}<script>alert({len(self.shown)})</script>\"'&<img src=x onerror=alert(1)>"
+        if shown:
+            self.shown.append(value)
+        return value
+
+
+def study_json(mark: Marks) -> dict:
+    names = [mark(name) for name in ("stateful", "stateless", "stateful2")]
+    index = [f"2001-{m:02d}" for m in range(1, 13)]
+    index[0], index[-1] = mark(index[0]), mark(index[-1])
+    return {
+        "seed": 1,
+        "repeats": 3,
+        "pool": {"experiment": mark("stateful"), "repeats": 5},
+        "versions": {mark("python"): mark("3.11.7"), "statelab": "0.1.0"},
+        "device": mark("cpu:0"),
+        "persistence_rmse": 136.76131884905664,
+        "series": {"name": mark("sales"), "index": index, "values": [float(v) for v in range(12)]},
+        "experiments": {
+            name: {
+                "settings": {mark("stateful"): mark("True"), "epochs": 2, "train_window": None},
+                "settings_hash": mark("329222f956ea746f"),
+                "seed_stream": 0,
+                "failed": 0,
+                "versions": [{"python": mark("3.11.7", shown=False)}],
+                "timings": {"compile_s": 1.0, "run_s": mark("0.1", shown=False)},
+            }
+            for name in names
+        },
+    }
+
+
+def verdicts_frame(mark: Marks) -> pd.DataFrame:
+    rows, key = [], mark("expectation")
+    for i, verdict in enumerate(PLAIN_VERDICTS, 1):
+        rows.append(
+            {key: mark(f"E{i}"),
+             "claim": mark("stateful beats stateless"), "a": mark("stateful"),
+             "b": mark("stateless"), "n_a": 3, "n_b": 3,
+             "mean_a": mark("146.4") if i == 1 else 146.4, "mean_b": 149.5,
+             "mean_difference": -3.08, "ci_low": -4.6, "ci_high": -0.46, "welch_p": 0.79,
+             "mann_whitney_p": 0.7, "wilcoxon_p": float("nan"), "cohens_d": -0.24,
+             "cliffs_delta": -0.33, "identical": False, "primary_p": 0.25, "holm_p": 1.0,
+             "verdict": mark(verdict), "explanation": mark("stateful mean RMSE 146.40")}
+        )  # fmt: skip
+    frame = pd.DataFrame(rows)
+    return frame.set_index(key)
+
+
+def describe_frame(mark: Marks) -> pd.DataFrame:
+    rows = ["count", "mean", "std", "min", "25%", "50%", "75%", "max", "failed"]
+    frame = pd.DataFrame(
+        {mark("stateful"): [3.0, 146.4, 11.9, 135.8, 140.0, 144.2, 151.7, 159.3, 0.0],
+         mark("stateless"): [3.0, 149.5, 14.3, 136.2, 142.2, 148.2, 156.4, 164.6, 0.0]},
+        index=[mark(row) if row == "mean" else row for row in rows],
+    ).astype(object)  # fmt: skip
+    frame.iloc[2, 0] = mark("11.9")
+    return frame
+
+
+def write_study_folder(folder: Path, hostile: bool = False) -> list[str]:
+    """Every file `report` reads, written directly; returns the hostile values it shows."""
+    mark = Marks(hostile)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "study.json").write_text(json.dumps(study_json(mark), indent=2))
+    verdicts_frame(mark).to_csv(folder / "verdicts.csv")
+    for name in TABLES:
+        describe_frame(mark).to_csv(folder / name)
+    se_curve = pd.DataFrame({"repeats": [5], "bootstrap_se": [6.2], "formula_se": [6.9],
+                             mark("ci95_half_width"): [mark("12.1")]})  # fmt: skip
+    se_curve.to_csv(folder / "se_curve.csv")
+    power = pd.DataFrame({"rmse_difference": [1.0, 2.0], mark("effect_size_d"): [0.07, 0.13],
+                          "repeats_needed": [3704, mark("927")]})  # fmt: skip
+    power.to_csv(folder / "power.csv")
+    for name in FIGURES:
+        (folder / name).write_bytes(png())
+    return mark.shown
+
+
+ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "b",
+                "span", "table", "tr", "th", "td", "img"}  # fmt: skip
+
+
+class Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, attrs))
+
+
+def assert_no_markup_from_files(html: str) -> None:
+    """Only the report's own elements and attributes: nothing a file could have injected."""
+    parser = Tags()
+    parser.feed(html)
+    assert {tag for tag, _ in parser.tags} <= ALLOWED_TAGS
+    for tag, attrs in parser.tags:
+        assert not [name for name, _ in attrs if name.startswith("on")], (tag, attrs)
+        if tag == "img":
+            assert dict(attrs)["src"].startswith("data:image/png;base64,")
+
+
+def test_a_hand_written_folder_reports_like_a_reproduced_one(tmp_path):
+    write_study_folder(tmp_path)
+    cli("report", str(tmp_path))
+    html = (tmp_path / "report.html").read_text()
+    assert html.count('src="data:image/png;base64,') == 7
+    assert "<b>E1</b> stateful beats stateless: <span class='contradicted'>" in html
+    assert "<td>3704</td>" in html and "<td>136.761" not in html  # counts stay integers
+    assert "persistence RMSE 136.761" in html
+    assert_no_markup_from_files(html)
+
+
+def test_every_value_from_the_files_arrives_escaped(tmp_path):
+    shown = write_study_folder(tmp_path, hostile=True)
+    cli("report", str(tmp_path))
+    html = (tmp_path / "report.html").read_text()
+    assert_no_markup_from_files(html)
+    assert "<script" not in html.lower() and "<img src=x" not in html
+    missing = [value for value in shown if escape(value) not in html]
+    assert not missing, missing
+    assert len(shown) > 40
+
+
+def test_a_hostile_folder_runs_no_script_in_headless_chromium(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    write_study_folder(tmp_path, hostile=True)
+    cli("report", str(tmp_path))
+    dialogs, errors = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
+        page = browser.new_page()
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto((tmp_path / "report.html").as_uri())
+        page.wait_for_load_state("load")
+        scripts = page.evaluate("document.scripts.length")
+        images = page.evaluate("Array.from(document.images).map(i => i.naturalWidth)")
+        browser.close()
+    assert dialogs == [] and errors == [] and scripts == 0
+    assert len(images) == 7 and all(width == 120 for width in images)
+
+
+def test_blank_cells_in_verdicts_still_report(tmp_path):
+    write_study_folder(tmp_path)
+    frame = pd.read_csv(tmp_path / "verdicts.csv", index_col=0).astype(object)
+    frame.iloc[0, :] = float("nan")
+    frame.to_csv(tmp_path / "verdicts.csv")
+    cli("report", str(tmp_path))
+    html = (tmp_path / "report.html").read_text()
+    assert "<b>E1</b> : <span class='none'></span>." in html
+
+
+def rewrite_study(folder: Path, change) -> None:
+    study = json.loads((folder / "study.json").read_text())
+    change(study)
+    (folder / "study.json").write_text(json.dumps(study))
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: (d / "study.json").write_text("{"), "study.json is damaged or was edited (not JSON"),
+        (lambda d: (d / "study.json").write_text("[1, 2]"), "'seed' is missing"),
+        (lambda d: (d / "study.json").write_bytes(b"\xff\xfe{}"), "not UTF-8"),
+        (lambda d: (d / "study.json").write_text("[" * 100_000), "not JSON"),
+        (lambda d: (d / "study.json").write_text('{"seed": 1' + "0" * 5000 + "}"), "not JSON"),
+        (lambda d: rewrite_study(d, lambda s: s.pop("repeats")), "'repeats' is missing"),
+        (lambda d: rewrite_study(d, lambda s: s.update(repeats="3")), "'repeats' must be an integer, not str"),
+        (lambda d: rewrite_study(d, lambda s: s.update(seed=True)), "'seed' must be an integer, not bool"),
+        (lambda d: rewrite_study(d, lambda s: s.update(persistence_rmse=None)), "'persistence_rmse' must be a number"),
+        (lambda d: rewrite_study(d, lambda s: s.update(pool=[])), "'pool' must be an object"),
+        (lambda d: rewrite_study(d, lambda s: s["series"].pop("index")), "'series.index' is missing"),
+        (lambda d: rewrite_study(d, lambda s: s.update(experiments=[])), "'experiments' must be an object"),
+        (lambda d: rewrite_study(d, lambda s: s["experiments"].update({"x.y": 3})), "'experiments.x.y.settings' is missing"),
+        (lambda d: rewrite_study(d, lambda s: s["experiments"]["stateful"].update(versions={})), "'experiments.stateful.versions' must be a list"),
+        (lambda d: rewrite_study(d, lambda s: s.update(versions="3.11")), "'versions' must be an object"),
+        (lambda d: (d / "verdicts.csv").write_text(""), "verdicts.csv is damaged or was edited"),
+        (lambda d: (d / "verdicts.csv").write_bytes(bytes(range(256)) * 4), "verdicts.csv is damaged"),
+        (lambda d: (d / "verdicts.csv").write_text("expectation,claim\nE1,x\n"), "lacks column(s) explanation, a, b, mean_a"),
+        (lambda d: (d / "verdicts.csv").write_text('expectation,claim\nE1,"x\n'), "verdicts.csv is damaged"),
+        (lambda d: (d / "se_curve.csv").write_bytes(b"\x00\xff" * 100), "se_curve.csv is damaged"),
+        (lambda d: (d / "table_resets.csv").write_text(""), "table_resets.csv is damaged"),
+        (lambda d: (d / "series.png").write_text("<svg onload=alert(1)>"), "series.png is damaged or was edited (not a PNG image)"),
+        (lambda d: (d / "box_batch12.png").write_bytes(b""), "box_batch12.png is damaged"),
+    ],
+)  # fmt: skip
+def test_a_damaged_folder_is_a_one_line_error_and_nothing_is_written(
+    tmp_path, capsys, damage, message
+):
+    write_study_folder(tmp_path)
+    damage(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert f"run `statelab reproduce --out {tmp_path}` again" in err
+    assert not (tmp_path / "report.html").exists()
+
+
+@pytest.mark.parametrize("name", ["study.json", "verdicts.csv", "statelab.sqlite", "series.png"])
+def test_out_never_overwrites_the_studys_own_files(tmp_path, capsys, name):
+    write_study_folder(tmp_path)
+    (tmp_path / "statelab.sqlite").write_bytes(b"SQLite format 3\x00")
+    before = (tmp_path / name).read_bytes()
+    link = tmp_path.parent / f"{tmp_path.name}-link"
+    link.symlink_to(tmp_path / name)
+    for out in (tmp_path / name, link):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["report", str(tmp_path), "--out", str(out)])
+        assert exit_info.value.code == 2
+        assert "would overwrite the study's own files" in capsys.readouterr().err
+    assert (tmp_path / name).read_bytes() == before
+
+
+def test_out_to_another_html_name_and_through_a_link(tmp_path):
+    write_study_folder(tmp_path / "study")
+    cli("report", str(tmp_path / "study"), "--out", str(tmp_path / "study" / "second.html"))
+    (tmp_path / "real.html").write_text("old")
+    (tmp_path / "link.html").symlink_to(tmp_path / "real.html")
+    cli("report", str(tmp_path / "study"), "--out", str(tmp_path / "link.html"))
+    assert (tmp_path / "link.html").is_symlink()
+    assert (tmp_path / "real.html").read_text().startswith("<!DOCTYPE html>")
+    assert (tmp_path / "study" / "second.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_report_on_a_full_disk_keeps_the_old_report(tmp_path):
+    write_study_folder(tmp_path)
+    (tmp_path / "report.html").write_text("old report")
+    process = statelab_with_file_size_limit(4096, "report", str(tmp_path))
+    assert process.returncode == 2 and "Traceback" not in process.stderr
+    assert process.stderr.count("\n") == 1 and "File too large" in process.stderr
+    assert (tmp_path / "report.html").read_text() == "old report"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def statelab_with_file_size_limit(limit: int, *argv: str) -> subprocess.CompletedProcess:
+    """The CLI in a fresh process whose file size limit (RLIMIT_FSIZE) is ``limit`` bytes:
+    Python ignores SIGXFSZ, so a write past it fails with EFBIG, as on a full disk. The limit
+    is set in the child itself (no preexec_fn: this process runs JAX's threads)."""
+    code = (
+        "import resource, runpy, sys; "
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); "
+        "sys.argv = ['statelab', *sys.argv[1:]]; runpy.run_module('statelab', run_name='__main__')"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=300
+    )

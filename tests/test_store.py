@@ -1,8 +1,10 @@
-"""The results store: round trip, no duplicates, failures, resume after kill -9, and a
-failing command that leaves the store intact."""
+"""The results store: round trip, compact rows, kept extras, no duplicates, failures, the
+first release's stores migrated, damage and locks refused in one line, resume after
+kill -9, and a failing command that leaves the store intact."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -16,66 +18,193 @@ import pandas as pd
 import pytest
 
 import statelab
-from statelab import outputs
+from first_release import write_first_layout
+from statelab import layout
 from statelab.cli import main
-from statelab.store import FILENAME, Store, data_hash
+from statelab.data import data_hash
+from statelab.store import FILENAME, SCHEMA_VERSION, Store, code_version, parse_keep
 
 
-def test_round_trip_and_no_duplicates(tmp_path):
+def load(store: Store, result: statelab.Results) -> statelab.Results:
+    return store.load(result.name, result.spec, result.dataset, result.series, result.data_hash,
+                      result.seed, result.repeats)  # fmt: skip
+
+
+def test_round_trip_is_exact_and_no_repeat_is_stored_twice(tmp_path):
     result = statelab.run("stateful_noreset", repeats=3, epochs=7, seed=4)
-    series = statelab.shampoo()
     with Store(tmp_path) as store:
         assert store.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert store.add([result], data_hash(series)) == 3
-        assert store.add([result], data_hash(series)) == 0  # stored once, whatever happens
+        assert store.connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store.add([result]) == 3
+        assert store.add([result]) == 0  # stored once, whatever happens
         assert store.count() == 3
-        assert store.stored("stateful_noreset", result.spec, data_hash(series), 4) == {0, 1, 2}
-        loaded = store.load("stateful_noreset", result.spec, result.dataset, data_hash(series), 4,
-                            np.arange(3), result.persistence_rmse)  # fmt: skip
-    np.testing.assert_array_equal(loaded.rmse, result.rmse)
-    np.testing.assert_array_equal(loaded.forecasts, result.forecasts)
-    np.testing.assert_array_equal(loaded.forecasts_scaled, result.forecasts_scaled)
-    np.testing.assert_array_equal(loaded.weights.kernel, result.weights.kernel)
-    np.testing.assert_array_equal(loaded.final_loss, result.final_loss)
+        assert store.stored("stateful_noreset", result.spec, result.data_hash, 4) == {0, 1, 2}
+        loaded = load(store, result)
+    for field in (
+        "repeats",
+        "rmse",
+        "relative_rmse",
+        "mase",
+        "forecasts",
+        "forecasts_scaled",
+        "final_loss",
+        "failures",
+    ):
+        np.testing.assert_array_equal(getattr(loaded, field), getattr(result, field), field)
+    assert loaded.forecasts.dtype == np.float64  # rebuilt from float32, as the run did
+    assert loaded.weights is None and loaded.losses is None  # not kept by default
+    assert loaded.provenance.versions == result.provenance.versions
+    assert loaded.provenance.timings == result.provenance.timings
     row = (
         sqlite3.connect(tmp_path / FILENAME)
-        .execute("SELECT seed, repeat, profile, settings, versions, status FROM repeats LIMIT 1")
+        .execute(
+            "SELECT r.seed, r.repeat, r.series, r.status, r.code, s.profile, s.settings, p.versions "
+            "FROM repeats r JOIN settings s USING (settings_hash) JOIN provenance p "
+            "ON p.id = r.provenance LIMIT 1"
+        )
         .fetchone()
     )
-    assert row[0] == 4 and row[2] == "keras3" and '"stateful": true' in row[3]
-    assert '"jax"' in row[4] and row[5] == "ok"
+    assert row[:5] == (4, 0, "sales", "ok", code_version())
+    assert row[5] == "keras3" and json.loads(row[6])["reset_after_epoch"] is False
+    assert '"jax"' in row[7]
 
 
-def test_a_study_resumed_under_other_versions_still_reports(tmp_path, capsys):
-    argv = ["reproduce", "--repeats", "3", "--pool", "3", "--epochs", "3", "--out", str(tmp_path),
-            "--quiet"]  # fmt: skip
-    with pytest.raises(SystemExit):
-        main(argv)
-    with sqlite3.connect(tmp_path / FILENAME) as connection:
-        connection.execute('UPDATE repeats SET versions = \'{"jax": "0.0.1"}\' WHERE repeat = 1')
-    for command in (argv, ["report", str(tmp_path)]):
-        with pytest.raises(SystemExit) as exit_info:
-            main(command)
-        assert exit_info.value.code == 0, capsys.readouterr().err
-    study_json = (tmp_path / "study.json").read_text()
-    assert "0.0.1" in study_json  # the other version set is recorded, not hidden
-    assert "version sets in the store" in (tmp_path / "report.html").read_text()
+def test_a_row_is_at_most_512_bytes_by_default(tmp_path):
+    result = statelab.run("stateful_seed_train_no_resets", repeats=400, epochs=2)
+    with Store(tmp_path) as store:
+        store.add([result])
+        payload = store.connection.execute(
+            "SELECT MAX(length(experiment) + length(series) + length(settings_hash) + "
+            "length(data_hash) + length(code) + length(status) + length(reason) + "
+            "length(forecasts_scaled) + 8 * 9) FROM repeats"
+        ).fetchone()[0]
+        store.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert payload <= 512
+    size = (tmp_path / FILENAME).stat().st_size
+    assert size / 400 <= 512, f"{size / 400:.0f} bytes per repeat on disk"
+
+
+def test_weights_and_loss_curves_are_kept_on_request(tmp_path):
+    result = statelab.run("stateful", repeats=2, epochs=450, seed=2, lags=2, neurons=3)
+    with Store(tmp_path) as store:
+        store.add([result], keep=parse_keep("weights,loss"))
+        loaded = load(store, result)
+    for name in statelab.LSTMWeights._fields:
+        np.testing.assert_array_equal(getattr(loaded.weights, name), getattr(result.weights, name))
+    assert loaded.loss_epochs[0] == 1 and loaded.loss_epochs[-1] == 450
+    assert len(loaded.loss_epochs) == 200
+    np.testing.assert_array_equal(loaded.losses, result.losses[:, loaded.loss_epochs - 1])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("weights", {"weights"}), ("loss, weights", {"loss", "weights"}), (None, set()), ("", set())],
+)
+def test_keep_parses_its_list(text, expected):
+    assert parse_keep(text) == expected
+
+
+def test_keep_names_what_it_does_not_know():
+    with pytest.raises(statelab.StatelabError, match="not gradients"):
+        parse_keep("weights,gradients")
 
 
 def test_a_diverging_repeat_is_stored_as_failed_and_counted(tmp_path):
-    bad = statelab.run("stateful", repeats=2, epochs=3, learning_rate=1e30)
+    months = pd.period_range("2001-01", periods=36, freq="M")
+    big = pd.Series([1e300 * (i % 3) for i in range(36)], index=months, name="big")
+    bad = statelab.run("stateless", data=big, repeats=2, epochs=3)
     assert bad.failed.all() and np.isnan(bad.rmse).all()
-    assert "not finite" in bad.failures[0]
-    summary = bad.summary()
-    assert summary["failed"] == 2 and summary["count"] == 0
     with Store(tmp_path) as store:
-        store.add([bad], data_hash(statelab.shampoo()))
+        store.add([bad])
         rows = store.connection.execute("SELECT status, reason, rmse FROM repeats").fetchall()
-    assert all(status == "failed" and "not finite" in reason and rmse is None
+        loaded = load(store, bad)
+    assert all(status == "failed" and "too large" in reason and rmse is None
                for status, reason, rmse in rows)  # fmt: skip
-    table = outputs.describe({"bad": bad.rmse, "good": [1.0, 2.0]})
-    assert table.loc["failed", "bad"] == 2 and table.loc["failed", "good"] == 0
-    assert np.isnan(table.loc["mean", "bad"]) and table.loc["mean", "good"] == 1.5
+    assert loaded.summary()["failed"] == 2 and loaded.summary()["count"] == 0
+
+
+def test_a_first_release_store_is_migrated_and_resumes(tmp_path):
+    result = statelab.run("stateful", repeats=3, epochs=5, seed=3)
+    write_first_layout(tmp_path / FILENAME, [result])
+    with Store(tmp_path) as store:
+        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store.stored("stateful", result.spec, result.data_hash, 3) == {0, 1, 2}
+        loaded = load(store, result)
+    np.testing.assert_array_equal(loaded.rmse, result.rmse)
+    np.testing.assert_array_equal(loaded.forecasts, result.forecasts)
+    np.testing.assert_array_equal(loaded.weights.kernel, result.weights.kernel)
+    np.testing.assert_array_equal(loaded.losses, result.losses)
+    assert loaded.provenance.versions == result.provenance.versions
+    assert loaded.provenance.timings.compile_s == result.provenance.timings.compile_s
+
+
+def reproduce(out: Path, *extra: str) -> list[str]:
+    return ["reproduce", "--repeats", "2", "--pool", "0", "--epochs", "1", "--out", str(out),
+            "--quiet", *extra]  # fmt: skip
+
+
+def run_cli(capsys, argv) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    return exit_info.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("statements", "message"),
+    [
+        (["CREATE TABLE repeats (experiment TEXT, repeat INTEGER)"], "another layout"),
+        ([f"PRAGMA user_version = {SCHEMA_VERSION + 1}", "CREATE TABLE repeats (x)"],
+         "newer statelab"),
+    ],
+)  # fmt: skip
+def test_a_store_of_another_layout_or_release_is_a_clean_error(tmp_path, capsys, statements,
+                                                                 message):  # fmt: skip
+    connection = sqlite3.connect(tmp_path / FILENAME)
+    for statement in statements:
+        connection.execute(statement)
+    connection.commit()
+    connection.close()
+    code, err = run_cli(capsys, reproduce(tmp_path))
+    assert code == 2 and message in err and len(err.splitlines()) == 1
+
+
+def test_a_store_that_is_not_sqlite_is_a_clean_error(tmp_path, capsys):
+    (tmp_path / FILENAME).write_text("not a database")
+    code, err = run_cli(capsys, reproduce(tmp_path))
+    assert code == 2 and "not a statelab store" in err and len(err.splitlines()) == 1
+    assert (tmp_path / FILENAME).read_text() == "not a database"
+
+
+def test_a_store_truncated_to_nothing_is_named_not_silently_restarted(tmp_path, capsys):
+    (tmp_path / FILENAME).write_bytes(b"")
+    code, err = run_cli(capsys, reproduce(tmp_path))
+    assert code == 2 and "empty (0 bytes)" in err and len(err.splitlines()) == 1
+    assert (tmp_path / FILENAME).read_bytes() == b""
+
+
+def test_a_store_with_damaged_pages_is_a_clean_error(tmp_path, capsys):
+    assert run_cli(capsys, reproduce(tmp_path))[0] == 0
+    path = tmp_path / FILENAME
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    assert len(data) >= 3 * page
+    data[page + 8 : 3 * page] = os.urandom(2 * page - 8)  # the header (page 1) stays intact
+    path.write_bytes(bytes(data))
+    before = path.read_bytes()
+    code, err = run_cli(capsys, reproduce(tmp_path))
+    assert code == 2 and "damaged" in err and len(err.splitlines()) == 1, err
+    assert "Traceback" not in err and path.read_bytes() == before
+
+
+def test_a_store_in_use_by_another_command_is_refused(tmp_path, capsys):
+    with Store(tmp_path):
+        code, err = run_cli(capsys, reproduce(tmp_path))
+    assert code == 2 and "another statelab command is using" in err
+    assert len(err.splitlines()) == 1
+    assert run_cli(capsys, reproduce(tmp_path))[0] == 0  # free again once it is closed
 
 
 def reproduce_argv(out: Path) -> list[str]:
@@ -85,27 +214,43 @@ def reproduce_argv(out: Path) -> list[str]:
 
 def rows(out: Path) -> pd.DataFrame:
     connection = sqlite3.connect(out / FILENAME)
-    frame = pd.read_sql("SELECT experiment, repeat, rmse, forecasts, weights FROM repeats "
-                        "ORDER BY experiment, repeat", connection)  # fmt: skip
+    frame = pd.read_sql("SELECT experiment, repeat, rmse, forecasts_scaled, final_loss "
+                        "FROM repeats ORDER BY experiment, repeat", connection)  # fmt: skip
     connection.close()
     return frame
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("whole")
+def reproduced(tmp_path_factory, name: str, argv) -> Path:
+    out = tmp_path_factory.mktemp(name)
     with pytest.raises(SystemExit) as exit_info:
-        main(reproduce_argv(out))
+        main(argv(out))
     assert exit_info.value.code == 0
     return out
 
 
-def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path, uninterrupted):
-    out = tmp_path / "killed"
-    command = [sys.executable, "-m", "statelab", *reproduce_argv(out)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    return reproduced(tmp_path_factory, "whole", reproduce_argv)
+
+
+def slow_argv(out: Path) -> list[str]:
+    """Four chunks of about half a second each: time to stop the run after the first."""
+    return ["reproduce", "--repeats", "4", "--pool", "0", "--epochs", "30000", "--chunk", "1",
+            "--seed", "3", "--out", str(out), "--quiet"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def slow_uninterrupted(tmp_path_factory) -> Path:
+    return reproduced(tmp_path_factory, "slow", slow_argv)
+
+
+def start_and_stop(out: Path, stop: signal.Signals) -> subprocess.CompletedProcess:
+    """Start a real `statelab reproduce` and send it ``stop`` once it has stored a chunk."""
+    command = [sys.executable, "-m", "statelab", *slow_argv(out)]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 240
-    stored = 0
     while time.monotonic() < deadline and process.poll() is None:
         if (out / FILENAME).exists():
             try:
@@ -116,20 +261,39 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path, uninterrupted
             if stored > 0:
                 break
         time.sleep(0.05)
-    assert process.poll() is None, "the run finished before it could be killed"
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    assert process.poll() is None, "the run finished before it could be stopped"
+    os.kill(process.pid, stop)
+    _, err = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(command, process.returncode, "", err)
+
+
+def resume_and_compare(capsys, out: Path, uninterrupted: Path) -> None:
     expected = rows(uninterrupted)
-    assert 0 < len(rows(out)) < len(expected)  # killed mid-run, with chunks already stored
-    with pytest.raises(SystemExit) as exit_info:
-        main(reproduce_argv(out))
-    assert exit_info.value.code == 0
+    assert 0 < len(rows(out)) < len(expected)  # stopped mid-run, with chunks already stored
+    assert run_cli(capsys, slow_argv(out))[0] == 0
     resumed = rows(out)
-    assert len(resumed) == len(expected) == 11 * 12 + 4  # every repeat once; pool 16 of stateful
+    assert len(resumed) == len(expected) == 11 * 4  # every repeat once
     pd.testing.assert_frame_equal(resumed, expected)
     for name in statelab.PRESETS:
-        file = f"experiment_{name}.csv"
+        file = layout.experiment_csv(name)
         assert (out / file).read_text() == (uninterrupted / file).read_text()
+
+
+def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path, capsys, slow_uninterrupted):
+    start_and_stop(tmp_path / "killed", signal.SIGKILL)
+    resume_and_compare(capsys, tmp_path / "killed", slow_uninterrupted)
+
+
+def test_ctrl_c_says_how_many_are_stored_and_resumes(tmp_path, capsys, slow_uninterrupted):
+    out = tmp_path / "interrupted"
+    stopped = start_and_stop(out, signal.SIGINT)
+    stored = len(rows(out))
+    assert stopped.returncode == 130
+    assert stopped.stderr.strip().splitlines()[-1] == (
+        f"statelab: interrupted; {stored} repeats are stored, run the same command to resume"
+    )
+    assert "Traceback" not in stopped.stderr
+    resume_and_compare(capsys, out, slow_uninterrupted)
 
 
 def snapshot(out: Path) -> dict[str, bytes]:
@@ -139,38 +303,47 @@ def snapshot(out: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize(
     "bad",
     [["--epochs", "0"], ["--data", "/no/such.csv"], ["--chunk", "0"], ["--pool", "-1"],
-     ["--repeats", "0"], ["--workers", "1", "--cluster", "tcp://127.0.0.1:1"]],
+     ["--repeats", "0"], ["--workers", "1", "--cluster", "tcp://127.0.0.1:1"],
+     ["--workers", "1000000000"], ["--repeats", "10000000000"], ["--pool", "1000000000000"],
+     ["--keep", "everything"]],
 )  # fmt: skip
 def test_a_failing_command_leaves_the_store_and_files_intact(capsys, uninterrupted, bad):
     with sqlite3.connect(uninterrupted / FILENAME) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     before = snapshot(uninterrupted)
-    with pytest.raises(SystemExit) as exit_info:
-        main([*reproduce_argv(uninterrupted), *bad])
-    assert exit_info.value.code == 2
-    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    code, err = run_cli(capsys, [*reproduce_argv(uninterrupted), *bad])
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert snapshot(uninterrupted) == before
 
 
-def test_a_store_of_another_layout_is_a_clean_error(tmp_path, capsys):
-    connection = sqlite3.connect(tmp_path / FILENAME)
-    connection.execute("CREATE TABLE repeats (experiment TEXT, repeat INTEGER)")
-    connection.commit()
-    connection.close()
-    with pytest.raises(SystemExit) as exit_info:
-        main(
-            ["reproduce", "--repeats", "2", "--pool", "0", "--epochs", "1", "--out", str(tmp_path)]
-        )
-    assert exit_info.value.code == 2
-    assert "another layout" in capsys.readouterr().err
+def test_data_hash_tells_series_apart():
+    shampoo = statelab.shampoo()
+    assert data_hash(shampoo) == data_hash(shampoo.copy())
+    assert data_hash(shampoo) != data_hash(shampoo * 1.0000001)
+    assert data_hash(shampoo) != data_hash(shampoo.set_axis(range(36)))
 
 
-def test_a_store_that_is_not_sqlite_is_a_clean_error(tmp_path, capsys):
-    (tmp_path / FILENAME).write_text("not a database")
-    with pytest.raises(SystemExit) as exit_info:
-        main(
-            ["reproduce", "--repeats", "2", "--pool", "0", "--epochs", "1", "--out", str(tmp_path)]
-        )
-    assert exit_info.value.code == 2
-    assert "not a statelab store" in capsys.readouterr().err
-    assert (tmp_path / FILENAME).read_text() == "not a database"
+def test_a_full_disk_while_storing_is_one_line_and_keeps_what_was_stored(tmp_path, capsys):
+    """A real full disk: the command runs in a child process whose file-size limit stops
+    the store from growing (Python ignores SIGXFSZ, so writes past it fail with EFBIG)."""
+    out = tmp_path / "study"
+    assert run_cli(capsys, reproduce(out))[0] == 0
+    with sqlite3.connect(out / FILENAME) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        before = connection.execute("SELECT COUNT(*) FROM repeats").fetchone()[0]
+    limit = (out / FILENAME).stat().st_size + 2048
+    prelude = (
+        f"import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); "
+        "from statelab.cli import main; main(sys.argv[1:])"
+    )
+    bigger = [*reproduce(out), "--repeats", "40", "--chunk", "40"]
+    environment = {**os.environ, "STATELAB_COMPILATION_CACHE": "0"}  # the store alone fills up
+    process = subprocess.run([sys.executable, "-c", prelude, *bigger], capture_output=True,
+                             text=True, timeout=300, env=environment)  # fmt: skip
+    lines = process.stderr.strip().splitlines()
+    assert process.returncode == 2 and len(lines) == 1, process.stderr
+    assert "cannot write the store" in lines[0] and "Traceback" not in process.stderr
+    with sqlite3.connect(out / FILENAME) as connection:
+        assert connection.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        assert connection.execute("SELECT COUNT(*) FROM repeats").fetchone()[0] == before
+    assert run_cli(capsys, bigger)[0] == 0  # with room again, the same command resumes

@@ -1,16 +1,18 @@
-"""The verdicts are stable: two master seeds at the default repeats agree (1000 epochs)."""
+"""The verdicts are stable: two master seeds at the default repeats agree (1000 epochs),
+through the pipeline users run, on a temporary store."""
 
 from __future__ import annotations
 
 import statelab
-from statelab import stats, study
+from statelab import pipeline, study
+from statelab.outputs import StudyFiles
 
 
-def test_verdicts_agree_across_two_master_seeds_at_the_default_repeats():
+def test_verdicts_agree_across_two_master_seeds_at_the_default_repeats(tmp_path):
     verdicts = []
     for seed in (1, 2):
-        ran = study.run_study(statelab.shampoo(), repeats=study.DEFAULT_REPEATS, seed=seed, pool=0)
-        table = stats.expectation_table({n: r.rmse for n, r in ran.results.items()}, seed=seed)
-        verdicts.append(table["verdict"])
+        plan = study.plan(statelab.shampoo(), study.DEFAULT_REPEATS, 0, {}, seed)
+        outcome = pipeline.execute(plan, tmp_path / f"seed{seed}", StudyFiles())
+        verdicts.append(outcome.written.verdicts["verdict"])
     assert verdicts[0].to_dict() == verdicts[1].to_dict()
     assert verdicts[0]["E3"] == "identical"

@@ -4,12 +4,13 @@ errors into one-line messages with exit status 2."""
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from statelab.errors import StatelabError
+from statelab.errors import Interrupted, StatelabError
 
 app = typer.Typer(
     help="How the way an LSTM keeps and resets its state changes its forecasts.",
@@ -21,7 +22,29 @@ app = typer.Typer(
 Repeats = Annotated[int, typer.Option(help="Repeats (independent initial weights) per experiment.")]
 Seed = Annotated[int, typer.Option(help="Master seed: repeat k draws from (seed, k).")]
 Data = Annotated[
-    Path | None, typer.Option(help="A CSV file: dates in the first column, values after.")
+    str | None,
+    typer.Option(
+        help="shampoo (default), a collection's series (m3:N1402), a slice (m3/monthly; "
+        "`statelab datasets` lists them), a list (m3:N1402,m3:N1403), or a CSV file."
+    ),
+]
+TestSize = Annotated[
+    int | None,
+    typer.Option(help="Test rows (default: the collection's horizon; 12 for Shampoo or a CSV)."),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
+Chunk = Annotated[
+    int | None,
+    typer.Option(help="Repeat indices per chunk: the unit of work, storage and resume."),
+]
+Keep = Annotated[
+    str | None, typer.Option(help="Also store: weights (trained), loss (curves), or weights,loss.")
+]
+Workers = Annotated[
+    int | None, typer.Option(help="Run chunks on a new local Dask cluster of N processes.")
+]
+Cluster = Annotated[
+    str | None, typer.Option(help="Run chunks on the Dask scheduler at this address.")
 ]
 ValueColumn = Annotated[
     str | None, typer.Option(help="The CSV column to forecast (default: first numeric).")
@@ -79,13 +102,26 @@ def run(
     seed: Seed = 1,
     data: Data = None,
     value_column: ValueColumn = None,
+    test_size: TestSize = None,
     out: Annotated[
-        Path | None, typer.Option(help="Write the results CSV (the study's format) here.")
+        Path | None,
+        typer.Option(
+            help="One series: the results CSV (the study's format). Several: the folder for "
+            "the store, results.csv and skipped.csv (default: results)."
+        ),
     ] = None,
+    chunk: Chunk = None,
+    keep: Keep = None,
+    workers: Workers = None,
+    cluster: Cluster = None,
+    quiet: Quiet = False,
 ) -> None:
-    """Run one experiment and print each repeat's RMSE, the persistence RMSE and a summary."""
+    """Run one experiment and print each repeat's RMSE, the persistence RMSE and a summary.
+    On several series (a slice such as m3/monthly): every series in shared compiled calls,
+    through the store (resumable), with per-series RMSE, relative RMSE and MASE."""
     import statelab
-    from statelab.files import write_atomic
+    from statelab import catalog
+    from statelab.files import resolve_target, write_atomic
 
     settings = _settings(
         stateful=stateful, batch_size=batch_size, shuffle=shuffle, epochs=epochs,
@@ -93,13 +129,18 @@ def run(
         reset_after_epoch=reset_after_epoch, reset_after_prediction=reset_after_prediction,
         seed_state=seed_state, forecast=forecast, profile=profile,
     )  # fmt: skip
-    if out is not None and not out.parent.is_dir():
-        raise StatelabError(f"cannot write {out}: folder {out.parent} does not exist")
-    if out is not None and out.is_dir():
-        raise StatelabError(f"cannot write {out}: it is a folder; give a file name")
+    selection = catalog.select(data, value_column, test_size)
+    chosen = statelab.experiment(preset, **settings)
+    if len(selection.series) > 1:
+        _run_many(chosen, selection, repeats, seed, out or Path("results"),
+                  (chunk, workers, cluster, keep), quiet)  # fmt: skip
+        return
+    if out is not None:
+        resolve_target(out)  # a bad --out fails now, not after the training
     results = statelab.run(
-        preset, data=data, repeats=repeats, seed=seed, value_column=value_column, **settings
-    )
+        preset, data=selection.series[0], repeats=repeats, seed=seed,
+        **{"test_rows": selection.test_size[0], **settings},
+    )  # fmt: skip
     for repeat, error, failure in zip(results.repeats, results.rmse, results.failures, strict=True):
         typer.echo(
             f"{repeat + 1}) Test RMSE: {error:.3f}"
@@ -113,19 +154,43 @@ def run(
         typer.echo(f"wrote {out}")
 
 
+def _run_many(chosen, selection, repeats, seed, out, execution, quiet) -> None:
+    from statelab import pipeline, runs
+
+    with _Progress(quiet) as progress:
+        plan, outcome = runs.execute(chosen.name, chosen.spec, selection, repeats, seed, out,
+                                     pipeline.Execution(*execution), progress)  # fmt: skip
+    for line in runs.summary_lines(outcome.written):
+        typer.echo(line)
+    _echo_filled(outcome)
+    typer.echo(f"wrote {len(outcome.written.files)} files to {out}")
+
+
+def _echo_filled(outcome) -> None:
+    filled, timings = outcome.filled, outcome.filled.timings
+    typer.echo(
+        f"\n{filled.planned} repeats planned: {filled.run} run now in {filled.chunks} chunk(s), "
+        f"{filled.planned - filled.run} already in the store; compile {timings.compile_s:.2f} s "
+        f"({timings.cache_hits} from the compilation cache), run {timings.run_s:.2f} s; "
+        f"{outcome.fill_s:.2f} s filling the store, {outcome.outputs_s:.2f} s writing the outputs"
+    )
+
+
 class _Progress:
-    """Rich progress bars: chunks of the study, and epochs within the running chunk.
-    Silent with --quiet."""
+    """Rich progress bars: chunks of the study, and epochs of the compiled call running in
+    this process. Silent with --quiet."""
 
     def __init__(self, quiet: bool) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+        self.bar = None
+        if not quiet:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-        self.bar = None if quiet else Progress(
-            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), transient=True, console=Console(stderr=True),
-        )  # fmt: skip
-        self.chunks = self.epochs = None
+            self.bar = Progress(
+                "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), transient=True, console=Console(stderr=True),
+            )  # fmt: skip
+        self.chunk_task = self.epoch_task = None
 
     def __enter__(self):
         if self.bar is not None:
@@ -136,22 +201,27 @@ class _Progress:
         if self.bar is not None:
             self.bar.__exit__(*exc)
 
-    def chunk(self, done: int, total: int) -> None:
+    def chunks(self, done: int, total: int, lanes: int, series: int) -> None:
         if self.bar is None:
             return
-        if self.chunks is None:
-            self.chunks = self.bar.add_task("chunks of repeats", total=total)
-        self.bar.update(self.chunks, completed=done, total=total)
+        if self.chunk_task is None:
+            self.chunk_task = self.bar.add_task("chunks", total=total)
+            self.started, self.lanes = time.perf_counter(), 0
+        self.lanes += lanes
+        rate = self.lanes / max(time.perf_counter() - self.started, 1e-9)
+        self.bar.update(
+            self.chunk_task, completed=done, total=total,
+            description=f"chunks ({series} series, {rate:,.0f} lanes/s)",
+        )  # fmt: skip
 
-    def __call__(self, done: int, total: int, lanes: int) -> None:
-        """Epochs of the compiled call now running (in this process)."""
+    def epochs(self, done: int, total: int, lanes: int) -> None:
         if self.bar is None:
             return
-        if self.epochs is None:
-            self.epochs = self.bar.add_task("epochs", total=total)
-        if done <= self.bar.tasks[self.epochs].completed:
-            self.bar.reset(self.epochs, total=total)
-        self.bar.update(self.epochs, completed=done, description=f"epochs ({lanes} lanes)")
+        if self.epoch_task is None:
+            self.epoch_task = self.bar.add_task("epochs", total=total)
+        if done <= self.bar.tasks[self.epoch_task].completed:
+            self.bar.reset(self.epoch_task, total=total)
+        self.bar.update(self.epoch_task, completed=done, description=f"epochs ({lanes} lanes)")
 
 
 @app.command()
@@ -170,61 +240,42 @@ def reproduce(
     profile: Annotated[str | None, typer.Option(help="keras3 (default) or keras2017.")] = None,
     data: Data = None,
     value_column: ValueColumn = None,
-    chunk: Annotated[
-        int, typer.Option(help="Repeats per chunk: the unit of work, storage and resume.")
-    ] = 100,
-    workers: Annotated[
-        int | None, typer.Option(help="Run chunks on a new local Dask cluster of N processes.")
-    ] = None,
-    cluster: Annotated[
-        str | None, typer.Option(help="Run chunks on the Dask scheduler at this address.")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    test_size: TestSize = None,
+    chunk: Chunk = 100,
+    keep: Keep = None,
+    workers: Workers = None,
+    cluster: Cluster = None,
+    quiet: Quiet = False,
 ) -> None:
     """Run all eleven experiments into the store (resuming whatever an earlier run left),
     then write experiment_NAME.csv files, the four comparison tables and box plots, the
     verdicts on E1-E6, the standard-error curve, the series and the forecast plots."""
-    import statelab
-    from statelab import outputs, study
-    from statelab.cluster import dask_client
-    from statelab.spec import check_seed
-    from statelab.store import Store
+    from statelab import catalog, outputs, pipeline, study
 
-    if out.exists() and not out.is_dir():
-        raise StatelabError(f"--out {out} is a file; give a folder")
-    series = statelab.load_series(data, value_column)
-    check_seed(seed)
-    experiments = study.plan(series, repeats, pool, _settings(epochs=epochs, profile=profile))
-    study.chunked(experiments, chunk)  # validates --chunk before anything runs
-    with dask_client(workers, cluster) as client, _Progress(quiet) as progress:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StatelabError(f"cannot create folder {out}: {error.strerror}") from None
-        with Store(out) as store:
-            planned = sum(len(e.repeats) for e in experiments)
-            ran = study.fill_store(
-                store, series, experiments, seed=seed, chunk=chunk, client=client,
-                progress=None if client else progress, on_chunk=progress.chunk,
-            )  # fmt: skip
-            loaded = study.load_study(store, series, experiments, seed, repeats)
-    reproduction = outputs.write_outputs(loaded, series, out)
-    results = loaded.results
-    persistence = next(iter(results.values())).persistence_rmse
+    selection = catalog.select(data, value_column, test_size)
+    if len(selection.series) > 1:
+        raise StatelabError(
+            f"--data {data} holds {len(selection.series)} series; the study runs on one "
+            "(`statelab run PRESET --data ...` runs a preset on many)"
+        )
+    plan = study.plan(selection.series[0], repeats, pool,
+                      _settings(epochs=epochs, profile=profile), seed, selection.test_size[0])  # fmt: skip
+    execution = pipeline.Execution(chunk, workers, cluster, keep)
+    with _Progress(quiet) as progress:
+        outcome = pipeline.execute(plan, out, outputs.StudyFiles(), execution, progress)
+    reproduction = outcome.written
     for comparison in study.COMPARISONS:
         typer.echo(f"\n{comparison.title}")
         typer.echo(reproduction.tables[comparison.key].to_string())
+    results = reproduction.results
+    persistence = next(iter(results.values())).persistence_rmse
     typer.echo(f"\nPersistence RMSE: {persistence:.3f}")
-    typer.echo(f"\nThe study's expectations ({repeats} repeats each, Holm-corrected):")
+    typer.echo(f"\nThe study's expectations ({plan.repeats} repeats each, Holm-corrected):")
     typer.echo(outputs.format_verdicts(reproduction.verdicts))
     failed = sum(int(r.failed.sum()) for r in results.values())
     if failed:
         typer.echo(f"\n{failed} repeat(s) diverged: stored as failed, counted, not averaged in")
-    typer.echo(
-        f"\n{planned} repeats planned: {ran.repeats_run} run now in {ran.chunks} chunk(s), "
-        f"{planned - ran.repeats_run} already in the store; "
-        f"compile {ran.compile_s:.2f} s, run {ran.run_s:.2f} s"
-    )
+    _echo_filled(outcome)
     typer.echo(f"wrote {len(reproduction.files)} files to {out}")
 
 
@@ -244,22 +295,9 @@ def compare(
 ) -> None:
     """The study's comparison script: the describe table and a box plot of results files,
     then every pair tested (Welch, Mann-Whitney, paired Wilcoxon with --paired; Holm)."""
-    from statelab import outputs, plots, stats
+    from statelab import compare as compare_module
 
-    columns = {outputs.results_name(path): outputs.read_results_file(path) for path in files}
-    if len(columns) < len(files):
-        raise StatelabError("two results files share a name; rename one")
-    if paired and len({len(v) for v in columns.values()}) > 1:
-        raise StatelabError("--paired needs the same number of rows in every file")
-    typer.echo(outputs.describe(columns).to_string())
-    if len(columns) >= 2:
-        table = stats.pairwise_table({k: v.to_numpy() for k, v in columns.items()}, paired=paired)
-        shown = ["a", "b", "mean_difference", "ci_low", "ci_high", "welch_p", "mann_whitney_p",
-                 "wilcoxon_p", "holm_p", "cohens_d", "cliffs_delta", "verdict"]  # fmt: skip
-        typer.echo("")
-        typer.echo(table[shown].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    plots.save(plots.box_plot(columns, "Test RMSE"), plot)
-    typer.echo(f"wrote {plot}")
+    typer.echo(compare_module.format_compared(compare_module.compare(files, plot, paired)))
 
 
 @app.command()
@@ -273,8 +311,26 @@ def report(
 ) -> None:
     """Write one self-contained HTML report of a reproduced study (figures embedded)."""
     from statelab import report as report_module
+    from statelab.files import shown
 
-    typer.echo(f"wrote {report_module.write(folder, out)}")
+    typer.echo(f"wrote {shown(report_module.write(folder, out))}")
+
+
+@app.command()
+def datasets(
+    name: Annotated[
+        str | None, typer.Argument(help="A collection or slice (m3, m3/monthly) to list.")
+    ] = None,
+) -> None:
+    """List the built-in data: each collection and period with its number of series, range
+    of training lengths and test horizon; or, given a slice, its series."""
+    from statelab import catalog
+
+    if name is None:
+        typer.echo(catalog.collections().to_string(index=False))
+        typer.echo(f"\nshampoo: Shampoo Sales, 36 months, test {catalog.SHAMPOO_TEST_SIZE}")
+        return
+    typer.echo(catalog.listing(name).to_string(index=False))
 
 
 @app.command()
@@ -306,6 +362,13 @@ def main(argv: list[str] | None = None) -> None:
         message = " ".join(error.format_message().split())
         typer.echo(f"statelab: error: {message} (see --help)", err=True)
         sys.exit(2)
+    except Interrupted as interrupted:
+        typer.echo(
+            f"statelab: interrupted; {interrupted.stored} repeats are stored, "
+            "run the same command to resume",
+            err=True,
+        )
+        sys.exit(130)
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("statelab: interrupted", err=True)
         sys.exit(130)

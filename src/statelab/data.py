@@ -7,6 +7,8 @@ parses to otherwise).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from importlib import resources
 from pathlib import Path
 
@@ -16,6 +18,14 @@ import pandas as pd
 from statelab.errors import StatelabError
 
 BUILTIN = ("shampoo",)
+
+
+def data_hash(series: pd.Series) -> str:
+    """A stable hash of a series' labels and values: the store keys results on it."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([str(x) for x in series.index]).encode())
+    digest.update(np.asarray(series, dtype=np.float64).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def shampoo() -> pd.Series:

@@ -15,7 +15,7 @@ from statelab.spec import Spec
 class Dataset(NamedTuple):
     """One experiment's arrays. R training rows, T test rows, L lags.
 
-    ``train_x`` (R, L), ``train_y`` (R,), ``test_x`` (T, L), ``test_y`` (T,) are scaled to [-1, 1];
+    ``train_x`` (R, L), ``train_y`` (R,), ``test_x`` (T, L) are scaled to [-1, 1];
     ``test_actual`` (T,) and ``test_previous`` (T,) are raw values (the month forecast, the month
     before it); ``scaler`` inverts the target column (the last one).
     """
@@ -23,11 +23,11 @@ class Dataset(NamedTuple):
     train_x: np.ndarray
     train_y: np.ndarray
     test_x: np.ndarray
-    test_y: np.ndarray
     scaler: transforms.MinMaxScaler
     test_actual: np.ndarray
     test_previous: np.ndarray
     test_index: pd.Index
+    naive_mae: float  # in-sample one-step naive MAE: mean |y_t - y_t-1| before the test (MASE)
 
     def to_raw(self, forecasts_scaled: np.ndarray) -> np.ndarray:
         """(..., T) scaled differences -> (..., T) forecasts in the series' units."""
@@ -36,8 +36,9 @@ class Dataset(NamedTuple):
 
 
 def rows_needed(spec: Spec) -> int:
-    """The shortest series the split can use: lags + 1 lost to framing, the test, the training."""
-    return 1 + spec.lags + spec.test_rows + (spec.train_window or 1)
+    """The shortest series the split can use: lags + 1 lost to framing, the test, and the
+    training rows (at least 2: one row is constant, with nothing to learn)."""
+    return 1 + spec.lags + spec.test_rows + (spec.train_window or 2)
 
 
 def prepare(series: pd.Series, spec: Spec) -> Dataset:
@@ -47,7 +48,7 @@ def prepare(series: pd.Series, spec: Spec) -> Dataset:
         raise StatelabError(
             f"the series has {len(values)} values; the split needs at least {needed} "
             f"(1 lost to differencing, {spec.lags} to the lags, {spec.test_rows} test rows, "
-            f"{spec.train_window or 1} training)"
+            f"{spec.train_window or 2} training)"
         )
     differences = transforms.difference(values)
     if not np.isfinite(differences).all():
@@ -60,15 +61,20 @@ def prepare(series: pd.Series, spec: Spec) -> Dataset:
     if spec.train_window is not None:
         train = train[-spec.train_window :]
     spec.check_rows(len(train))
+    if np.ptp(train[:, -1]) == 0:
+        raise StatelabError(
+            f"the {len(train)} training rows are constant (every change is {train[0, -1]:g}): "
+            "nothing to learn, and the scaler would divide by zero"
+        )
     scaler = transforms.fit_scaler(train)
     train, test = transforms.scale(scaler, train), transforms.scale(scaler, test)
     return Dataset(
         train_x=train[:, :-1],
         train_y=train[:, -1],
         test_x=test[:, :-1],
-        test_y=test[:, -1],
         scaler=scaler,
         test_actual=values[-spec.test_rows :],
         test_previous=values[-spec.test_rows - 1 : -1],
         test_index=series.index[-spec.test_rows :],
+        naive_mae=float(np.mean(np.abs(differences[: -spec.test_rows]))),
     )

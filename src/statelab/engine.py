@@ -29,15 +29,19 @@ import numpy as np
 import optax
 
 from statelab.optim import KerasAdamState, keras_adam
+from statelab.profile import Profile
 
-BETA_1, BETA_2 = 0.9, 0.999
 # Bumped whenever a change can alter a result's bits: the results store keys on it, so a
 # resumed run never mixes repeats computed by different engines.
-ENGINE_REVISION = 3
+ENGINE_REVISION = 4
 # Epochs whose (shuffled) batches are drawn at once, ahead of training on them: more means
 # fewer trips out of the compiled training loop, at 3 (EPOCH_BLOCK, R, L, N) float arrays of
 # memory. 50 was as fast as any larger block; 10 was slower at one repeat.
 EPOCH_BLOCK = 50
+# ... and at most this many bytes of them, so memory stays bounded by the compiled shape.
+EPOCH_BLOCK_BYTES = 256 * 2**20
+# Rows up to which a shuffle ranks its draws (rows x rows work); above, it sorts them.
+RANK_ROWS = 256
 
 
 class LSTMWeights(NamedTuple):
@@ -71,11 +75,10 @@ class Shape(NamedTuple):
     lags: int
     neurons: int
     batch_size: int
-    train_rows: int  # real rows; padded up to a multiple of batch_size
-    test_rows: int
+    train_rows: int  # compiled rows (a lane's own may be fewer); padded to a multiple of b
+    test_rows: int  # compiled test rows (a lane's own may be fewer)
     forecast_batch: int
-    hard_sigmoid: bool  # keras2017's recurrent activation
-    keras2_moments: bool  # keras2017's Adam moment form
+    profile: Profile  # the recurrent activation and Adam's epsilon, betas and moment form
     trace: bool = False  # also return the state entering every step (tests, diagnostics)
 
     @property
@@ -94,10 +97,11 @@ class Lane(NamedTuple):
     shuffle_key: jax.Array  # (2, N) uint32 key data; epoch e shuffles with fold_in(key, e)
     regime: Regime
     learning_rate: jax.Array  # (N,) float32
-    epsilon: jax.Array  # (N,) float32
-    train_x: jax.Array  # (R, L, N)
+    train_x: jax.Array  # (R, L, N), the lane's own rows first, zeros after
     train_y: jax.Array  # (R, N)
     test_x: jax.Array  # (T, L, N)
+    train_rows: jax.Array  # (N,) int32: the lane's own training rows (<= R)
+    test_rows: jax.Array  # (N,) int32: the lane's own test rows (<= T)
 
 
 class Carry(NamedTuple):
@@ -115,7 +119,6 @@ class TrainTrace(NamedTuple):
 
 class Forecast(NamedTuple):
     forecasts_scaled: jax.Array  # (T, N)
-    seed_outputs: jax.Array  # (Rs, N) predictions on the seeding rows (ignored when not seeding)
     state_in: LSTMState  # (P, f, n, N): the state each prediction batch started from
     state_out: LSTMState  # (f, n, N): the state after the last prediction
 
@@ -125,20 +128,31 @@ def keras2_hard_sigmoid(x: jax.Array) -> jax.Array:
     return jnp.clip(0.2 * x + 0.5, 0.0, 1.0)
 
 
+def weight_shapes(lags: int, neurons: int) -> LSTMWeights:
+    """The Keras layout of one lane's weights, as shapes: the one place it is written."""
+    return LSTMWeights(
+        kernel=(lags, 4 * neurons),
+        recurrent_kernel=(neurons, 4 * neurons),
+        bias=(4 * neurons,),
+        dense_kernel=(neurons, 1),
+        dense_bias=(1,),
+    )
+
+
 def init_weights(key: jax.Array, lags: int, neurons: int) -> LSTMWeights:
     """One lane's weights (no lane axis) by Keras's initialisers: glorot_uniform kernels,
     orthogonal recurrent kernel, zero biases with the forget-gate block 1 (unit_forget_bias)."""
     k_kernel, k_recurrent, k_dense = jax.random.split(key, 3)
     glorot = jax.nn.initializers.glorot_uniform()
-    bias = jnp.zeros(4 * neurons).at[neurons : 2 * neurons].set(1.0)
+    shapes = weight_shapes(lags, neurons)
     return LSTMWeights(
-        kernel=glorot(k_kernel, (lags, 4 * neurons), jnp.float32),
+        kernel=glorot(k_kernel, shapes.kernel, jnp.float32),
         recurrent_kernel=jax.nn.initializers.orthogonal()(
-            k_recurrent, (neurons, 4 * neurons), jnp.float32
+            k_recurrent, shapes.recurrent_kernel, jnp.float32
         ),
-        bias=bias,
-        dense_kernel=glorot(k_dense, (neurons, 1), jnp.float32),
-        dense_bias=jnp.zeros(1),
+        bias=jnp.zeros(shapes.bias).at[neurons : 2 * neurons].set(1.0),
+        dense_kernel=glorot(k_dense, shapes.dense_kernel, jnp.float32),
+        dense_bias=jnp.zeros(shapes.dense_bias),
     )
 
 
@@ -210,8 +224,13 @@ def lstm_step(
 
 
 def _optimizer(shape: Shape, lane: Lane) -> optax.GradientTransformation:
+    profile = shape.profile
     return keras_adam(
-        lane.learning_rate, BETA_1, BETA_2, lane.epsilon, keras2_moments=shape.keras2_moments
+        lane.learning_rate,
+        profile.beta_1,
+        profile.beta_2,
+        profile.epsilon,
+        keras2_moments=profile.keras2_moments,
     )
 
 
@@ -226,15 +245,23 @@ def start(shape: Shape, lane: Lane) -> Carry:
     )
 
 
-def random_permutation(key: jax.Array, rows: int) -> jax.Array:
-    """A uniformly random permutation of range(rows), as (rows,) int32.
+def random_permutation(key: jax.Array, rows: int, own: jax.Array | int | None = None) -> jax.Array:
+    """A uniformly random permutation of range(own) followed by own..rows-1 in place, as
+    (rows,) int32: row i draws 32 random bits, and the rows go in the order of their draws
+    (ties by row index). Rows from ``own`` on (padding) go last, in order. Row i's draw
+    depends only on (key, i), so a lane's permutation is the same whatever it is padded to.
 
-    Each row draws 32 random bits and goes to the place its rank among the draws gives
-    (ties broken by row index). Hand-written instead of ``jax.random.permutation`` because
-    that sorts, and XLA's CPU sort, run per lane and per epoch, cost six times the training
-    itself; for a few dozen rows the rows x rows comparisons here are plain vector work."""
+    Up to RANK_ROWS rows, each row's place is its rank among the draws: hand-written instead
+    of ``jax.random.permutation`` because that sorts, and XLA's CPU sort, run per lane and per
+    epoch, cost six times the training itself, where for a few dozen rows the rows x rows
+    comparisons are plain vector work. Above it, a stable sort of the draws gives the same
+    permutation in memory that grows with the rows, not their square."""
     bits = jax.random.bits(key, (rows,), jnp.uint32)
     index = jnp.arange(rows)
+    if own is not None:
+        bits = jnp.where(index < own, bits, jnp.uint32(0xFFFFFFFF))  # padding sorts last
+    if rows > RANK_ROWS:
+        return jnp.argsort(bits, stable=True).astype(jnp.int32)
     before = (bits[None, :] < bits[:, None]) | (
         (bits[None, :] == bits[:, None]) & (index[None, :] < index[:, None])
     )  # before[i, j]: row j goes before row i
@@ -250,21 +277,23 @@ def _epoch_batches(shape: Shape, lane: Lane, epoch: jax.Array):
 
     def shuffled():
         permuted = jax.vmap(
-            lambda key: random_permutation(jax.random.fold_in(key, epoch), rows), out_axes=1
-        )(jax.random.wrap_key_data(lane.shuffle_key.T))
+            lambda key, own: random_permutation(jax.random.fold_in(key, epoch), rows, own),
+            out_axes=1,
+        )(jax.random.wrap_key_data(lane.shuffle_key.T), lane.train_rows)
         return jnp.where(lane.regime.shuffle, permuted, identity)
 
     # Skip drawing permutations when no lane shuffles (the order is the identity anyway).
     order = jax.lax.cond(jnp.any(lane.regime.shuffle), shuffled, lambda: identity)  # (R, N)
-    # Padding rows (a partial last batch, stateless only) point past the data and weigh 0,
-    # which gives Keras's mean over the rows actually in the batch.
+    # Padding rows (a lane's rows past its own, and a partial last batch, stateless only)
+    # come after the lane's rows and weigh 0, which gives Keras's mean over the rows
+    # actually in the batch; a batch of padding only is skipped (see train_epochs).
     padding = jnp.broadcast_to(jnp.arange(rows, padded)[:, None], (padded - rows, lanes))
     order = jnp.concatenate([order, padding])
     x = jnp.concatenate([lane.train_x, jnp.zeros((padded - rows, shape.lags, lanes))])
     y = jnp.concatenate([lane.train_y, jnp.zeros((padded - rows, lanes))])
     x = jnp.take_along_axis(x, order[:, None, :], axis=0)
     y = jnp.take_along_axis(y, order, axis=0)
-    weight = (order < rows).astype(jnp.float32)
+    weight = (order < lane.train_rows).astype(jnp.float32)
     batches = (shape.train_batches, shape.batch_size)
     return (
         x.reshape(*batches, shape.lags, lanes),
@@ -273,9 +302,10 @@ def _epoch_batches(shape: Shape, lane: Lane, epoch: jax.Array):
     )
 
 
-def epoch_block(epochs: int) -> int:
-    """Epochs per block: the largest divisor of ``epochs`` up to EPOCH_BLOCK."""
-    return max(d for d in range(1, min(epochs, EPOCH_BLOCK) + 1) if epochs % d == 0)
+def largest_divisor(number: int, at_most: int) -> int:
+    """The largest divisor of ``number`` that is at most ``at_most`` (and at least 1): a
+    length that cuts ``number`` epochs into equal pieces, so one compiled length serves all."""
+    return max(d for d in range(1, max(1, min(number, at_most)) + 1) if number % d == 0)
 
 
 def _activation_grad(z: jax.Array, a: jax.Array, hard_sigmoid: bool) -> jax.Array:
@@ -308,7 +338,7 @@ def _loss_and_grad(weights: LSTMWeights, state: LSTMState, x, y, weight, hard_si
     this against ``jax.grad`` and Keras."""
     step = _forward(weights, state, x, hard_sigmoid)
     error = step.prediction - y
-    rows = _sum(weight, axis=0)
+    rows = jnp.maximum(_sum(weight, axis=0), 1.0)  # a batch of padding only has none
     losses = _sum(weight * jnp.square(error), axis=0) / rows
 
     d_prediction = (weight / rows) * (2.0 * error)  # (b, N)
@@ -339,14 +369,22 @@ def train_epochs(shape: Shape, lane: Lane, carry: Carry, epochs: int):
         x, y, weight = batch
         state_in = _keep(lane.regime.stateful, state)
         losses, grads, state_out = _loss_and_grad(
-            weights, state_in, x, y, weight, shape.hard_sigmoid
+            weights, state_in, x, y, weight, shape.profile.hard_sigmoid
         )
-        updates, opt_state = optimizer.update(grads, opt_state, weights)
-        weights = optax.apply_updates(weights, updates)
+        updates, new_opt_state = optimizer.update(grads, opt_state, weights)
+        new_weights = optax.apply_updates(weights, updates)
         # Summed in the carry, in batch order: a reduction over the batch axis would let XLA
         # pick an order that depends on the lane count.
-        loss_sum = loss_sum + losses * _sum(weight, axis=0)
-        return (weights, opt_state, state_out, loss_sum), state_in
+        new_loss_sum = loss_sum + losses * _sum(weight, axis=0)
+        # A batch of padding only (a lane shorter than the compiled rows) is an exact no-op:
+        # weights, Adam's moments and step count, the state and the loss all stay as they were.
+        real = _sum(weight, axis=0) > 0  # (N,)
+        kept = jax.tree.map(
+            lambda new, old: jnp.where(real, new, old),
+            (new_weights, new_opt_state, state_out, new_loss_sum),
+            (weights, opt_state, state, loss_sum),
+        )
+        return kept, state_in
 
     def epoch_step(carry: Carry, batches):
         x, y, weight = batches
@@ -357,9 +395,11 @@ def train_epochs(shape: Shape, lane: Lane, carry: Carry, epochs: int):
         )  # Not unrolled: once the loop is one kernel (see _xla_flags), unrolling gained nothing.
         state = _keep(lane.regime.carry_across_epochs, state)  # reset after the epoch
         carry = Carry(weights, opt_state, state, carry.epoch + 1)
-        return carry, (loss_sum / shape.train_rows, states_in if shape.trace else None)
+        return carry, (loss_sum / lane.train_rows, states_in if shape.trace else None)
 
-    block = epoch_block(epochs)
+    lanes = lane.learning_rate.shape[0]
+    drawn = shape.padded_rows * (shape.lags + 2) * lanes * 4  # bytes of one epoch's batches
+    block = largest_divisor(epochs, min(EPOCH_BLOCK, max(1, EPOCH_BLOCK_BYTES // drawn)))
 
     def block_step(carry: Carry, _):
         # The block's batches are drawn before its epochs run, so that the loop over them
@@ -377,8 +417,9 @@ def train_epochs(shape: Shape, lane: Lane, carry: Carry, epochs: int):
 
 
 def forecast(shape: Shape, lane: Lane, carry: Carry) -> Forecast:
-    """Seed (optionally) on the training rows, then predict the test rows in batches of f,
-    each from its true input. A stateful model's state advances with every prediction."""
+    """Seed (optionally) on the lane's own training rows, then predict its test rows in
+    batches of f, each from its true input. A stateful model's state advances with every
+    prediction; a batch past the lane's own rows (padding) leaves the state as it was."""
     f, lanes = shape.forecast_batch, lane.learning_rate.shape[0]
     # Only stateless specs predict in batches of another size, and their state is zero.
     state = carry.state if f == shape.batch_size else zero_state(f, shape.neurons, lanes)
@@ -387,23 +428,26 @@ def forecast(shape: Shape, lane: Lane, carry: Carry) -> Forecast:
     x = jnp.concatenate(
         [lane.train_x[:seed_rows], lane.test_x, jnp.zeros((test_pad, shape.lags, lanes))]
     ).reshape(-1, f, shape.lags, lanes)
-    is_seed = jnp.arange(x.shape[0]) < seed_rows // f
+    steps = jnp.arange(x.shape[0])
+    is_seed = steps < seed_rows // f
+    first_row = jnp.where(is_seed, steps * f, (steps - seed_rows // f) * f)  # of its segment
+    own = jnp.where(is_seed[:, None], lane.train_rows[None], lane.test_rows[None])  # (P, N)
+    real = first_row[:, None] < own  # (P, N): the batch holds rows of the lane's own
 
     def predict_step(state, batch):
-        x, seeding = batch
+        x, seeding, real = batch
         state_in = _keep(lane.regime.stateful, state)
-        y, state_out = lstm_step(carry.weights, state_in, x, shape.hard_sigmoid)
+        y, state_out = lstm_step(carry.weights, state_in, x, shape.profile.hard_sigmoid)
         state_out = _keep(lane.regime.carry_across_predictions, state_out)  # reset after it
-        # Without seeding, the seeding batches leave the state untouched.
-        skip = seeding & ~lane.regime.seed_state
+        # Without seeding, the seeding batches leave the state untouched; so does padding.
+        skip = (seeding & ~lane.regime.seed_state) | ~real
         state_out = jax.tree.map(lambda old, new: jnp.where(skip, old, new), state, state_out)
         return state_out, (y, state_in)
 
-    state_out, (outputs, states_in) = jax.lax.scan(predict_step, state, (x, is_seed))
+    state_out, (outputs, states_in) = jax.lax.scan(predict_step, state, (x, is_seed, real))
     outputs = outputs.reshape(-1, lanes)
     return Forecast(
         forecasts_scaled=outputs[seed_rows : seed_rows + shape.test_rows],
-        seed_outputs=outputs[:seed_rows],
         state_in=states_in,
         state_out=state_out,
     )
@@ -420,15 +464,19 @@ def compiled(shape: Shape, epochs: int) -> tuple[Callable, Callable, Callable]:
 
 
 @jax.jit
-def _repeat_keys(seed: jax.Array, stream: jax.Array, repeats: jax.Array) -> jax.Array:
-    base = jax.random.fold_in(jax.random.key(seed), stream)
-    return jax.vmap(lambda k: jax.random.fold_in(base, k))(repeats)
+def _repeat_keys(seed: jax.Array, streams: jax.Array, repeats: jax.Array) -> jax.Array:
+    base = jax.random.key(seed)
+    return jax.vmap(lambda s, k: jax.random.fold_in(jax.random.fold_in(base, s), k))(
+        streams, repeats
+    )
 
 
-def repeat_keys(seed: int, stream: int, repeats: np.ndarray) -> jax.Array:
-    """(N,) repeat indices -> (N,) keys. Repeat k of stream s always gets the same key,
-    whatever else runs: fold_in(fold_in(key(seed), s), k)."""
-    return _repeat_keys(seed, stream, jnp.asarray(repeats, jnp.uint32))
+def repeat_keys(seed: int, stream: int | np.ndarray, repeats: np.ndarray) -> jax.Array:
+    """(N,) repeat indices (and seed streams, one or one each) -> (N,) keys. Repeat k of
+    stream s always gets the same key, whatever else runs: fold_in(fold_in(key(seed), s), k)."""
+    repeats = np.asarray(repeats, np.uint32)
+    streams = np.broadcast_to(np.asarray(stream, np.uint32), repeats.shape)
+    return _repeat_keys(seed, streams, repeats)
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))

@@ -17,7 +17,7 @@ import optax
 
 
 class KerasAdamState(NamedTuple):
-    count: jax.Array  # () int32, steps taken
+    count: jax.Array  # int32 steps taken: () or, with a learning rate per lane, (N,)
     mu: optax.Params  # first moments, same tree as the params
     nu: optax.Params  # second moments
 
@@ -37,7 +37,8 @@ def keras_adam(
 
     def init(params: optax.Params) -> KerasAdamState:
         zeros = jax.tree.map(jnp.zeros_like, params)
-        return KerasAdamState(count=jnp.zeros((), jnp.int32), mu=zeros, nu=zeros)
+        count = jnp.zeros(jnp.shape(learning_rate), jnp.int32)  # one per lane, if lanes
+        return KerasAdamState(count=count, mu=zeros, nu=zeros)
 
     def update(grads, state: KerasAdamState, params=None):
         del params

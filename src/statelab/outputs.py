@@ -15,12 +15,19 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from statelab import plots, stats
-from statelab.errors import StatelabError
+from statelab import layout
 from statelab.files import write_atomic, write_text
+from statelab.plan import Plan
 from statelab.results import Results, describe_with_failures
 from statelab.spec import PRESETS
-from statelab.study import COMPARISONS, POOL_EXPERIMENT, POWER_DIFFERENCES, Comparison, Study
+from statelab.study import (
+    COMPARISONS,
+    POOL_EXPERIMENT,
+    POWER_DIFFERENCES,
+    Comparison,
+    Study,
+    assemble,
+)
 
 
 def label(name: str, comparison: Comparison) -> str:
@@ -41,6 +48,7 @@ def describe(columns: dict[str, Sequence[float]]) -> pd.DataFrame:
 
 
 class Reproduction(NamedTuple):
+    study: Study
     results: dict[str, Results]
     tables: dict[str, pd.DataFrame]  # comparison key -> describe table (labels as columns)
     verdicts: pd.DataFrame  # E1-E6
@@ -49,18 +57,20 @@ class Reproduction(NamedTuple):
     files: list[Path]
 
 
-def provenance(study: Study, series: pd.Series) -> dict[str, object]:
+def provenance(study: Study) -> dict[str, object]:
     """What produced the study: settings, seeds, repeats, versions, data, timings."""
     first = next(iter(study.results.values()))
+    series = study.series
     return {
         "seed": first.seed,
         "repeats": len(first.repeats),
         "pool": {"experiment": POOL_EXPERIMENT, "repeats": len(study.pool)},
-        "versions": first.provenance["versions"],
-        "device": first.provenance["device"],
+        "versions": dict(first.provenance.versions[0]),
+        "device": first.provenance.devices[0],
         "persistence_rmse": first.persistence_rmse,
         "series": {
             "name": str(series.name),
+            "data_hash": first.data_hash,
             "index": [str(x) for x in series.index],
             "values": [float(v) for v in series],
         },  # fmt: skip
@@ -70,49 +80,85 @@ def provenance(study: Study, series: pd.Series) -> dict[str, object]:
                 "settings_hash": r.spec.digest(),
                 "seed_stream": r.spec.seed_stream,
                 "failed": int(r.failed.sum()),
-                "versions": r.provenance.get("all_versions", [r.provenance["versions"]]),
-                "timings": r.provenance["timings"],
+                "versions": [dict(v) for v in r.provenance.versions],
+                "devices": list(r.provenance.devices),
+                "timings": r.provenance.timings._asdict(),
             }  # fmt: skip
             for name, r in study.results.items()
         },
     }
 
 
-def write_outputs(study: Study, series: pd.Series, out: Path) -> Reproduction:
-    """Compute every table, statistic and figure of the study, then write them under ``out``."""
+def file_names(experiments: Sequence[str]) -> list[str]:
+    """Every file :func:`write_outputs` writes for a study of these experiments."""
+    return [
+        *(layout.experiment_csv(name) for name in experiments),
+        *(name(c.key) for c in COMPARISONS for name in (layout.table_csv, layout.table_txt)),
+        layout.VERDICTS, layout.SE_CURVE, layout.POWER,
+        *(layout.box_plot(c.key) for c in COMPARISONS),
+        layout.SERIES_PLOT, layout.FORECASTS_PLOT, layout.SE_CURVE_PLOT, layout.STUDY_JSON,
+    ]  # fmt: skip
+
+
+def write_outputs(study: Study, out: Path) -> Reproduction:
+    """Compute every table, statistic and figure of the study, then write them under ``out``,
+    one figure at a time (drawn, saved and closed before the next)."""
+    from statelab import plots, stats  # matplotlib, SciPy, statsmodels: only when writing
+
     results = study.results
     seed = next(iter(results.values())).seed
-    tables, figures = {}, {}
+    tables = {}
     for comparison in COMPARISONS:
         columns = {label(n, comparison): results[n].rmse for n in comparison.experiments}
         tables[comparison.key] = describe(columns)
-        persistence = results[comparison.experiments[0]].persistence_rmse
-        figures[f"box_{comparison.key}.png"] = plots.box_plot(
-            columns, comparison.title, persistence
-        )
     verdicts = stats.expectation_table({n: r.rmse for n, r in results.items()}, seed=seed)
     se_curve = stats.standard_error_curve(study.pool, seed=seed)
     finished = study.pool[np.isfinite(study.pool)]
     spread = float(np.std(finished, ddof=1)) if len(finished) >= 2 else float("nan")
     power = stats.repeats_for_power(spread, POWER_DIFFERENCES)
-    figures["series.png"] = plots.series_plot(series)
-    figures["forecasts.png"] = plots.forecast_plot(results)
-    figures["se_curve.png"] = plots.se_curve_plot(se_curve, POOL_EXPERIMENT)
-    text = json.dumps(provenance(study, series), indent=2) + "\n"
+    text = json.dumps(provenance(study), indent=2) + "\n"
 
     files: list[Path] = []
     for name, result in results.items():
-        files.append(write_atomic(out / f"experiment_{name}.csv",
+        files.append(write_atomic(out / layout.experiment_csv(name),
                                   lambda path, r=result: r.study_csv().to_csv(path, index=False)))  # fmt: skip
     for key, table in tables.items():
-        files.append(write_atomic(out / f"table_{key}.csv", lambda path, t=table: t.to_csv(path)))
-        files.append(write_text(out / f"table_{key}.txt", table.to_string() + "\n"))
-    for name, frame in (("verdicts", verdicts), ("se_curve", se_curve), ("power", power)):
-        files.append(write_atomic(out / f"{name}.csv", lambda path, f=frame: f.to_csv(path)))
-    for name, figure in figures.items():
-        files.append(plots.save(figure, out / name))
-    files.append(write_text(out / "study.json", text))
-    return Reproduction(results, tables, verdicts, se_curve, power, files)
+        files.append(
+            write_atomic(out / layout.table_csv(key), lambda path, t=table: t.to_csv(path))
+        )
+        files.append(write_text(out / layout.table_txt(key), table.to_string() + "\n"))
+    for name, frame in (
+        (layout.VERDICTS, verdicts),
+        (layout.SE_CURVE, se_curve),
+        (layout.POWER, power),
+    ):
+        files.append(write_atomic(out / name, lambda path, f=frame: f.to_csv(path)))
+    figures = [
+        (layout.box_plot(c.key), lambda c=c: plots.box_plot(
+            {label(n, c): results[n].rmse for n in c.experiments}, c.title,
+            results[c.experiments[0]].persistence_rmse))
+        for c in COMPARISONS
+    ] + [
+        (layout.SERIES_PLOT, lambda: plots.series_plot(study.series)),
+        (layout.FORECASTS_PLOT, lambda: plots.forecast_plot(results)),
+        (layout.SE_CURVE_PLOT, lambda: plots.se_curve_plot(se_curve, POOL_EXPERIMENT)),
+    ]  # fmt: skip
+    for name, draw in figures:
+        files.append(plots.save(draw(), out / name))
+    files.append(write_text(out / layout.STUDY_JSON, text))
+    return Reproduction(study, results, tables, verdicts, se_curve, power, files)
+
+
+class StudyFiles:
+    """The study's files, for :func:`statelab.pipeline.execute`."""
+
+    @staticmethod
+    def names(plan: Plan) -> list[str]:
+        return file_names([t.name for t in plan.tasks])
+
+    @staticmethod
+    def write(plan: Plan, results: list[Results], out: Path) -> Reproduction:
+        return write_outputs(assemble(plan, results), out)
 
 
 def format_verdicts(verdicts: pd.DataFrame) -> str:
@@ -132,36 +178,3 @@ def format_verdicts(verdicts: pd.DataFrame) -> str:
             )
         lines.append(f"{key} {row['claim']}: {row['verdict'].upper()} ({stats_text})")
     return "\n".join(lines)
-
-
-def read_results_file(path: Path) -> pd.Series:
-    """A results file in the study's format: a ``results`` column of RMSEs, an empty cell
-    for a repeat that diverged."""
-    if not path.is_file():
-        raise StatelabError(f"results file not found: {path}")
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise StatelabError(
-            f"cannot read {path} as a results CSV: {str(error).splitlines()[0]}"
-        ) from None
-    if "results" not in frame.columns:
-        raise StatelabError(
-            f"{path} has no 'results' column (the study's format: header 'results')"
-        )
-    values = pd.to_numeric(frame["results"], errors="coerce")
-    if (values.isna() & frame["results"].notna()).any() or np.isinf(values).any():
-        raise StatelabError(
-            f"{path}: the 'results' column must hold finite numbers, one RMSE per row "
-            "(an empty cell marks a repeat that diverged)"
-        )
-    if values.notna().sum() < 2:
-        raise StatelabError(
-            f"{path}: needs at least 2 RMSEs to compare, has {values.notna().sum()}"
-        )
-    return values
-
-
-def results_name(path: Path) -> str:
-    stem = path.stem
-    return stem.removeprefix("experiment_") or stem

@@ -1,4 +1,10 @@
-"""Figures: box plots of RMSEs, the series, forecasts against the actual test year."""
+"""Figures: box plots of RMSEs, the series, forecasts against the actual test year, the
+standard-error curve.
+
+Each figure is a plain ``matplotlib.figure.Figure`` on the Agg canvas (no pyplot, no global
+state) with fixed margins, so saving it draws it once: a layout engine (tight_layout,
+constrained) would draw it a second time to measure it.
+"""
 
 from __future__ import annotations
 
@@ -7,95 +13,118 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only; never a window
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from statelab.files import write_atomic  # noqa: E402
+from statelab.files import write_atomic
 
 # Names come from users (column names, file names): draw them as plain text, never as
 # matplotlib's $math$ markup, which fails on a stray dollar sign.
 PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False}
+DPI = 110
+LONG_LABEL = 12  # characters: longer tick labels are slanted, with room below for them
+LONGEST_LABEL = 24  # characters: longer ones are shortened in the middle (tables keep them)
+
+
+def _short(label: str) -> str:
+    if len(label) <= LONGEST_LABEL:
+        return label
+    half = (LONGEST_LABEL - 1) // 2
+    return f"{label[:half]}\u2026{label[-half:]}"
 
 
 def _plain_text(draw):
     @functools.wraps(draw)
     def wrapper(*args, **kwargs):
-        with plt.rc_context(PLAIN_TEXT):
+        with matplotlib.rc_context(PLAIN_TEXT):
             return draw(*args, **kwargs)
 
     return wrapper
 
 
+def _figure(width: float, height: float, bottom: float = 0.14) -> tuple[Figure, object]:
+    figure = Figure(figsize=(width, height), dpi=DPI)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    figure.subplots_adjust(left=0.12, right=0.97, top=0.9, bottom=bottom)
+    return figure, axes
+
+
 @_plain_text
-def save(figure: plt.Figure, path: Path) -> Path:
-    try:
-        return write_atomic(
-            path, lambda temporary: figure.savefig(temporary, format="png", dpi=110)
-        )
-    finally:
-        plt.close(figure)
+def save(figure: Figure, path: Path) -> Path:
+    return write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=DPI))
 
 
 @_plain_text
 def box_plot(
     columns: Mapping[str, Sequence[float]], title: str, persistence: float | None = None
-) -> plt.Figure:
-    figure, axes = plt.subplots(figsize=(max(5, 1.6 * len(columns)), 4.2))
-    axes.boxplot(list(columns.values()), tick_labels=list(columns))
+) -> Figure:
+    """One box per column of RMSEs (NaNs, failed repeats, left out), the persistence RMSE
+    as a dashed line."""
+    labels = [_short(str(name)) for name in columns]
+    longest = max(map(len, labels))
+    slanted = longest > LONG_LABEL
+    # Room below for the labels: about 3.4 pixels of height per character at 30 degrees.
+    below = (30 + 3.4 * longest) / (4.2 * DPI) if slanted else 0.1
+    figure, axes = _figure(max(5, 1.6 * len(columns)), 4.2, bottom=below)
+    values = [np.asarray(v, dtype=float) for v in columns.values()]
+    axes.boxplot([v[np.isfinite(v)] for v in values], tick_labels=labels)
     if persistence is not None:
         axes.axhline(persistence, color="grey", linestyle="--", linewidth=1, label="persistence")
         axes.legend(loc="upper right", fontsize=8)
     axes.set_ylabel("test RMSE (sales units)")
     axes.set_title(title, fontsize=10)
     axes.tick_params(axis="x", labelsize=8)
-    figure.tight_layout()
+    if slanted:
+        for label in axes.get_xticklabels():
+            label.set_rotation(30)
+            label.set_horizontalalignment("right")
     return figure
 
 
 @_plain_text
-def series_plot(series: pd.Series) -> plt.Figure:
-    figure, axes = plt.subplots(figsize=(7, 3.5))
+def series_plot(series: pd.Series) -> Figure:
+    figure, axes = _figure(7, 3.5, bottom=0.25)
     axes.plot(np.arange(len(series)), series.to_numpy(), marker=".")
     step = max(1, len(series) // 12)
     axes.set_xticks(np.arange(0, len(series), step))
     axes.set_xticklabels([str(x) for x in series.index[::step]], rotation=45, fontsize=8)
     axes.set_ylabel(str(series.name or "value"))
     axes.set_title("The data set", fontsize=10)
-    figure.tight_layout()
     return figure
 
 
 @_plain_text
 def forecast_plot(
     results: Mapping[str, object], names: Sequence[str] = ("stateful", "stateless")
-) -> plt.Figure:
+) -> Figure:
     """Median forecast across repeats (10-90% band) against the actual test months."""
     shown = [results[n] for n in names if n in results] or list(results.values())[:2]
     dataset = shown[0].dataset
     x = np.arange(len(dataset.test_actual))
-    figure, axes = plt.subplots(figsize=(7, 3.8))
+    figure, axes = _figure(7, 3.8, bottom=0.22)
     axes.plot(x, dataset.test_actual, color="black", marker="o", label="actual")
     axes.plot(x, dataset.test_previous, color="grey", linestyle="--", label="persistence")
     for result in shown:
-        low, median, high = np.percentile(result.forecasts, [10, 50, 90], axis=0)
+        finished = result.forecasts[~result.failed]
+        if not len(finished):
+            continue
+        low, median, high = np.percentile(finished, [10, 50, 90], axis=0)
         (line,) = axes.plot(x, median, marker=".", label=f"{result.name} (median)")
         axes.fill_between(x, low, high, color=line.get_color(), alpha=0.2)
     axes.set_xticks(x)
     axes.set_xticklabels([str(v) for v in dataset.test_index], rotation=45, fontsize=8)
     axes.set_title("Forecasts for the test year (band: 10-90% of repeats)", fontsize=10)
     axes.legend(fontsize=8)
-    figure.tight_layout()
     return figure
 
 
 @_plain_text
-def se_curve_plot(curve: pd.DataFrame, experiment: str) -> plt.Figure:
+def se_curve_plot(curve: pd.DataFrame, experiment: str) -> Figure:
     """Standard error of the mean RMSE against repeats (bootstrap, and s / sqrt(n))."""
-    figure, axes = plt.subplots(figsize=(6, 3.8))
+    figure, axes = _figure(6, 3.8)
     axes.plot(curve["repeats"], curve["bootstrap_se"], marker="o", label="bootstrap")
     axes.plot(curve["repeats"], curve["formula_se"], linestyle="--", label="s / sqrt(n)")
     axes.set_xscale("log")
@@ -104,5 +133,4 @@ def se_curve_plot(curve: pd.DataFrame, experiment: str) -> plt.Figure:
     axes.set_ylabel("standard error of the mean RMSE")
     axes.set_title(f"A vs A: how the standard error shrinks ({experiment})", fontsize=10)
     axes.legend(fontsize=8)
-    figure.tight_layout()
     return figure

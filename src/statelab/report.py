@@ -1,23 +1,43 @@
 """One self-contained HTML report of a reproduced study: every figure embedded, no network.
 
 It reads only what `statelab reproduce` wrote (results -> statistics -> files), so a
-report can be rebuilt at any time from the folder alone.
+report can be rebuilt at any time from the folder alone. The folder may have been edited
+or damaged: every value drawn from its files is checked where it is used as a number and
+escaped where it is shown, and a damaged file ends in a one-line error naming it.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
+import numbers
+import os
+import stat
 from html import escape
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from statelab import files, layout
 from statelab.errors import StatelabError
-from statelab.files import write_text
+from statelab.files import shown
 from statelab.study import COMPARISONS
 
-NEEDED = ("study.json", "verdicts.csv", "se_curve.csv", "power.csv", "series.png", "se_curve.png")
+NEEDED = (
+    layout.STUDY_JSON,
+    layout.VERDICTS,
+    layout.SE_CURVE,
+    layout.POWER,
+    layout.SERIES_PLOT,
+    layout.SE_CURVE_PLOT,
+)
+VERDICT_COLUMNS = ["a", "b", "mean_a", "mean_b", "mean_difference", "ci_low", "ci_high", "welch_p",
+                   "mann_whitney_p", "wilcoxon_p", "holm_p", "cohens_d", "cliffs_delta", "verdict"]  # fmt: skip
+VERDICT_TEXT = ["claim", "explanation"]  # and "verdict", among the columns
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+REPORT_SUFFIXES = (".html", ".htm")
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
@@ -31,147 +51,297 @@ img { max-width: 100%; border: 1px solid #eee; margin: .5em 0; }
 """
 
 
-def _image(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}">'
+class Damaged(Exception):
+    """A file of the folder is not what `statelab reproduce` writes (internal to this module)."""
 
 
-def _table(frame: pd.DataFrame, digits: int = 3, index: bool = True) -> str:
-    """An escaped HTML table; numbers right-aligned, text left."""
-    head = "".join(
-        f'<th class="text">{escape(str(frame.index.name or ""))}</th>' if index else "",
-    ) + "".join(f"<th>{escape(str(c))}</th>" for c in frame.columns)
+def damaged(folder: Path, name: str, problem: str) -> StatelabError:
+    """The one-line error for a damaged file of the folder, with the fix."""
+    problem = " ".join(shown(problem).split())[:200]
+    return StatelabError(
+        f"{shown(folder / name)} is damaged or was edited ({problem}): "
+        f"run `statelab reproduce --out {shown(folder)}` again"
+    )
+
+
+def text(value: object) -> str:
+    """Any value drawn from a file, as escaped HTML text; a blank CSV cell shows as nothing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return escape(str(value))
+
+
+def number(value: float, digits: int = 3) -> str:
+    return f"{value:.{digits}g}" if abs(value) < 1e-3 and value else f"{value:.{digits}f}"
+
+
+def cell(value: object, digits: int = 3) -> str:
+    """A table cell: numbers right-aligned, NaN (a test not run) or None as a dash, text left."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "<td>&ndash;</td>"
+    if isinstance(value, float):
+        return f"<td>{number(value, digits)}</td>"
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
+        return f"<td>{int(value)}</td>"
+    return f'<td class="text">{text(value)}</td>'
+
+
+def table(frame: pd.DataFrame, digits: int = 3, index: bool = True) -> str:
+    """An HTML table with every label and cell escaped."""
+    head = [f'<th class="text">{text(frame.index.name)}</th>'] if index else []
+    head += [f"<th>{text(c)}</th>" for c in frame.columns]
     rows = []
-    for label, row in frame.iterrows():
-        cells = [f'<td class="text">{escape(str(label))}</td>'] if index else []
-        for value in row:
-            if isinstance(value, float) and value != value:  # NaN: a test not run
-                cells.append("<td>&ndash;</td>")
-            elif isinstance(value, float):
-                cells.append(
-                    f"<td>{value:.{digits}g}</td>"
-                    if abs(value) < 1e-3 and value
-                    else f"<td>{value:.{digits}f}</td>"
-                )
-            else:
-                cells.append(f'<td class="text">{escape(str(value))}</td>')
+    for label, values in zip(frame.index, frame.itertuples(index=False), strict=True):
+        cells = [f'<td class="text">{text(label)}</td>'] if index else []
+        cells += [cell(value, digits) for value in values]
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+    return f"<table><tr>{''.join(head)}</tr>{''.join(rows)}</table>"
 
 
-def _verdict_class(verdict: str) -> str:
+def image(folder: Path, name: str, alt: str) -> str:
+    """A PNG of the folder, embedded; anything else there is a damaged file."""
+    data = read_bytes(folder, name)
+    if not data.startswith(PNG_SIGNATURE):
+        raise damaged(folder, name, "not a PNG image")
+    encoded = base64.b64encode(data).decode("ascii")
+    return f'<img src="data:image/png;base64,{encoded}" alt="{escape(alt)}">'
+
+
+def read_bytes(folder: Path, name: str) -> bytes:
+    try:
+        return (folder / name).read_bytes()
+    except OSError as error:
+        raise damaged(folder, name, f"cannot read: {error.strerror}") from None
+
+
+def read_csv(folder: Path, name: str) -> pd.DataFrame:
+    """A CSV of the folder with its first column as the index."""
+    try:
+        return pd.read_csv(folder / name, index_col=0)
+    except (ValueError, UnicodeDecodeError, OSError) as error:  # pandas' errors are ValueErrors
+        raise damaged(folder, name, str(error).strip().split("\n")[0]) from None
+
+
+def read_study(folder: Path) -> dict:
+    """study.json, checked for every field the report uses."""
+    try:
+        study = json.loads(read_bytes(folder, layout.STUDY_JSON).decode("utf-8"))
+    except UnicodeDecodeError:
+        raise damaged(folder, layout.STUDY_JSON, "not UTF-8 text") from None
+    except (ValueError, RecursionError) as error:
+        raise damaged(folder, layout.STUDY_JSON, f"not JSON: {error}") from None
+    try:
+        check_study(study)
+    except Damaged as error:
+        raise damaged(folder, layout.STUDY_JSON, str(error)) from None
+    return study
+
+
+KINDS = {
+    "an integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "a number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "an object": lambda v: isinstance(v, dict),
+    "a list": lambda v: isinstance(v, list),
+}
+STUDY_FIELDS = {
+    "seed": "an integer",
+    "repeats": "an integer",
+    "persistence_rmse": "a number",
+    "pool": "an object",
+    "pool.repeats": "an integer",
+    "versions": "an object",
+    "series": "an object",
+    "series.index": "a list",
+    "series.values": "a list",
+    "experiments": "an object",
+}
+EXPERIMENT_FIELDS = {"settings": "an object", "versions": "a list"}
+
+
+def field(data: object, keys: tuple[str, ...], kind: str) -> object:
+    """data[a][b] for keys (a, b), which must be of ``kind`` (a key of KINDS)."""
+    value = data
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            raise Damaged(f"'{'.'.join(keys)}' is missing")
+        value = value[key]
+    if not KINDS[kind](value):
+        raise Damaged(f"'{'.'.join(keys)}' must be {kind}, not {type(value).__name__}")
+    return value
+
+
+def check_study(study: object) -> None:
+    """Raise Damaged naming the first field of study.json the report cannot use."""
+    for dotted, kind in STUDY_FIELDS.items():
+        field(study, tuple(dotted.split(".")), kind)
+    for name in study["experiments"]:
+        for key, kind in EXPERIMENT_FIELDS.items():
+            field(study, ("experiments", name, key), kind)
+
+
+def read_verdicts(folder: Path) -> pd.DataFrame:
+    verdicts = read_csv(folder, layout.VERDICTS)
+    missing = [c for c in VERDICT_TEXT + VERDICT_COLUMNS if c not in verdicts.columns]
+    if missing:
+        raise damaged(folder, layout.VERDICTS, f"lacks column(s) {', '.join(missing)}")
+    return verdicts
+
+
+def verdict_class(verdict: object) -> str:
     return verdict if verdict in ("supported", "contradicted", "identical") else "none"
 
 
-def build(folder: Path) -> str:
-    """The report's HTML for a folder written by `statelab reproduce`."""
-    if not folder.is_dir():
-        raise StatelabError(
-            f"no such folder: {folder} (run `statelab reproduce --out {folder}` first)"
-        )
-    missing = [name for name in NEEDED if not (folder / name).is_file()]
-    if missing:
-        raise StatelabError(
-            f"{folder} lacks {', '.join(missing)}: run `statelab reproduce --out {folder}` first"
-        )
-    study = json.loads((folder / "study.json").read_text(encoding="utf-8"))
-    verdicts = pd.read_csv(folder / "verdicts.csv", index_col=0)
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>statelab: stateful and stateless LSTM study</title>",
-        f"<style>{STYLE}</style></head><body>",
-        "<h1>Stateful and stateless LSTM: the study, reproduced</h1>",
-        f"<p>{study['repeats']} repeats per experiment, master seed {study['seed']}; "
-        f"persistence RMSE {study['persistence_rmse']:.3f}.</p>",
-        "<h2>Verdicts</h2>",
-    ]
-    for key, row in verdicts.iterrows():
-        css = _verdict_class(row["verdict"])
+def verdicts_section(verdicts: pd.DataFrame) -> list[str]:
+    parts = ["<h2>Verdicts</h2>"]
+    for key, claim, verdict, explanation in zip(
+        verdicts.index, verdicts["claim"], verdicts["verdict"], verdicts["explanation"], strict=True
+    ):
         parts.append(
-            f"<p><b>{escape(str(key))}</b> {escape(row['claim'])}: "
-            f"<span class='{css}'>{escape(row['verdict'])}</span>. {escape(row['explanation'])}.</p>"
+            f"<p><b>{text(key)}</b> {text(claim)}: <span class='{verdict_class(verdict)}'>"
+            f"{text(verdict)}</span>. {text(explanation)}.</p>"
         )
-    columns = ["a", "b", "mean_a", "mean_b", "mean_difference", "ci_low", "ci_high", "welch_p",
-               "mann_whitney_p", "wilcoxon_p", "holm_p", "cohens_d", "cliffs_delta", "verdict"]  # fmt: skip
-    parts.append(_table(verdicts[columns]))
+    parts.append(table(verdicts[VERDICT_COLUMNS]))
     parts.append(
         "<p>Tests: Welch's t, Mann-Whitney U, and the paired Wilcoxon signed-rank test (repeat "
         "k of every experiment starts from the same initial weights); Holm's correction across "
         "the six, on the Wilcoxon p-values; 95% BCa bootstrap intervals of the mean difference "
         "(a - b, RMSE, lower is better).</p>"
     )
-    parts.append("<h2>The data set</h2>")
-    parts.append(_image(folder / "series.png", "the data set"))
-    series = study["series"]
-    parts.append(
-        f"<p>{escape(series['name'])}: {len(series['values'])} values, "
-        f"{escape(series['index'][0])} to {escape(series['index'][-1])}.</p>"
-    )
-    parts.append("<h2>Results of the four comparisons</h2>")
+    return parts
+
+
+def series_section(folder: Path, series: dict) -> list[str]:
+    index = series["index"]
+    span = f", {text(index[0])} to {text(index[-1])}" if index else ""
+    return [
+        "<h2>The data set</h2>",
+        image(folder, layout.SERIES_PLOT, "the data set"),
+        f"<p>{text(series.get('name'))}: {len(series['values'])} values{span}.</p>",
+    ]
+
+
+def comparisons_section(folder: Path) -> list[str]:
+    parts = ["<h2>Results of the four comparisons</h2>"]
     for comparison in COMPARISONS:
-        parts.append(f"<h3>{escape(comparison.title)}</h3>")
-        table_path = folder / f"table_{comparison.key}.csv"
-        if table_path.is_file():
-            parts.append(_table(pd.read_csv(table_path, index_col=0)))
-        box = folder / f"box_{comparison.key}.png"
-        if box.is_file():
-            parts.append(_image(box, comparison.title))
-    if (folder / "forecasts.png").is_file():
+        parts.append(f"<h3>{text(comparison.title)}</h3>")
+        if os.path.isfile(folder / layout.table_csv(comparison.key)):
+            parts.append(table(read_csv(folder, layout.table_csv(comparison.key))))
+        if os.path.isfile(folder / layout.box_plot(comparison.key)):
+            parts.append(image(folder, layout.box_plot(comparison.key), comparison.title))
+    if os.path.isfile(folder / layout.FORECASTS_PLOT):
         parts.append("<h3>Forecasts for the test year</h3>")
-        parts.append(_image(folder / "forecasts.png", "forecasts for the test year"))
-    pool = study["pool"]
-    parts.append("<h2>How many repeats? (A vs A)</h2>")
-    parts.append(
-        f"<p>From a pool of {pool['repeats']} repeats of {escape(pool['experiment'])}: the "
-        "bootstrap standard error of the mean RMSE against the number of repeats, and the "
+        parts.append(image(folder, layout.FORECASTS_PLOT, "forecasts for the test year"))
+    return parts
+
+
+def repeats_section(folder: Path, pool: dict) -> list[str]:
+    return [
+        "<h2>How many repeats? (A vs A)</h2>",
+        f"<p>From a pool of {text(pool['repeats'])} repeats of {text(pool.get('experiment'))}: "
+        "the bootstrap standard error of the mean RMSE against the number of repeats, and the "
         "repeats needed per experiment to detect a difference with 80% power at alpha 0.05 "
-        "(two-sample t-test).</p>"
-    )
-    parts.append(_image(folder / "se_curve.png", "standard error against repeats"))
-    parts.append(_table(pd.read_csv(folder / "se_curve.csv", index_col=0), index=False))
-    parts.append(_table(pd.read_csv(folder / "power.csv", index_col=0), index=False))
-    parts.append("<h2>Settings</h2>")
-    settings = pd.DataFrame(
-        {
-            name: {**e["settings"], "settings hash": e["settings_hash"], "failed": e["failed"]}
-            for name, e in study["experiments"].items()
-        }  # fmt: skip
-    ).T
+        "(two-sample t-test).</p>",
+        image(folder, layout.SE_CURVE_PLOT, "standard error against repeats"),
+        table(read_csv(folder, layout.SE_CURVE), index=False),
+        table(read_csv(folder, layout.POWER), index=False),
+    ]
+
+
+def settings_section(study: dict) -> list[str]:
+    rows = {
+        name: {**e["settings"], "settings hash": e.get("settings_hash"), "failed": e.get("failed")}
+        for name, e in study["experiments"].items()
+    }
+    as_text = {
+        name: {str(k): None if v is None else str(v) for k, v in row.items()}
+        for name, row in rows.items()
+    }
+    settings = pd.DataFrame.from_dict(as_text, orient="index")
     settings.index.name = "experiment"
-    parts.append(_table(settings.astype(str)))
-    parts.append("<h2>Versions and seeds</h2>")
-    provenance = pd.DataFrame(
-        {
-            "value": {
-                **study["versions"],
-                "device": study["device"],
-                "master seed": study["seed"],
-                "repeats": study["repeats"],
-                "version sets in the store": max(
-                    len(e["versions"]) for e in study["experiments"].values()
-                ),
-            }
-        }  # fmt: skip
-    )
+    return ["<h2>Settings</h2>", table(settings)]
+
+
+def provenance_section(study: dict) -> list[str]:
+    version_sets = max((len(e["versions"]) for e in study["experiments"].values()), default=0)
+    values = {
+        **study["versions"],
+        "device": study.get("device"),
+        "master seed": study["seed"],
+        "repeats": study["repeats"],
+        "version sets in the store": version_sets,
+    }
+    provenance = pd.DataFrame({"value": {str(k): str(v) for k, v in values.items()}})
     provenance.index.name = "what"
-    parts.append(_table(provenance.astype(str)))
-    parts.append(
+    return [
+        "<h2>Versions and seeds</h2>",
+        table(provenance),
         "<p>Repeat k of every experiment draws its initial weights and shuffle order from "
         "(master seed, k); stateful2 draws from seed stream 1, every other experiment from "
-        "stream 0.</p></body></html>"
-    )
+        "stream 0.</p>",
+    ]
+
+
+def check_folder(folder: Path) -> None:
+    found = files.lookup(folder, f"cannot read {shown(folder)}")
+    if found is None:
+        raise StatelabError(
+            f"no such folder: {shown(folder)} (run `statelab reproduce --out {shown(folder)}` first)"
+        )
+    if not stat.S_ISDIR(found.st_mode):
+        raise StatelabError(f"{shown(folder)} is not a folder; give the one `reproduce` wrote")
+    missing = [name for name in NEEDED if not os.path.isfile(folder / name)]
+    if missing:
+        raise StatelabError(
+            f"{shown(folder)} lacks {', '.join(missing)}: "
+            f"run `statelab reproduce --out {shown(folder)}` first"
+        )
+
+
+def build(folder: Path) -> str:
+    """The report's HTML for a folder written by `statelab reproduce`."""
+    check_folder(folder)
+    study = read_study(folder)
+    verdicts = read_verdicts(folder)
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<title>statelab: stateful and stateless LSTM study</title>",
+        f"<style>{STYLE}</style></head><body>",
+        "<h1>Stateful and stateless LSTM: the study, reproduced</h1>",
+        f"<p>{text(study['repeats'])} repeats per experiment, master seed {text(study['seed'])}; "
+        f"persistence RMSE {text(number(study['persistence_rmse']))}.</p>",
+        *verdicts_section(verdicts),
+        *series_section(folder, study["series"]),
+        *comparisons_section(folder),
+        *repeats_section(folder, study["pool"]),
+        *settings_section(study),
+        *provenance_section(study),
+        "</body></html>",
+    ]
     return "\n".join(parts)
 
 
+def check_out(folder: Path, target: Path) -> None:
+    """The report goes to a regular file in an existing folder, never over the study's own
+    files (only an .html name inside the study's folder)."""
+    real = files.resolve_target(target)
+    inside = os.path.realpath(folder) == str(real.parent)
+    if inside and real.suffix.lower() not in REPORT_SUFFIXES:
+        raise StatelabError(
+            f"--out {shown(target)} would overwrite the study's own files in {shown(folder)}; "
+            "give a name ending in .html"
+        )
+
+
 def write(folder: Path, target: Path | None = None) -> Path:
-    target = target or folder / "report.html"
+    """Build the report of ``folder`` and write it to ``target`` (default FOLDER/report.html)."""
+    target = target or folder / layout.REPORT
+    check_folder(folder)
+    check_out(folder, target)
     try:
         html = build(folder)
-    except StatelabError:
-        raise
-    except (KeyError, TypeError, ValueError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
-        raise StatelabError(
-            f"{folder} is damaged or incomplete ({type(error).__name__}: {error}): "
-            f"run `statelab reproduce --out {folder}` again"
-        ) from None
-    return write_text(target, html)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as error:
+        if isinstance(error, StatelabError):
+            raise
+        # What the checks above do not foresee still ends in one line, never a traceback.
+        raise damaged(folder, "", f"{type(error).__name__}: {error}") from None
+    return files.write_text(target, html)

@@ -1,15 +1,16 @@
-"""Experiments -> engine lanes -> results.
+"""Tasks (an experiment's repeats on one series) -> engine lanes -> results.
 
 Lanes whose shapes agree (and whose epoch counts agree) run in one compiled,
-vectorised call, whatever experiment they belong to; the loop here is over such
-groups and over chunks of epochs (for progress), never over repeats or steps.
+vectorised call, whatever experiment or series they belong to; the loop here is over
+such groups and over segments of epochs (for progress), never over repeats or steps.
 """
 
 from __future__ import annotations
 
-import functools
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import jax
@@ -17,22 +18,27 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from statelab import engine
+from statelab import cache, engine
+from statelab.data import data_hash
 from statelab.dataset import Dataset, prepare
 from statelab.errors import StatelabError
-from statelab.evaluate import persistence_rmse, rmse
-from statelab.results import Results, versions
+from statelab.evaluate import mase, persistence_rmse, rmse
+from statelab.results import Provenance, Results, Timings, versions
 from statelab.spec import Spec, check_seed
 
-EPSILON = {"keras3": 1e-7, "keras2017": 1e-8}
+# Every jitted and compiled function of the engine goes through JAX's persistent cache.
+cache.enable()
 WEIGHT_NAMES = engine.LSTMWeights._fields
+# The most repeats one call takes: lanes cost memory up front, so a typo is refused first.
+MAX_REPEATS = 1_000_000
+
 # Lanes run in whole blocks. XLA's CPU code handles the elements of a vector in SIMD
 # registers and a ragged remainder one by one, and its tanh and exp differ in the last
 # bit between the two paths; padding keeps every lane on the SIMD path, so a repeat's
 # result does not depend on how many ran beside it.
 LANE_BLOCK = 8
 
-# on_chunk(epochs_done, epochs_total, lanes) after every chunk of epochs.
+# progress(epochs_done, epochs_total, lanes) after every segment of epochs.
 ProgressCallback = Callable[[int, int, int], None]
 
 
@@ -42,23 +48,48 @@ class Experiment(NamedTuple):
     repeats: int | Sequence[int] | None = None  # this experiment's own repeats, if not the run's
 
 
+class Task(NamedTuple):
+    """An experiment's repeats on one series: a set of lanes, with the series already framed,
+    split and scaled (so it is checked once, where the task is made: :func:`task`)."""
+
+    name: str
+    spec: Spec
+    series: str  # the series' name
+    data_hash: str  # the series' contents (statelab.data.data_hash)
+    dataset: Dataset
+    repeats: np.ndarray
+    rows: tuple[int, int] | None = None  # compiled (training, test) rows, if more than its own
+
+
+def task(name: str, spec: Spec, series: pd.Series, repeats: int | Sequence[int]) -> Task:
+    """A task, validated: bad settings, data too short for the split, and bad repeats all
+    fail here, before any work starts."""
+    return Task(name, spec, str(series.name), data_hash(series), prepare(series, spec),
+                repeat_indices(repeats))  # fmt: skip
+
+
 class _Group(NamedTuple):
     shape: engine.Shape
     epochs: int
-    members: list[int]  # indices into the experiment list
+    members: list[int]  # indices into the task list
 
 
-def shape_of(spec: Spec, dataset: Dataset, trace: bool = False) -> engine.Shape:
-    keras2017 = spec.profile == "keras2017"
+def compiled_rows(task: Task) -> tuple[int, int]:
+    """The (training, test) rows a task's lanes are compiled with: its own, or the larger
+    ones of the bucket the plan gave it."""
+    return task.rows or (len(task.dataset.train_y), len(task.dataset.test_x))
+
+
+def shape_of(spec: Spec, rows: tuple[int, int], trace: bool = False) -> engine.Shape:
+    """The static shape of lanes of ``spec`` compiled with ``rows`` (training, test) rows."""
     return engine.Shape(
         lags=spec.lags,
         neurons=spec.neurons,
         batch_size=spec.batch_size,
-        train_rows=len(dataset.train_y),
-        test_rows=spec.test_rows,
+        train_rows=rows[0],
+        test_rows=rows[1],
         forecast_batch=spec.forecast_batch,
-        hard_sigmoid=keras2017,
-        keras2_moments=keras2017,
+        profile=spec.keras,
         trace=trace,
     )
 
@@ -69,16 +100,14 @@ def as_weights(given: Mapping[str, object], spec: Spec, count: int) -> engine.LS
     if missing:
         raise StatelabError(f"initial weights lack {', '.join(sorted(missing))}")
     n, lags = spec.neurons, spec.lags
-    shapes = {
-        "kernel": (lags, 4 * n),
-        "recurrent_kernel": (n, 4 * n),
-        "bias": (4 * n,),
-        "dense_kernel": (n, 1),
-        "dense_bias": (1,),
-    }
     arrays = {}
-    for name, expected in shapes.items():
-        array = np.asarray(given[name], dtype=np.float32)
+    for name, expected in engine.weight_shapes(lags, n)._asdict().items():
+        try:
+            array = np.asarray(given[name], dtype=np.float32)
+        except (TypeError, ValueError):
+            raise StatelabError(f"initial weight {name} is not an array of numbers") from None
+        if not np.isfinite(array).all():
+            raise StatelabError(f"initial weight {name} holds values that are not finite")
         if array.shape == expected:
             array = np.broadcast_to(array, (count, *expected))
         elif array.shape != (count, *expected):
@@ -90,10 +119,33 @@ def as_weights(given: Mapping[str, object], spec: Spec, count: int) -> engine.LS
     return engine.LSTMWeights(**arrays)
 
 
-def _lanes(spec: Spec, dataset: Dataset, seed: int, repeats: np.ndarray, weights):
+def draw(seed: int, specs: Sequence[Spec], repeats: Sequence[np.ndarray]):
+    """The initial weights (lanes first) and shuffle key data of every repeat of every spec,
+    in one call: each repeat from (seed, its spec's seed stream, its index). The specs share
+    lags and units (they are lanes of one compiled call)."""
+    streams = np.concatenate(
+        [np.full(len(r), s.seed_stream) for s, r in zip(specs, repeats, strict=True)]
+    )
+    keys = engine.repeat_keys(seed, streams, np.concatenate(repeats))
+    return jax.device_get(engine.initial_weights(keys, specs[0].lags, specs[0].neurons))
+
+
+def _lanes(
+    spec: Spec,
+    dataset: Dataset,
+    seed: int,
+    repeats: np.ndarray,
+    weights,
+    rows: tuple[int, int] | None = None,
+    drawn=None,
+) -> engine.Lane:
+    """The lanes of one experiment's repeats on one dataset, its rows padded with zeros up to
+    ``rows`` (training, test) where given. ``drawn``: its part of :func:`draw`'s output,
+    when the caller drew for several at once."""
     count = len(repeats)
-    keys = engine.repeat_keys(seed, spec.seed_stream, repeats)
-    drawn, shuffle_keys = engine.initial_weights(keys, spec.lags, spec.neurons)
+    own = (len(dataset.train_y), len(dataset.test_x))
+    rows = rows or own
+    drawn, shuffle_keys = drawn or draw(seed, [spec], [repeats])
     weights = engine.lanes_last(drawn if weights is None else as_weights(weights, spec, count))
 
     def flag(value: bool) -> jax.Array:
@@ -107,18 +159,22 @@ def _lanes(spec: Spec, dataset: Dataset, seed: int, repeats: np.ndarray, weights
         shuffle=flag(spec.shuffle),
     )
 
-    def tile(array: np.ndarray) -> jax.Array:
-        return np.broadcast_to(np.asarray(array, np.float32)[..., None], (*array.shape, count))
+    def tile(array: np.ndarray, length: int) -> jax.Array:
+        array = np.asarray(array, np.float32)
+        padded = np.zeros((length, *array.shape[1:]), np.float32)
+        padded[: len(array)] = array
+        return np.broadcast_to(padded[..., None], (*padded.shape, count))
 
     return engine.Lane(
         weights=weights,
         shuffle_key=np.asarray(shuffle_keys).T,
         regime=regime,
         learning_rate=np.full(count, spec.learning_rate, np.float32),
-        epsilon=np.full(count, EPSILON[spec.profile], np.float32),
-        train_x=tile(dataset.train_x),
-        train_y=tile(dataset.train_y),
-        test_x=tile(dataset.test_x),
+        train_x=tile(dataset.train_x, rows[0]),
+        train_y=tile(dataset.train_y, rows[0]),
+        test_x=tile(dataset.test_x, rows[1]),
+        train_rows=np.full(count, own[0], np.int32),
+        test_rows=np.full(count, own[1], np.int32),
     )
 
 
@@ -133,49 +189,68 @@ def pad_lanes(lanes: engine.Lane, block: int) -> engine.Lane:
     )
 
 
-def chunk_length(epochs: int, chunks: int) -> int:
-    """The largest divisor of ``epochs`` giving at least ``chunks`` chunks (one compiled
-    length for every chunk)."""
-    length = max(1, epochs // max(1, chunks))
-    while epochs % length:
-        length -= 1
-    return length
+# Compiled programs of this process, by (shape, epochs per segment, lanes).
+_COMPILED: dict[tuple[engine.Shape, int, int], tuple] = {}
 
 
-class Timings(NamedTuple):
-    compile_s: float
-    run_s: float
-
-
-@functools.lru_cache(maxsize=64)
-def _executables(shape: engine.Shape, length: int, lanes: int):
-    """Ahead-of-time compiled start, train chunk and forecast for ``lanes`` lanes, and the
-    seconds compiling took (so callers can report compile time apart from run time)."""
+def _compile(key: tuple[engine.Shape, int, int]) -> Timings:
+    """Ahead-of-time compile start, train segment and forecast for one key, unless this
+    process has them; the seconds it took and the cache hits it had (zero when it had them)."""
+    if key in _COMPILED:
+        return Timings()
+    shape, length, lanes = key
     started = time.perf_counter()
     start, train, forecast = engine.compiled(shape, length)
     example = jax.eval_shape(lambda: _example_lanes(shape, lanes))
     carry = jax.eval_shape(start, example)
-    executables = (
-        start.lower(example).compile(),
-        train.lower(example, carry).compile(),
-        forecast.lower(example, carry).compile(),
-    )
-    return executables, time.perf_counter() - started
+    lowered = (start.lower(example), train.lower(example, carry), forecast.lower(example, carry))
+
+    def compile_one(program):
+        before = cache.hits()  # this thread's
+        return program.compile(), cache.hits() - before
+
+    # XLA compiles without holding the GIL: the three programs compile side by side.
+    with ThreadPoolExecutor(len(lowered)) as pool:
+        done = list(pool.map(compile_one, lowered))
+    _COMPILED[key] = tuple(executable for executable, _ in done)
+    return Timings(time.perf_counter() - started, 0.0, sum(hits for _, hits in done))
+
+
+def compile_calls(keys: Sequence[tuple[engine.Shape, int, int]]) -> dict[tuple, Timings]:
+    """Compile the programs of several calls side by side (tracing takes turns, XLA runs on
+    every core): (shape, epochs per segment, lanes) each -> its compile :class:`Timings`.
+    The calls' compile seconds add up to the wall time of the whole, each call's share in
+    proportion to its own time, so sums over calls stay wall times."""
+    unique = list(dict.fromkeys(keys))
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max(1, len(unique))) as pool:
+        own = dict(zip(unique, pool.map(_compile, unique), strict=True))
+    wall, total = time.perf_counter() - started, sum(t.compile_s for t in own.values())
+    return {
+        key: t._replace(compile_s=wall * t.compile_s / total if total else 0.0)
+        for key, t in own.items()
+    }
+
+
+def segment_length(epochs: int, segments: int) -> int:
+    """Epochs per segment: one compiled length for every segment of a call."""
+    return engine.largest_divisor(epochs, epochs // max(1, segments))
 
 
 def _example_lanes(shape: engine.Shape, lanes: int) -> engine.Lane:
     """Zeros of the lane layout, for tracing shapes only."""
-    n, lags = shape.neurons, shape.lags
+    lags = shape.lags
     zeros = lambda *dims: jnp.zeros((*dims, lanes))  # noqa: E731
     flag = jnp.zeros(lanes, bool)
     return engine.Lane(
         weights=engine.LSTMWeights(
-            zeros(lags, 4 * n), zeros(n, 4 * n), zeros(4 * n), zeros(n, 1), zeros(1)
+            *(zeros(*dims) for dims in engine.weight_shapes(lags, shape.neurons))
         ),
         shuffle_key=jnp.zeros((2, lanes), jnp.uint32),
         regime=engine.Regime(flag, flag, flag, flag, flag),
         learning_rate=jnp.zeros(lanes),
-        epsilon=jnp.zeros(lanes),
+        train_rows=jnp.zeros(lanes, jnp.int32),
+        test_rows=jnp.zeros(lanes, jnp.int32),
         train_x=zeros(shape.train_rows, lags),
         train_y=zeros(shape.train_rows),
         test_x=zeros(shape.test_rows, lags),
@@ -187,24 +262,25 @@ def run_lanes(
     epochs: int,
     lanes: engine.Lane,
     progress: ProgressCallback | None = None,
-    chunks: int = 1,
+    segments: int = 1,
 ):
-    """Train and forecast every lane: returns the final carry, (E, N) losses, the forecast,
-    with ``shape.trace`` the training trace (else None), and the :class:`Timings`."""
-    length = chunk_length(epochs, chunks)
+    """Train and forecast every lane, in ``segments`` segments of epochs (progress is
+    reported after each): returns the final carry, (E, N) losses, the forecast, with
+    ``shape.trace`` the training trace (else None), and the :class:`Timings`."""
+    length = segment_length(epochs, segments)
     lane_count = lanes.learning_rate.shape[0]
-    cached = _executables.cache_info().hits
-    (start, train, forecast), compile_s = _executables(shape, length, lane_count)
-    compile_s = 0.0 if _executables.cache_info().hits > cached else compile_s
+    key = (shape, length, lane_count)
+    compiling = _compile(key)
+    start, train, forecast = _COMPILED[key]
     started = time.perf_counter()
     carry = start(lanes)
     losses, traces = [], []
     for done in range(length, epochs + 1, length):
-        carry, chunk_losses, trace = train(lanes, carry)
-        losses.append(chunk_losses)
+        carry, segment_losses, trace = train(lanes, carry)
+        losses.append(segment_losses)
         traces.append(trace)
         if progress is not None:
-            jax.block_until_ready(chunk_losses)
+            jax.block_until_ready(segment_losses)
             progress(done, epochs, lane_count)
     losses = np.concatenate(jax.device_get(losses), axis=0)
     if shape.trace:
@@ -213,7 +289,7 @@ def run_lanes(
     else:
         trace = None
     predicted = jax.block_until_ready(forecast(lanes, carry))
-    return carry, losses, predicted, trace, Timings(compile_s, time.perf_counter() - started)
+    return carry, losses, predicted, trace, compiling._replace(run_s=time.perf_counter() - started)
 
 
 def trace_experiment(
@@ -222,7 +298,7 @@ def trace_experiment(
     """Run with the state recorded: the state entering every training batch, (N, E, B, b, n),
     and every prediction batch, (N, P, f, n) (the seeding rows first, then the test rows)."""
     dataset = prepare(series, experiment.spec)
-    shape = shape_of(experiment.spec, dataset, trace=True)
+    shape = shape_of(experiment.spec, (len(dataset.train_y), len(dataset.test_x)), trace=True)
     lanes = pad_lanes(_lanes(experiment.spec, dataset, seed, np.arange(repeats), None), LANE_BLOCK)
     _, _, forecast, trace, _ = run_lanes(shape, experiment.spec.epochs, lanes)
     trim = lambda a: np.moveaxis(np.asarray(a), -1, 0)[:repeats]  # noqa: E731
@@ -256,13 +332,123 @@ def failure_reasons(
 def repeat_indices(repeats: int | Sequence[int]) -> np.ndarray:
     """A count N -> repeats 0..N-1; a list -> those repeat indices (validated)."""
     if isinstance(repeats, int | np.integer):
-        if repeats < 1:
-            raise StatelabError(f"repeats must be a whole number >= 1, got {repeats}")
+        if not 1 <= repeats <= MAX_REPEATS:
+            raise StatelabError(
+                f"repeats must be a whole number from 1 to {MAX_REPEATS:,}, got {repeats}"
+            )
         return np.arange(int(repeats))
     indices = np.asarray(repeats, dtype=np.int64)
     if indices.ndim != 1 or len(indices) == 0 or (indices < 0).any():
         raise StatelabError("repeat indices must be a non-empty list of whole numbers >= 0")
+    if len(indices) > MAX_REPEATS or indices.max() >= 2**32:
+        raise StatelabError(f"repeat indices must number at most {MAX_REPEATS:,}, each below 2**32")
+    if len(np.unique(indices)) < len(indices):
+        raise StatelabError("repeat indices must be distinct")
     return indices
+
+
+def run_tasks(
+    tasks: Sequence[Task],
+    *,
+    seed: int = 1,
+    initial_weights: Mapping[str, object] | None = None,
+    progress: ProgressCallback | None = None,
+    segments: int = 1,
+) -> list[Results]:
+    """Run every task's repeats; tasks whose shapes agree share one compiled call, whatever
+    experiment or series they belong to. Returns a :class:`Results` per task, in order."""
+    check_seed(seed)
+    check_unique(tasks)
+    groups: dict[tuple, _Group] = {}
+    for position, one in enumerate(tasks):
+        shape = shape_of(one.spec, compiled_rows(one))
+        group = groups.setdefault((shape, one.spec.epochs), _Group(shape, one.spec.epochs, []))
+        group.members.append(position)
+
+    made = ((versions(),), (str(jax.devices()[0]),))
+    keys = [
+        (g.shape, segment_length(g.epochs, segments),
+         -(-sum(len(tasks[i].repeats) for i in g.members) // LANE_BLOCK) * LANE_BLOCK)
+        for g in groups.values()
+    ]  # fmt: skip
+    compiled = compile_calls(keys)
+    results: list[Results | None] = [None] * len(tasks)
+    for key, group in zip(keys, groups.values(), strict=True):
+        lanes = [
+            _lanes(
+                tasks[i].spec,
+                tasks[i].dataset,
+                seed,
+                tasks[i].repeats,
+                initial_weights,
+                compiled_rows(tasks[i]),
+            )  # fmt: skip
+            for i in group.members
+        ]
+        stacked = jax.tree.map(lambda *parts: np.concatenate(parts, axis=-1), *lanes)
+        stacked = pad_lanes(stacked, LANE_BLOCK)
+        carry, losses, forecast, _, timings = run_lanes(
+            group.shape, group.epochs, stacked, progress, segments
+        )
+        timings += compiled[key]  # compiled before any call ran
+        host = jax.device_get(
+            engine.lanes_first((carry.weights, losses, forecast.forecasts_scaled))
+        )
+        provenance = Provenance(
+            *made, timings, lanes=stacked.learning_rate.shape[0], call=uuid.uuid4().hex
+        )
+        offsets = np.cumsum([0] + [len(tasks[i].repeats) for i in group.members])
+        for slot, i in enumerate(group.members):
+            part = slice(offsets[slot], offsets[slot + 1])
+            weights, lane_losses, scaled = jax.tree.map(
+                lambda a, part=part: np.asarray(a[part]), host
+            )
+            results[i] = _results(tasks[i], seed, weights, lane_losses, scaled, provenance)
+    return results
+
+
+def check_unique(tasks: Sequence[Task]) -> None:
+    """Each experiment at most once per series: results are keyed by (experiment, series)."""
+    seen = set()
+    for one in tasks:
+        if (one.name, one.series) in seen:
+            raise StatelabError(
+                f"two experiments are both named {one.name!r} on series {one.series!r}: "
+                "give each a name of its own"
+            )
+        seen.add((one.name, one.series))
+
+
+def _results(task: Task, seed, weights, losses, scaled, provenance) -> Results:
+    dataset = task.dataset
+    scaled = scaled[:, : len(dataset.test_x)]  # the lane's own test rows, not the padding
+    forecasts = dataset.to_raw(scaled.astype(float))
+    persistence = persistence_rmse(dataset)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a failure below
+        errors = rmse(dataset.test_actual, forecasts)
+        scaled_errors = mase(dataset.test_actual, forecasts, dataset.naive_mae)
+        relative = errors / persistence
+    return Results(
+        name=task.name,
+        spec=task.spec,
+        series=task.series,
+        data_hash=task.data_hash,
+        seed=seed,
+        repeats=task.repeats,
+        rmse=errors,
+        relative_rmse=relative,
+        mase=scaled_errors,
+        forecasts=forecasts,
+        forecasts_scaled=scaled,
+        final_loss=losses[:, -1],
+        failures=failure_reasons(losses, scaled, forecasts, errors),
+        dataset=dataset,
+        persistence_rmse=persistence,
+        provenance=provenance,
+        losses=losses,
+        loss_epochs=np.arange(1, losses.shape[1] + 1),
+        weights=weights,
+    )
 
 
 def run_experiments(
@@ -273,70 +459,16 @@ def run_experiments(
     seed: int = 1,
     initial_weights: Mapping[str, object] | None = None,
     progress: ProgressCallback | None = None,
-    chunks: int = 1,
+    segments: int = 1,
 ) -> dict[str, Results]:
-    """Run every experiment's repeats; experiments with the same shapes share one compiled
-    call. ``repeats`` (or an experiment's own) is a count (repeats 0..N-1) or the repeat
-    indices themselves."""
-    check_seed(seed)
-    indices = [repeat_indices(repeats if e.repeats is None else e.repeats) for e in experiments]
-    datasets = [prepare(series, experiment.spec) for experiment in experiments]
-
-    groups: dict[tuple, _Group] = {}
-    for position, (experiment, dataset) in enumerate(zip(experiments, datasets, strict=True)):
-        shape = shape_of(experiment.spec, dataset)
-        group = groups.setdefault(
-            (shape, experiment.spec.epochs), _Group(shape, experiment.spec.epochs, [])
-        )
-        group.members.append(position)
-
-    provenance = {"versions": versions(), "device": str(jax.devices()[0])}
-    results: dict[str, Results] = {}
-    for group_index, group in enumerate(groups.values()):
-        lanes = [
-            _lanes(experiments[i].spec, datasets[i], seed, indices[i], initial_weights)
-            for i in group.members
-        ]
-        stacked = jax.tree.map(lambda *parts: np.concatenate(parts, axis=-1), *lanes)
-        stacked = pad_lanes(stacked, LANE_BLOCK)
-        carry, losses, forecast, _, timings = run_lanes(
-            group.shape, group.epochs, stacked, progress, chunks
-        )
-        host = jax.device_get(
-            engine.lanes_first((carry.weights, losses, forecast.forecasts_scaled))
-        )
-        offsets = np.cumsum([0] + [len(indices[i]) for i in group.members])
-        for slot, i in enumerate(group.members):
-            part = slice(offsets[slot], offsets[slot + 1])
-            weights, lane_losses, scaled = jax.tree.map(
-                lambda a, part=part: np.asarray(a[part]), host
-            )
-            dataset, name = datasets[i], experiments[i].name
-            forecasts = dataset.to_raw(scaled.astype(float))
-            with np.errstate(over="ignore", invalid="ignore"):  # overflow is a failure below
-                errors = rmse(dataset.test_actual, forecasts)
-            results[name] = Results(
-                name=name,
-                spec=experiments[i].spec,
-                seed=seed,
-                repeats=indices[i],
-                rmse=errors,
-                failures=failure_reasons(lane_losses, scaled, forecasts, errors),
-                forecasts=forecasts,
-                forecasts_scaled=scaled,
-                losses=lane_losses,
-                weights=weights,
-                dataset=dataset,
-                persistence_rmse=persistence_rmse(dataset),
-                provenance=provenance
-                | {
-                    "timings": timings._asdict(),
-                    "compiled_group": group_index,
-                    "lanes_in_call": stacked.learning_rate.shape[0],
-                }
-                | {
-                    "settings": experiments[i].spec.to_dict(),
-                    "settings_hash": experiments[i].spec.digest(),
-                },
-            )
-    return {experiment.name: results[experiment.name] for experiment in experiments}
+    """Run every experiment's repeats on one series; experiments with the same shapes share
+    one compiled call. ``repeats`` (or an experiment's own) is a count (repeats 0..N-1) or
+    the repeat indices themselves."""
+    tasks = [
+        task(e.name, e.spec, series, repeats if e.repeats is None else e.repeats)
+        for e in experiments
+    ]
+    ran = run_tasks(
+        tasks, seed=seed, initial_weights=initial_weights, progress=progress, segments=segments
+    )
+    return {result.name: result for result in ran}

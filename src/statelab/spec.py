@@ -6,15 +6,18 @@ The study's eleven experiments are presets of this one spec (see :data:`PRESETS`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
 from typing import Literal
 
 from statelab.errors import StatelabError
+from statelab.profile import PROFILES, Profile
 
-PROFILES = ("keras3", "keras2017")
 MAX_SEED = 2**31 - 1
+# Adam's step is about the learning rate: above this, every repeat diverges (the study: 0.001).
+MAX_LEARNING_RATE = 10.0
 # Upper bounds that keep a typo from hanging the machine (the study uses 1000 epochs and
 # 1 unit; the engine's cost grows with each of these).
 LIMITS = {"epochs": 1_000_000, "neurons": 256, "lags": 64, "batch_size": 4096, "test_rows": 1000}
@@ -66,13 +69,21 @@ class Spec:
                     f"{name.replace('_', '-')} must be at most {LIMITS[name]}, got {value}"
                 )
         if self.train_window is not None and (
-            not isinstance(self.train_window, int) or self.train_window < 1
+            not isinstance(self.train_window, int) or self.train_window < 2
         ):
             raise StatelabError(
-                f"train-window must be a whole number >= 1, got {self.train_window!r}"
+                f"train-window must be a whole number >= 2 (one row has nothing to learn), "
+                f"got {self.train_window!r}"
             )
-        if not self.learning_rate > 0:
-            raise StatelabError(f"learning-rate must be > 0, got {self.learning_rate!r}")
+        if (
+            isinstance(self.learning_rate, bool)
+            or not isinstance(self.learning_rate, int | float)
+            or not 0 < self.learning_rate <= MAX_LEARNING_RATE
+        ):
+            raise StatelabError(
+                f"learning-rate must be a number above 0 and at most {MAX_LEARNING_RATE:g} "
+                f"(the study: 0.001), got {self.learning_rate!r}"
+            )
         if self.profile not in PROFILES:
             raise StatelabError(
                 f"unknown profile {self.profile!r}; choose one of {', '.join(PROFILES)}"
@@ -91,6 +102,11 @@ class Spec:
                 f"stateful batched forecasting needs the {self.test_rows} test rows to divide by "
                 f"the batch size {self.batch_size}"
             )
+
+    @property
+    def keras(self) -> Profile:
+        """The profile of Keras defaults this spec follows."""
+        return PROFILES[self.profile]
 
     @property
     def forecast_batch(self) -> int:
@@ -127,8 +143,14 @@ class Spec:
 
     def digest(self) -> str:
         """A short stable hash of the settings, for provenance and store keys."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return _digest(self)
+
+
+@functools.lru_cache(maxsize=4096)
+def _digest(spec: Spec) -> str:
+    # Cached: the store asks for it once a row, and a spec never changes.
+    text = json.dumps(spec.to_dict(), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

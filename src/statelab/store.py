@@ -1,80 +1,141 @@
-"""The results store: one SQLite file (WAL mode), a row per finished repeat.
+"""The results store: one SQLite file (WAL mode, synchronous FULL), a row per finished repeat.
 
-A repeat is keyed by experiment, settings hash, data hash, seed and repeat index, so
-a run can resume by asking which repeats are already there, and a repeat can never
-be stored twice. Each chunk of repeats is written in one transaction: an interruption
-at any moment leaves every committed chunk whole and nothing half-written.
+A repeat is keyed by experiment, settings hash, data hash, seed, repeat index and code
+version, so a run resumes by asking which repeats are already there, and a repeat is never
+stored twice. Each chunk is written in one transaction: an interruption at any moment
+leaves every committed chunk whole and nothing half-written, and with synchronous FULL a
+committed chunk survives a power loss too.
+
+A row is small (about 250 bytes for the study's 12 test rows): keys, status, RMSE, final
+loss, the forecasts as float32 (the engine's own output, in scaled units: the forecasts in
+the series' units are rebuilt from them exactly), and the timings of its compiled call.
+Settings and versions are stored once each, in tables of their own. Trained weights and loss
+curves are kept only on request (``keep``).
+
+One process at a time: a store's folder is locked (an advisory lock) while a command uses
+it, and a second command on the same folder is refused at once.
 """
 
 from __future__ import annotations
 
-import hashlib
+import fcntl
 import json
+import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
-import pandas as pd
 
+from statelab import layout
 from statelab.dataset import Dataset
-from statelab.engine import ENGINE_REVISION, LSTMWeights
+from statelab.engine import ENGINE_REVISION, LSTMWeights, weight_shapes
 from statelab.errors import StatelabError
-from statelab.results import Results, versions
+from statelab.evaluate import mase, persistence_rmse
+from statelab.files import write_atomic
+from statelab.results import Provenance, Results, Timings, Versions, versions
 from statelab.spec import Spec
 
-FILENAME = "statelab.sqlite"
-LOSS_POINTS = 200  # a stored loss curve keeps at most this many epochs (always the last)
+FILENAME = layout.STORE
+SCHEMA_VERSION = 2  # PRAGMA user_version; 0 is the first release's JSON layout (migrated)
+LOSS_POINTS = 200  # a kept loss curve holds at most this many epochs (always the last)
+KEEPABLE = ("weights", "loss")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS repeats (
+SCHEMA = f"""
+CREATE TABLE settings (
+    settings_hash TEXT PRIMARY KEY,
+    profile TEXT NOT NULL,
+    settings TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE provenance (
+    id INTEGER PRIMARY KEY,
+    versions TEXT NOT NULL,
+    device TEXT NOT NULL,
+    UNIQUE (versions, device)
+);
+CREATE TABLE repeats (
     experiment TEXT NOT NULL,
-    code_version TEXT NOT NULL,
-    settings_hash TEXT NOT NULL,
+    series TEXT NOT NULL,
+    settings_hash TEXT NOT NULL REFERENCES settings,
     data_hash TEXT NOT NULL,
     seed INTEGER NOT NULL,
     repeat INTEGER NOT NULL,
-    profile TEXT NOT NULL,
-    settings TEXT NOT NULL,
+    code TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
     reason TEXT NOT NULL,
     rmse REAL,
-    forecasts TEXT NOT NULL,
-    forecasts_scaled TEXT NOT NULL,
-    loss_epochs TEXT NOT NULL,
-    losses TEXT NOT NULL,
+    relative_rmse REAL,
+    mase REAL,
     final_loss REAL,
-    weights TEXT NOT NULL,
-    chunk_compile_s REAL NOT NULL,
-    chunk_run_s REAL NOT NULL,
-    chunk_lanes INTEGER NOT NULL,
+    forecasts_scaled BLOB NOT NULL,
+    compile_s REAL NOT NULL,
+    run_s REAL NOT NULL,
+    cache_hits INTEGER NOT NULL,
+    lanes INTEGER NOT NULL,
     stored_at REAL NOT NULL,
-    versions TEXT NOT NULL,
-    device TEXT NOT NULL,
-    PRIMARY KEY (experiment, code_version, settings_hash, data_hash, seed, repeat)
-)
+    provenance INTEGER NOT NULL REFERENCES provenance,
+    weights BLOB,
+    losses BLOB,
+    loss_epochs BLOB,
+    PRIMARY KEY (experiment, settings_hash, data_hash, seed, repeat, code)
+) WITHOUT ROWID;
+PRAGMA user_version = {SCHEMA_VERSION};
 """
 
 
-COLUMNS = [line.split()[0] for line in SCHEMA.strip().splitlines()[1:-2]]
+class StoredRepeat(NamedTuple):
+    """One row of ``repeats``: what goes into the store and what comes out."""
+
+    experiment: str
+    series: str
+    settings_hash: str
+    data_hash: str
+    seed: int
+    repeat: int
+    code: str
+    status: str  # ok or failed
+    reason: str  # why it failed; "" when ok
+    rmse: float | None
+    relative_rmse: float | None  # RMSE over the persistence RMSE on the same test rows
+    mase: float | None  # test MAE over the in-sample one-step naive MAE
+    final_loss: float | None
+    forecasts_scaled: bytes  # float32 (T,)
+    compile_s: float
+    run_s: float
+    cache_hits: int
+    lanes: int
+    stored_at: float
+    provenance: int  # -> provenance.id: package versions and device
+    weights: bytes | None  # float32, the Keras layout's arrays one after another (kept on request)
+    losses: bytes | None  # float32 loss at loss_epochs (kept on request)
+    loss_epochs: bytes | None  # int32 1-based epochs
+
+
+COLUMNS = StoredRepeat._fields
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM repeats"
+_KEY = "experiment=? AND settings_hash=? AND data_hash=? AND seed=? AND code=?"
 
 
 def code_version() -> str:
     """statelab's version and the engine revision: repeats from other code are not reused."""
-    return f"statelab {versions()['statelab']} engine {ENGINE_REVISION}"
+    return f"statelab {dict(versions())['statelab']} engine {ENGINE_REVISION}"
 
 
-def data_hash(series: pd.Series) -> str:
-    """A stable hash of a series' labels and values."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps([str(x) for x in series.index]).encode())
-    digest.update(np.asarray(series, dtype=np.float64).tobytes())
-    return digest.hexdigest()[:16]
-
-
-def _json(array) -> str:
-    return json.dumps(np.asarray(array, dtype=float).tolist())
+def parse_keep(text: str | Iterable[str] | None) -> frozenset[str]:
+    """``--keep weights,loss`` -> the optional parts to store."""
+    if text is None:
+        return frozenset()
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    chosen = frozenset(part.strip() for part in parts if part.strip())
+    unknown = sorted(chosen - set(KEEPABLE))
+    if unknown:
+        raise StatelabError(
+            f"--keep takes {', '.join(KEEPABLE)} (comma-separated), not {', '.join(unknown)}"
+        )
+    return chosen
 
 
 def downsample_epochs(epochs: int, points: int = LOSS_POINTS) -> np.ndarray:
@@ -84,37 +145,171 @@ def downsample_epochs(epochs: int, points: int = LOSS_POINTS) -> np.ndarray:
     return np.unique(np.linspace(1, epochs, points).round().astype(int))
 
 
-def _distinct(values) -> list:
-    """The different values among the rows, in order of first appearance."""
-    unique = []
-    for value in values:
-        if value not in unique:
-            unique.append(value)
-    return unique
+def _blob(array, dtype=np.float32) -> bytes:
+    return np.ascontiguousarray(array, dtype=dtype).tobytes()
+
+
+def _floats(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.float32)
+
+
+def _weights_blob(weights: LSTMWeights, k: int) -> bytes:
+    return b"".join(_blob(np.asarray(w[k]).ravel()) for w in weights)
+
+
+def _weights_of(blobs: list[bytes], spec: Spec) -> LSTMWeights:
+    """Kept weight blobs of N repeats -> Keras-layout arrays with a leading (N,) axis."""
+    shapes = weight_shapes(spec.lags, spec.neurons)
+    flat = np.stack([_floats(blob) for blob in blobs])
+    ends = np.cumsum([int(np.prod(shape)) for shape in shapes])
+    parts = np.split(flat, ends[:-1], axis=1)
+    return LSTMWeights(*(p.reshape(len(blobs), *s) for p, s in zip(parts, shapes, strict=True)))
+
+
+def rows_of(result: Results, provenance: int, keep: frozenset[str]) -> list[StoredRepeat]:
+    """A result's repeats as rows (``provenance``: the id of its versions and device)."""
+    code, now, timings = code_version(), time.time(), result.provenance.timings
+    epochs = None
+    if "loss" in keep and result.losses is not None:
+        epochs = downsample_epochs(len(result.loss_epochs))
+    rows = []
+    for k, repeat in enumerate(result.repeats):
+        failure = str(result.failures[k])
+        final_loss = float(result.final_loss[k])
+        rows.append(StoredRepeat(
+            experiment=result.name, series=result.series, settings_hash=result.spec.digest(),
+            data_hash=result.data_hash, seed=result.seed, repeat=int(repeat), code=code,
+            status="failed" if failure else "ok", reason=failure,
+            rmse=None if failure else float(result.rmse[k]),
+            relative_rmse=None if failure else float(result.relative_rmse[k]),
+            mase=None if failure else float(result.mase[k]),
+            final_loss=final_loss if np.isfinite(final_loss) else None,
+            forecasts_scaled=_blob(result.forecasts_scaled[k]),
+            compile_s=timings.compile_s, run_s=timings.run_s, cache_hits=timings.cache_hits,
+            lanes=result.provenance.lanes, stored_at=now, provenance=provenance,
+            weights=(_weights_blob(result.weights, k)
+                     if "weights" in keep and result.weights is not None else None),
+            losses=None if epochs is None else _blob(result.losses[k, epochs - 1]),
+            loss_epochs=None if epochs is None else _blob(result.loss_epochs[epochs - 1], np.int32),
+        ))  # fmt: skip
+    return rows
+
+
+def _versions_text(found: Versions) -> str:
+    return json.dumps(dict(found), sort_keys=True)
+
+
+def _readable(path: Path) -> None:
+    """Refuse a store file that cannot be one before SQLite touches it."""
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise StatelabError(f"{path} is not a file: move it away, or give another --out folder")
+    if path.stat().st_size == 0:
+        raise StatelabError(
+            f"{path} is empty (0 bytes): the store was truncated, and its results are lost; "
+            "restore it from a copy, or delete it to start a new store"
+        )
+
+
+@contextmanager
+def _sqlite_errors(path: Path) -> Iterator[None]:
+    """SQLite's errors as one-line StatelabErrors naming the store and what to do."""
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        text = str(error)
+        if "disk is full" in text or "disk I/O error" in text:
+            raise StatelabError(
+                f"cannot write the store {path}: {text}; free some space and run the same "
+                "command again (committed chunks are kept)"
+            ) from None
+        if "readonly" in text or "unable to open" in text:
+            raise StatelabError(f"cannot write the store {path}: {text}") from None
+        raise StatelabError(f"{path} is damaged ({text}): restore it from a copy") from None
+    except sqlite3.DatabaseError as error:
+        raise StatelabError(
+            f"{path} is not a statelab store, or is damaged ({error}): restore it from a copy, "
+            "or give another --out folder"
+        ) from None
+
+
+def _create(path: Path) -> None:
+    """A new, empty store, made whole beside ``path`` and renamed into place: a store file
+    is never seen half-made."""
+
+    def build(temporary: Path) -> None:
+        with _sqlite_errors(path):
+            connection = sqlite3.connect(temporary)
+            try:
+                connection.executescript(SCHEMA)
+                connection.execute("PRAGMA journal_mode=WAL")
+            finally:
+                connection.close()
+
+    write_atomic(path, build)
 
 
 class Store:
-    """Open (creating if need be) the store in ``folder``."""
+    """Open the store in ``folder``, creating it if there is none, and lock it for this
+    process until :meth:`close`."""
 
     def __init__(self, folder: Path) -> None:
-        self.path = Path(folder) / FILENAME
+        folder = Path(folder)
+        self.path = folder / FILENAME
+        self._lock = _lock(folder)
         try:
-            self.connection = sqlite3.connect(self.path, timeout=30)
-            self.connection.execute("PRAGMA journal_mode=WAL")
-            self.connection.execute("PRAGMA synchronous=NORMAL")
-            self.connection.execute(SCHEMA)
-            columns = [row[1] for row in self.connection.execute("PRAGMA table_info(repeats)")]
-        except sqlite3.DatabaseError as error:
-            raise StatelabError(f"{self.path} is not a statelab store: {error}") from None
-        if columns != COLUMNS:
-            self.connection.close()
-            raise StatelabError(
-                f"{self.path} is a store of another layout (an older statelab): "
-                "give a new --out folder"
-            )
+            self.connection = self._open()
+        except BaseException:
+            os.close(self._lock)
+            raise
+
+    def _open(self) -> sqlite3.Connection:
+        _readable(self.path)
+        if not self.path.exists():
+            _create(self.path)
+        with _sqlite_errors(self.path):
+            connection = sqlite3.connect(self.path, timeout=30)
+            try:
+                check = connection.execute("PRAGMA quick_check").fetchone()[0]
+                if check != "ok":
+                    raise sqlite3.DatabaseError(f"integrity check: {check}")
+                version = connection.execute("PRAGMA user_version").fetchone()[0]
+                if version == 0:
+                    from statelab import migrate  # the first release's layout, if it is one
+
+                    if migrate.is_first_layout(connection):
+                        try:
+                            migrate.migrate_first_layout(connection)  # all or nothing
+                        except (ValueError, KeyError, TypeError) as error:  # JSON, shapes
+                            raise StatelabError(
+                                f"{self.path} is a store of the first release with a damaged "
+                                f"row ({type(error).__name__}: {error}); it is left as it "
+                                "was: restore it from a copy, or give another --out folder"
+                            ) from None
+                        version = SCHEMA_VERSION
+                if version > SCHEMA_VERSION:
+                    raise StatelabError(
+                        f"{self.path} was written by a newer statelab (store schema {version}); "
+                        "upgrade statelab, or give another --out folder"
+                    )
+                columns = [r[1] for r in connection.execute("PRAGMA table_info(repeats)")]
+                if version != SCHEMA_VERSION or tuple(columns) != COLUMNS:
+                    raise StatelabError(
+                        f"{self.path} is a store of another layout: give another --out folder"
+                    )
+                connection.execute("PRAGMA journal_mode=WAL")
+                # FULL: a committed chunk is on disk before the commit returns, power loss
+                # included (NORMAL in WAL mode may lose the last commits).
+                connection.execute("PRAGMA synchronous=FULL")
+            except BaseException:
+                connection.close()
+                raise
+        return connection
 
     def close(self) -> None:
         self.connection.close()
+        os.close(self._lock)
 
     def __enter__(self) -> Store:
         return self
@@ -124,96 +319,157 @@ class Store:
 
     def stored(self, name: str, spec: Spec, data: str, seed: int) -> set[int]:
         """The repeat indices already stored for this experiment, settings, data and seed."""
-        rows = self.connection.execute(
-            "SELECT repeat FROM repeats WHERE experiment=? AND code_version=? AND settings_hash=? "
-            "AND data_hash=? AND seed=?",
-            (name, code_version(), spec.digest(), data, seed),
-        )
+        with _sqlite_errors(self.path):
+            rows = self.connection.execute(
+                f"SELECT repeat FROM repeats WHERE {_KEY}",
+                (name, spec.digest(), data, seed, code_version()),
+            ).fetchall()
         return {row[0] for row in rows}
 
-    def add(self, results: Iterable[Results], data: str) -> int:
+    def _provenance_id(self, found: Versions, device: str) -> int:
+        text = _versions_text(found)
+        self.connection.execute(
+            "INSERT OR IGNORE INTO provenance (versions, device) VALUES (?, ?)", (text, device)
+        )
+        return self.connection.execute(
+            "SELECT id FROM provenance WHERE versions=? AND device=?", (text, device)
+        ).fetchone()[0]
+
+    def add(self, results: Iterable[Results], keep: frozenset[str] = frozenset()) -> int:
         """Store every repeat of ``results`` in one transaction; returns rows inserted (a
         repeat already there is left as it was)."""
-        rows, code = [], code_version()
-        for result in results:
-            epochs = downsample_epochs(result.losses.shape[1])
-            timings = result.provenance.get("timings", {})
-            for k, repeat in enumerate(result.repeats):
-                weights = {n: np.asarray(getattr(result.weights, n)[k]).tolist()
-                           for n in LSTMWeights._fields}  # fmt: skip
-                failure = str(result.failures[k])
-                rows.append((
-                    result.name, code, result.spec.digest(), data, result.seed, int(repeat),
-                    result.spec.profile, json.dumps(result.spec.to_dict(), sort_keys=True),
-                    "failed" if failure else "ok", failure,
-                    None if failure else float(result.rmse[k]),
-                    _json(result.forecasts[k]), _json(result.forecasts_scaled[k]),
-                    _json(epochs), _json(result.losses[k, epochs - 1]),
-                    float(result.losses[k, -1]), json.dumps(weights),
-                    timings.get("compile_s", 0.0), timings.get("run_s", 0.0),
-                    int(result.provenance.get("lanes_in_call", 0)), time.time(),
-                    json.dumps(result.provenance.get("versions", {})),
-                    str(result.provenance.get("device", "")),
-                ))  # fmt: skip
-        with self.connection:  # one transaction: all of the chunk or none of it
-            before = self.connection.total_changes
+        with _sqlite_errors(self.path), self.connection:  # all of the chunk or none of it
+            rows = []
+            for result in results:
+                self.connection.execute(
+                    "INSERT OR IGNORE INTO settings VALUES (?, ?, ?)",
+                    (result.spec.digest(), result.spec.profile,
+                     json.dumps(result.spec.to_dict(), sort_keys=True)),
+                )  # fmt: skip
+                made = result.provenance
+                provenance = self._provenance_id(made.versions[0], made.devices[0])
+                rows.extend(rows_of(result, provenance, keep))
+            inserted = self.connection.total_changes
             self.connection.executemany(
-                f"INSERT OR IGNORE INTO repeats VALUES ({', '.join('?' * 23)})", rows
+                f"INSERT OR IGNORE INTO repeats VALUES ({', '.join('?' * len(COLUMNS))})", rows
             )
-            return self.connection.total_changes - before
+            return self.connection.total_changes - inserted
 
     def load(
         self,
         name: str,
         spec: Spec,
         dataset: Dataset,
+        series: str,
         data: str,
         seed: int,
         repeats: np.ndarray,
-        persistence: float,
     ) -> Results:
-        """The stored repeats ``repeats`` of an experiment, as :class:`Results`."""
-        placeholders = ", ".join("?" * len(repeats))
-        rows = self.connection.execute(
-            "SELECT repeat, reason, rmse, forecasts, forecasts_scaled, loss_epochs, losses, "
-            "weights, versions, device, chunk_compile_s, chunk_run_s FROM repeats "
-            f"WHERE experiment=? AND code_version=? AND settings_hash=? AND data_hash=? "
-            f"AND seed=? AND repeat IN ({placeholders}) ORDER BY repeat",
-            (name, code_version(), spec.digest(), data, seed, *map(int, repeats)),
-        ).fetchall()
-        if len(rows) != len(repeats):
-            raise StatelabError(f"the store lacks {len(repeats) - len(rows)} repeats of {name}")
-        weights = [json.loads(row[7]) for row in rows]
-        return Results(
-            name=name,
-            spec=spec,
-            seed=seed,
-            repeats=np.array([row[0] for row in rows]),
-            rmse=np.array([np.nan if row[2] is None else row[2] for row in rows]),
-            forecasts=np.array([json.loads(row[3]) for row in rows]),
-            forecasts_scaled=np.array([json.loads(row[4]) for row in rows], dtype=np.float32),
-            losses=np.array([json.loads(row[6]) for row in rows], dtype=np.float32),
-            loss_epochs=np.array(json.loads(rows[0][5]), dtype=int),
-            weights=LSTMWeights(
-                **{n: np.array([w[n] for w in weights], np.float32) for n in LSTMWeights._fields}
-            ),
-            dataset=dataset,
-            persistence_rmse=persistence,
-            failures=np.array([row[1] for row in rows], dtype=object),
-            provenance={
-                # every distinct set of versions and device the repeats were computed with
-                # the first repeat's versions and device; every distinct set beside them, so a
-                # study resumed after an upgrade or on another machine says so
-                "versions": json.loads(rows[0][8]),
-                "device": rows[0][9],
-                "all_versions": _distinct(json.loads(row[8]) for row in rows),
-                "all_devices": _distinct(row[9] for row in rows),
-                "timings": {"compile_s": rows[0][10], "run_s": rows[0][11]},
-                "settings": spec.to_dict(),
-                "settings_hash": spec.digest(),
-                "store": str(self.path),
-            },
-        )
+        """The stored repeats ``repeats`` of an experiment on a series, as :class:`Results`."""
+        wanted = [int(k) for k in repeats]
+        with _sqlite_errors(self.path):
+            rows = [
+                StoredRepeat(*row)
+                for row in self.connection.execute(
+                    f"{_SELECT} WHERE {_KEY} ORDER BY repeat",
+                    (name, spec.digest(), data, seed, code_version()),
+                )
+            ]
+            made = {
+                id_: (versions_text, device)
+                for id_, versions_text, device in self.connection.execute(
+                    "SELECT id, versions, device FROM provenance"
+                )
+            }
+        by_repeat = {row.repeat: row for row in rows}
+        missing = [k for k in wanted if k not in by_repeat]
+        if missing:
+            raise StatelabError(f"the store lacks {len(missing)} repeats of {name}")
+        rows = [by_repeat[k] for k in wanted]
+        return results_of(rows, name, spec, dataset, series, made)
 
     def count(self) -> int:
-        return self.connection.execute("SELECT COUNT(*) FROM repeats").fetchone()[0]
+        """Repeats stored, all experiments, series and seeds."""
+        with _sqlite_errors(self.path):
+            return self.connection.execute("SELECT COUNT(*) FROM repeats").fetchone()[0]
+
+
+def results_of(
+    rows: list[StoredRepeat],
+    name: str,
+    spec: Spec,
+    dataset: Dataset,
+    series: str,
+    provenances: dict[int, tuple[str, str]],
+) -> Results:
+    """Stored rows of one experiment on one series -> :class:`Results` (forecasts in the
+    series' units rebuilt from the stored float32 engine output, exactly as the run did)."""
+    scaled = np.stack([_floats(row.forecasts_scaled) for row in rows])
+    forecasts = dataset.to_raw(scaled.astype(float))
+    rmse, persistence = _column(rows, "rmse"), persistence_rmse(dataset)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # failed repeats
+        relative = rmse / persistence
+        scaled_errors = mase(dataset.test_actual, forecasts, dataset.naive_mae)
+    pairs = _distinct(provenances[row.provenance] for row in rows)
+    first = rows[0]
+    kept_loss = all(row.losses is not None for row in rows)
+    kept_weights = all(row.weights is not None for row in rows)
+    return Results(
+        name=name,
+        spec=spec,
+        series=series,
+        data_hash=first.data_hash,
+        seed=first.seed,
+        repeats=np.array([row.repeat for row in rows]),
+        rmse=rmse,
+        # Both from what is stored exactly (RMSE, forecasts): the columns of the same name
+        # are for readers of the store, and rows migrated from the first release lack them.
+        relative_rmse=relative,
+        mase=scaled_errors,
+        forecasts=forecasts,
+        forecasts_scaled=scaled,
+        final_loss=_column(rows, "final_loss"),
+        failures=np.array([row.reason for row in rows], dtype=object),
+        dataset=dataset,
+        persistence_rmse=persistence,
+        provenance=Provenance(
+            versions=tuple(_distinct(tuple(json.loads(v).items()) for v, _ in pairs)),
+            devices=tuple(_distinct(device for _, device in pairs)),
+            timings=Timings(first.compile_s, first.run_s, first.cache_hits),
+            lanes=first.lanes,
+        ),
+        losses=np.stack([_floats(row.losses) for row in rows]) if kept_loss else None,
+        loss_epochs=(
+            np.frombuffer(first.loss_epochs, dtype=np.int32).astype(int) if kept_loss else None
+        ),  # fmt: skip
+        weights=_weights_of([row.weights for row in rows], spec) if kept_weights else None,
+    )
+
+
+def _column(rows: list[StoredRepeat], name: str) -> np.ndarray:
+    """A REAL column of the rows as float64, NULL as NaN."""
+    return np.array([np.nan if v is None else v for v in (getattr(r, name) for r in rows)])
+
+
+def _distinct(values) -> list:
+    """The different values, in order of first appearance."""
+    return list(dict.fromkeys(values))
+
+
+def _lock(folder: Path) -> int:
+    """An exclusive advisory lock on the folder itself (no file is made for it), or a
+    one-line error if another statelab process holds it; released when the process ends,
+    however it ends."""
+    try:
+        handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as error:
+        raise StatelabError(f"cannot use the folder {folder}: {error.strerror}") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(handle)
+        raise StatelabError(
+            f"another statelab command is using {folder}: wait for it to finish, "
+            "or give another --out folder"
+        ) from None
+    return handle

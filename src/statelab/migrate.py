@@ -1,0 +1,103 @@
+"""Stores of the first release (schema 0: one table, arrays as JSON text) migrated in place to
+the current layout, in one transaction: all of it or none of it.
+
+The first release kept every repeat's trained weights and loss curve, so the migrated rows
+keep them too. Its rows carry the same code version as today's engine where the engine is
+the same, so a migrated study resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+
+from statelab.engine import LSTMWeights
+from statelab.store import SCHEMA, StoredRepeat, _blob
+
+FIRST_COLUMNS = (
+    "experiment", "code_version", "settings_hash", "data_hash", "seed", "repeat", "profile",
+    "settings", "status", "reason", "rmse", "forecasts", "forecasts_scaled", "loss_epochs",
+    "losses", "final_loss", "weights", "chunk_compile_s", "chunk_run_s", "chunk_lanes",
+    "stored_at", "versions", "device",
+)  # fmt: skip
+
+
+def _row(old: dict, provenance: int) -> StoredRepeat:
+    weights = json.loads(old["weights"])
+    flat = np.concatenate([np.ravel(weights[name]) for name in LSTMWeights._fields])
+    final_loss = old["final_loss"]
+    return StoredRepeat(
+        experiment=old["experiment"],
+        series="",  # the first release did not record the series' name; its hash is kept
+        settings_hash=old["settings_hash"],
+        data_hash=old["data_hash"],
+        seed=old["seed"],
+        repeat=old["repeat"],
+        code=old["code_version"],
+        status=old["status"],
+        reason=old["reason"],
+        rmse=old["rmse"],
+        relative_rmse=None,  # set from the data when the study is read back (see store)
+        mase=None,
+        final_loss=final_loss if final_loss is not None and np.isfinite(final_loss) else None,
+        forecasts_scaled=_blob(json.loads(old["forecasts_scaled"])),
+        compile_s=old["chunk_compile_s"],
+        run_s=old["chunk_run_s"],
+        cache_hits=0,
+        lanes=old["chunk_lanes"],
+        stored_at=old["stored_at"],
+        provenance=provenance,
+        weights=_blob(flat),
+        losses=_blob(json.loads(old["losses"])),
+        loss_epochs=_blob(json.loads(old["loss_epochs"]), np.int32),
+    )
+
+
+def is_first_layout(connection: sqlite3.Connection) -> bool:
+    """Whether this is a store of the first release: its one table, with its columns."""
+    tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    columns = tuple(r[1] for r in connection.execute("PRAGMA table_info(repeats)"))
+    return tables == {"repeats"} and columns == FIRST_COLUMNS
+
+
+def migrate_first_layout(connection: sqlite3.Connection) -> int:
+    """Rewrite a first-release store in the current layout; returns the rows migrated."""
+    isolation = connection.isolation_level
+    connection.isolation_level = None  # explicit BEGIN/COMMIT around DDL and DML alike
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("ALTER TABLE repeats RENAME TO repeats_first_layout")
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                connection.execute(statement)
+        rows, ids = [], {}
+        for values in connection.execute(
+            f"SELECT {', '.join(FIRST_COLUMNS)} FROM repeats_first_layout"
+        ).fetchall():
+            old = dict(zip(FIRST_COLUMNS, values, strict=True))
+            connection.execute(
+                "INSERT OR IGNORE INTO settings VALUES (?, ?, ?)",
+                (old["settings_hash"], old["profile"], old["settings"]),
+            )
+            made = (json.dumps(json.loads(old["versions"]), sort_keys=True), old["device"])
+            if made not in ids:
+                connection.execute(
+                    "INSERT OR IGNORE INTO provenance (versions, device) VALUES (?, ?)", made
+                )
+                ids[made] = connection.execute(
+                    "SELECT id FROM provenance WHERE versions=? AND device=?", made
+                ).fetchone()[0]
+            rows.append(_row(old, ids[made]))
+        connection.executemany(
+            f"INSERT INTO repeats VALUES ({', '.join('?' * len(StoredRepeat._fields))})", rows
+        )
+        connection.execute("DROP TABLE repeats_first_layout")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    finally:
+        connection.isolation_level = isolation
+    return len(rows)

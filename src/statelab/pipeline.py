@@ -1,0 +1,168 @@
+"""The study pipeline, one library function: a plan -> the chunks the store lacks, run on a
+backend and stored as each finishes -> read back -> statistics, tables, figures and files.
+
+`statelab reproduce` parses its arguments and calls :func:`execute`; so do the tests.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+
+from statelab.backends import Backend, open_backend
+from statelab.errors import Interrupted, StatelabError
+from statelab.files import resolve_target
+from statelab.plan import Plan, check_chunk, chunks
+from statelab.results import Results, Timings
+from statelab.store import Store, parse_keep
+
+DEFAULT_CHUNK = 100
+
+
+class Progress(Protocol):
+    def chunks(self, done: int, total: int, lanes: int, series: int) -> None:
+        """After every stored chunk, with the lanes (repeats) and series it held."""
+
+    def epochs(self, done: int, total: int, lanes: int) -> None:
+        """After every segment of epochs of a compiled call in this process."""
+
+
+class Silent:
+    def chunks(self, done: int, total: int, lanes: int, series: int) -> None:
+        pass
+
+    def epochs(self, done: int, total: int, lanes: int) -> None:
+        pass
+
+
+class Execution(NamedTuple):
+    """How a plan runs: none of it changes a result."""
+
+    chunk: int = DEFAULT_CHUNK  # repeat indices per chunk: the unit of work, storage, resume
+    workers: int | None = None  # a new local Dask cluster of this many processes
+    cluster: str | None = None  # or the Dask scheduler at this address
+    keep: str | None = None  # optional parts to store: "weights", "loss", or both
+
+
+class Filled(NamedTuple):
+    planned: int
+    run: int  # repeats run now; the rest were already stored
+    chunks: int
+    timings: Timings  # summed over the compiled calls (on workers too, with a cluster)
+
+
+class Writer(Protocol):
+    """What a plan's results become: files in the output folder."""
+
+    def names(self, plan: Plan) -> list[str]:
+        """Every file it writes (each is checked before any work starts)."""
+
+    def write(self, plan: Plan, results: list[Results], out: Path) -> Any:
+        """Write the files; returns what they hold."""
+
+
+class Outcome(NamedTuple):
+    written: Any  # what the writer returned
+    filled: Filled
+    fill_s: float  # wall seconds running the missing chunks into the store
+    outputs_s: float  # wall seconds reading back, computing the statistics, writing files
+
+
+def fill(store: Store, plan: Plan, backend: Backend, chunk: int, keep, progress) -> Filled:
+    """Run every planned repeat the store lacks, chunk by chunk, storing each chunk as it
+    finishes. Running it again after an interruption runs only what is missing, and the
+    stored results are the same as an uninterrupted run's."""
+    missing = []
+    for one in plan.tasks:
+        done = store.stored(one.name, one.spec, one.data_hash, plan.seed)
+        missing.append(one._replace(repeats=one.repeats[[int(k) not in done for k in one.repeats]]))
+    cut = chunks(missing, chunk)
+    ran, timings = 0, Timings()
+    with _ctrl_c() as pressed:
+        for finished, results in enumerate(backend.run(cut, plan.seed), 1):
+            store.add(results, keep)
+            ran += sum(len(r.repeats) for r in results)
+            timings += _call_timings(results)
+            progress.chunks(finished, len(cut), sum(len(r.repeats) for r in results),
+                            len({r.series for r in results}))  # fmt: skip
+            if pressed.is_set():
+                raise KeyboardInterrupt
+    return Filled(plan.planned, ran, len(cut), timings)
+
+
+@contextmanager
+def _ctrl_c() -> Iterator[threading.Event]:
+    """Ctrl-C raises KeyboardInterrupt as usual, and also sets the event it yields: Python
+    swallows a KeyboardInterrupt raised inside a garbage-collector callback (JAX has one),
+    and the event still stops the run after the chunk in hand."""
+    pressed = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield pressed
+        return
+
+    def handler(signum, frame):
+        pressed.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _call_timings(results: list[Results]) -> Timings:
+    """The chunk's compiled calls' timings, each call counted once (its tasks share it)."""
+    calls = {r.provenance.call: r.provenance.timings for r in results}
+    return sum(calls.values(), Timings())
+
+
+def load(store: Store, plan: Plan) -> list[Results]:
+    """Every task of the plan, read back from the store."""
+    return [
+        store.load(t.name, t.spec, t.dataset, t.series, t.data_hash, plan.seed, t.repeats)
+        for t in plan.tasks
+    ]
+
+
+def execute(
+    plan: Plan,
+    out: Path,
+    writer: Writer,
+    execution: Execution | None = None,
+    progress: Progress | None = None,
+) -> Outcome:
+    """Run ``plan`` into the store in folder ``out`` (resuming whatever an earlier run left),
+    read it back, and have ``writer`` write its files there. Every setting is checked before
+    the store is opened or a worker started; Ctrl-C raises :class:`Interrupted` with the
+    count of repeats stored, all of them whole."""
+    execution = execution or Execution()
+    progress = progress or Silent()
+    keep = parse_keep(execution.keep)
+    check_chunk(execution.chunk)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise StatelabError(f"--out {out} is a file; give a folder")
+    if out.is_dir():
+        for name in writer.names(plan):
+            resolve_target(out / name)
+    with open_backend(execution.workers, execution.cluster, progress.epochs) as backend:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StatelabError(f"cannot create folder {out}: {error.strerror}") from None
+        with Store(out) as store:
+            started = time.perf_counter()
+            try:
+                filled = fill(store, plan, backend, execution.chunk, keep, progress)
+            except KeyboardInterrupt:
+                raise Interrupted(store.count()) from None
+            filled_at = time.perf_counter()
+            written = writer.write(plan, load(store, plan), out)  # under the store's lock
+    done = time.perf_counter()
+    return Outcome(written, filled, filled_at - started, done - filled_at)

@@ -1,0 +1,120 @@
+"""A plan: what to run, as data. Tasks (an experiment's repeats on one series), the series
+they use, the master seed; series that cannot be used, with why; and the chunks the work is
+cut into. The Shampoo study (statelab.study) and a run over a collection are two plans on
+one pipeline (statelab.pipeline)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import pandas as pd
+
+from statelab import buckets
+from statelab.errors import StatelabError
+from statelab.runner import MAX_REPEATS, Task, compiled_rows, repeat_indices, shape_of, task
+from statelab.spec import Spec, check_seed
+
+
+class Skip(NamedTuple):
+    """A series left out of a plan, and why."""
+
+    series: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Tasks, the series they use by name, the master seed, the repeats each experiment's
+    statistics take (an experiment may run more, such as the study's pool), and the series
+    left out with why."""
+
+    series: Mapping[str, pd.Series]
+    tasks: tuple[Task, ...]
+    seed: int
+    repeats: int
+    skipped: tuple[Skip, ...] = ()
+
+    @property
+    def planned(self) -> int:
+        return sum(len(t.repeats) for t in self.tasks)
+
+
+def plan(
+    experiments: Sequence[tuple[str, Spec, int]],
+    series: Sequence[pd.Series],
+    test_sizes: Sequence[int],
+    seed: int,
+) -> Plan:
+    """Every experiment (name, spec, repeats) on every series, with each series' own test
+    size. A series the split cannot use (too short, constant, ...) is left out and recorded
+    when there are several, and is an error when it is the only one. Series of different
+    lengths are padded into a few compiled shapes (statelab.buckets)."""
+    check_seed(seed)
+    made, skipped = [], []
+    for one, size in zip(series, test_sizes, strict=True):
+        try:
+            made.extend(
+                task(name, spec.replace(test_rows=size), one, repeats)
+                for name, spec, repeats in experiments
+            )
+        except StatelabError as error:
+            if len(series) == 1:
+                raise
+            skipped.append(Skip(str(one.name), str(error)))
+    if not made:
+        raise StatelabError(f"none of the {len(series)} series can be used: {skipped[0].reason}")
+    used = {t.series for t in made}
+    counts = [len(repeat_indices(repeats)) for *_, repeats in experiments]
+    return Plan(
+        {str(s.name): s for s in series if str(s.name) in used},
+        tuple(bucketed(made)),
+        seed,
+        min(counts),
+        tuple(skipped),
+    )
+
+
+def bucketed(tasks: Sequence[Task]) -> list[Task]:
+    """The tasks with compiled rows: tasks that differ only in their rows share a few
+    compiled shapes, training rows by :func:`buckets.assign`, test rows the longest."""
+    groups: dict[tuple, list[int]] = {}
+    for i, one in enumerate(tasks):  # the tasks whose lanes could share a compiled call
+        groups.setdefault((shape_of(one.spec, (0, 0)), one.spec.epochs), []).append(i)
+    out = list(tasks)
+    for members in groups.values():
+        rows = [compiled_rows(tasks[i]) for i in members]
+        if len(set(rows)) == 1:
+            continue  # one shape already: nothing to pad
+        lanes = [len(tasks[i].repeats) for i in members]
+        spec = tasks[members[0]].spec
+        trained = buckets.assign([r[0] for r in rows], lanes, multiple=spec.batch_size)
+        tested = max(r[1] for r in rows)
+        tested = -(-tested // spec.forecast_batch) * spec.forecast_batch
+        for i, train_rows in zip(members, trained, strict=True):
+            out[i] = tasks[i]._replace(rows=(train_rows, tested))
+    return out
+
+
+def check_chunk(size: int) -> None:
+    if not 1 <= size <= MAX_REPEATS:
+        raise StatelabError(f"--chunk must be a whole number from 1 to {MAX_REPEATS:,}, got {size}")
+
+
+def chunks(tasks: Sequence[Task], size: int) -> list[tuple[Task, ...]]:
+    """Cut the tasks' repeats into chunks of ``size`` repeat indices: a chunk (every task's
+    repeats in one range of indices) runs, is stored and is resumed as one unit, so an
+    interruption loses at most one chunk."""
+    check_chunk(size)
+    top = max((int(t.repeats.max()) + 1 for t in tasks if len(t.repeats)), default=0)
+    made = []
+    for start in range(0, top, size):
+        chunk = []
+        for one in tasks:
+            picked = one.repeats[(one.repeats >= start) & (one.repeats < start + size)]
+            if len(picked):
+                chunk.append(one._replace(repeats=picked))
+        if chunk:
+            made.append(tuple(chunk))
+    return made

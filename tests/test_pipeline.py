@@ -1,0 +1,84 @@
+"""The pipeline users run (`statelab reproduce` calls it): a plan into the store, only what
+is missing, read back, files written."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+import statelab
+from statelab import layout, pipeline, study
+from statelab.outputs import StudyFiles
+
+SETTINGS = {"epochs": 6}
+
+
+def plan(repeats: int, pool: int = 0, seed: int = 1) -> study.Plan:
+    return study.plan(statelab.shampoo(), repeats, pool, SETTINGS, seed)
+
+
+def execute(plan: study.Plan, out, execution=None) -> pipeline.Outcome:
+    return pipeline.execute(plan, out, StudyFiles(), execution)
+
+
+def test_a_second_run_runs_nothing_and_gives_the_same_study(tmp_path):
+    first = execute(plan(3), tmp_path)
+    assert first.filled.planned == first.filled.run == 33 and first.filled.chunks == 1
+    again = execute(plan(3), tmp_path)
+    assert again.filled.run == 0 and again.filled.chunks == 0
+    for name, result in first.written.study.results.items():
+        np.testing.assert_array_equal(again.written.study.results[name].rmse, result.rmse)
+    assert sorted(p.name for p in first.written.files) == sorted(
+        p.name for p in again.written.files
+    )
+
+
+def test_more_repeats_run_only_the_new_ones_and_equal_a_fresh_run(tmp_path):
+    execute(plan(3), tmp_path / "grown")
+    grown = execute(plan(5), tmp_path / "grown")
+    assert grown.filled.run == 11 * 2
+    fresh = execute(plan(5), tmp_path / "fresh")
+    for name, result in fresh.written.study.results.items():
+        np.testing.assert_array_equal(grown.written.study.results[name].rmse, result.rmse)
+        np.testing.assert_array_equal(grown.written.study.results[name].forecasts, result.forecasts)
+
+
+def test_the_pool_runs_beyond_the_repeats_and_feeds_only_the_se_curve(tmp_path):
+    outcome = execute(plan(3, pool=9), tmp_path)
+    assert outcome.filled.planned == 11 * 3 + 6
+    assert len(outcome.written.study.pool) == 9
+    assert all(len(r.repeats) == 3 for r in outcome.written.study.results.values())
+    np.testing.assert_array_equal(
+        outcome.written.study.pool[:3], outcome.written.study.results["stateful"].rmse
+    )
+    assert outcome.written.se_curve["repeats"].max() == 9
+
+
+def test_chunks_are_the_unit_of_storage(tmp_path):
+    outcome = execute(plan(5), tmp_path, pipeline.Execution(chunk=2))
+    assert outcome.filled.chunks == 3  # repeat indices 0-1, 2-3, 4
+
+
+def test_kept_weights_reach_the_store(tmp_path):
+    execute(plan(2), tmp_path, pipeline.Execution(keep="weights"))
+    with sqlite3.connect(tmp_path / layout.STORE) as connection:
+        kept = connection.execute(
+            "SELECT COUNT(*) FROM repeats WHERE weights IS NOT NULL AND losses IS NULL"
+        ).fetchone()[0]
+    assert kept == 22
+
+
+@pytest.mark.parametrize(
+    ("execution", "message"),
+    [
+        (pipeline.Execution(chunk=0), "--chunk must be"),
+        (pipeline.Execution(keep="everything"), "--keep takes"),
+        (pipeline.Execution(workers=10**9), "cores"),
+    ],
+)
+def test_bad_execution_settings_fail_before_the_store_exists(tmp_path, execution, message):
+    with pytest.raises(statelab.StatelabError, match=message):
+        execute(plan(2), tmp_path / "out", execution)
+    assert not (tmp_path / "out").exists()

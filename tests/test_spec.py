@@ -1,0 +1,49 @@
+"""The spec: validated once, immutable, presets as .replace(), one profile object."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import statelab
+from statelab.profile import PROFILES
+from statelab.spec import MAX_LEARNING_RATE, Spec
+
+
+@pytest.mark.parametrize(
+    "rate", [math.inf, 1e308, -0.1, 0.0, math.nan, MAX_LEARNING_RATE * 2, True]
+)
+def test_a_learning_rate_that_can_only_diverge_is_refused(rate):
+    with pytest.raises(statelab.StatelabError, match="learning-rate must be a number above 0"):
+        Spec(learning_rate=rate)
+
+
+def test_learning_rates_up_to_the_limit_are_taken():
+    assert Spec(learning_rate=MAX_LEARNING_RATE).learning_rate == MAX_LEARNING_RATE
+    assert Spec(learning_rate=1).learning_rate == 1
+
+
+def test_each_profile_is_one_object_with_the_documented_defaults():
+    keras3, keras2017 = Spec().keras, Spec(profile="keras2017").keras
+    assert keras3 == PROFILES["keras3"] and keras2017 == PROFILES["keras2017"]
+    assert (keras3.hard_sigmoid, keras3.epsilon, keras3.keras2_moments) == (False, 1e-7, False)
+    assert (keras2017.hard_sigmoid, keras2017.epsilon, keras2017.keras2_moments) == (
+        True,
+        1e-8,
+        True,
+    )
+    assert {(p.beta_1, p.beta_2) for p in PROFILES.values()} == {(0.9, 0.999)}
+
+
+def test_replace_validates_again_and_leaves_the_original():
+    spec = Spec()
+    with pytest.raises(statelab.StatelabError, match="batch-size"):
+        spec.replace(batch_size=0)
+    assert spec.replace(epochs=3).epochs == 3 and spec.epochs == 1000
+
+
+def test_the_digest_is_stable_and_tells_settings_apart():
+    assert Spec().digest() == Spec().digest()
+    assert Spec().digest() != Spec(shuffle=True).digest()
+    assert len(Spec().digest()) == 16
