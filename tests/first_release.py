@@ -13,7 +13,10 @@ import numpy as np
 
 from statelab.engine import LSTMWeights
 from statelab.results import Results
-from statelab.store import code_version, downsample_epochs
+from statelab.store import downsample_epochs
+
+# The code version every row of the first release carries.
+FIRST_RELEASE_CODE = "statelab 0.1.0 engine 3"
 
 FIRST_LAYOUT = """
 CREATE TABLE IF NOT EXISTS repeats (
@@ -34,8 +37,9 @@ def _json(array) -> str:
     return json.dumps(np.asarray(array, dtype=float).tolist())
 
 
-def rows(result: Results) -> list[tuple]:
-    """``result``'s repeats as the first release stored them."""
+def rows(result: Results, code: str = FIRST_RELEASE_CODE) -> list[tuple]:
+    """``result``'s repeats as the first release stored them (under ``code``: a test of the
+    conversion alone may file them under today's code, so they read back)."""
     epochs = downsample_epochs(result.losses.shape[1])
     made = result.provenance
     out = []
@@ -44,7 +48,7 @@ def rows(result: Results) -> list[tuple]:
                    for n in LSTMWeights._fields}  # fmt: skip
         failure = str(result.failures[k])
         out.append((
-            result.name, code_version(), result.spec.digest(), result.data_hash, result.seed,
+            result.name, code, result.spec.digest(), result.data_hash, result.seed,
             int(repeat), result.spec.profile, json.dumps(result.spec.to_dict(), sort_keys=True),
             "failed" if failure else "ok", failure, None if failure else float(result.rmse[k]),
             _json(result.forecasts[k]), _json(result.forecasts_scaled[k]), _json(epochs),
@@ -55,7 +59,7 @@ def rows(result: Results) -> list[tuple]:
     return out
 
 
-def write_first_layout(path: Path, results: list[Results]) -> None:
+def write_first_layout(path: Path, results: list[Results], code: str = FIRST_RELEASE_CODE) -> None:
     """A store file in the first release's layout holding ``results``, in one transaction
     with the first release's pragmas (WAL, synchronous NORMAL)."""
     connection = sqlite3.connect(path)
@@ -65,7 +69,7 @@ def write_first_layout(path: Path, results: list[Results]) -> None:
     with connection:
         for result in results:
             connection.executemany(f"INSERT INTO repeats VALUES ({', '.join('?' * 23)})",
-                                   rows(result))  # fmt: skip
+                                   rows(result, code))  # fmt: skip
     connection.close()
 
 

@@ -64,7 +64,7 @@ def test_run_applies_the_preset_and_its_overrides():
     result = statelab.run("stateless", repeats=2, epochs=EPOCHS, shuffle=True, seed=3)
     assert result.name == "stateless" and result.seed == 3
     assert result.spec == PRESETS["stateless"].spec.replace(epochs=EPOCHS, shuffle=True)
-    assert result.series == "sales" and result.repeats.tolist() == [0, 1]
+    assert result.series == "shampoo" and result.repeats.tolist() == [0, 1]
     assert result.forecasts.shape == (2, 12) and result.losses.shape == (2, EPOCHS)
     assert round(result.persistence_rmse, 3) == 136.761
 

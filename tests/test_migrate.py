@@ -15,7 +15,8 @@ import pytest
 import statelab
 from first_release import write_first_layout
 from statelab import migrate
-from statelab.store import FILENAME, SCHEMA_VERSION, Store, code_version
+from statelab.results import code_version
+from statelab.store import FILENAME, SCHEMA_VERSION, Store
 
 REASON = "training loss not finite from epoch 4"
 OLD_ROWS = "SELECT experiment, data_hash, seed, repeat, status, reason, rmse FROM repeats"
@@ -40,8 +41,11 @@ def load(store: Store, result: statelab.Results) -> statelab.Results:
 
 
 def first_layout_store(folder, results) -> list[tuple]:
-    """A first-release store in ``folder``; returns its rows as the first release kept them."""
-    write_first_layout(folder / FILENAME, results)
+    """A store in the first release's layout in ``folder``, its rows filed under today's code
+    so that they read back (this tests the conversion; test_store.py tests that real
+    first-release rows are kept but not reused); returns its rows as the first release kept
+    them."""
+    write_first_layout(folder / FILENAME, results, code_version())
     connection = sqlite3.connect(folder / FILENAME)
     try:
         return connection.execute(OLD_ROWS + ORDER).fetchall()
@@ -64,7 +68,7 @@ def test_every_row_migrates_and_failed_repeats_keep_status_and_reason(tmp_path, 
         assert store.count() == len(old)
         assert connection.execute(OLD_ROWS + ORDER).fetchall() == old  # the same rows
         codes = {r[0] for r in connection.execute("SELECT code FROM repeats")}
-        assert codes == {code_version()}  # so a migrated study resumes
+        assert codes == {code_version()}  # the code each row was filed under is kept
         failed = connection.execute(
             "SELECT experiment, repeat, reason, rmse FROM repeats WHERE status = 'failed'" + ORDER
         ).fetchall()

@@ -215,7 +215,7 @@ def test_study_json_is_the_provenance_of_the_returned_study(outcome):
     assert round(written["persistence_rmse"], 3) == 136.761
     assert written["series"]["values"] == statelab.shampoo().to_list()
     assert written["series"]["index"][0] == "1901-01" and len(written["series"]["index"]) == 36
-    assert written["series"]["name"] == "sales"
+    assert written["series"]["name"] == "shampoo"
     assert written["versions"] == dict(statelab.results.versions())
     assert list(written["experiments"]) == list(PRESETS)
     for name, entry in written["experiments"].items():

@@ -123,3 +123,28 @@ def test_the_sorting_shuffle_gives_the_same_permutation_as_the_ranking_one():
     ranked = np.asarray(engine.random_permutation(key, 200))  # under RANK_ROWS: ranks
     np.testing.assert_array_equal(sorted_order[:200], ranked)
     assert sorted(sorted_order) == list(range(rows))
+
+
+@pytest.mark.parametrize(
+    ("spec", "lengths", "tests"),
+    [
+        # stateless, batch 12, batched forecasts: ragged training and test rows, partial
+        # last batches in both (stateless only), with and without shuffling
+        (statelab.Spec(stateful=False, batch_size=12, forecast="batched"), (40, 55, 70), (6, 12, 9)),
+        (statelab.Spec(stateful=False, batch_size=12, forecast="batched", shuffle=True),
+         (40, 55, 70), (6, 12, 9)),
+        # stateful, batch 12, seeded, batched: rows that divide by 12, of several lengths
+        (statelab.Spec(batch_size=12, forecast="batched", seed_state=True), (38, 50, 62), (12, 24, 12)),
+    ],
+)  # fmt: skip
+def test_batched_lanes_bucketed_by_the_plan_equal_each_alone(spec, lengths, tests):
+    from statelab import plan as plan_module
+
+    given = [series(n, k) for k, n in enumerate(lengths)]
+    spec = spec.replace(epochs=6)
+    made = plan_module.plan([("x", spec, 2)], given, list(tests), seed=3)
+    assert len(made.tasks) == 3 and any(t.rows for t in made.tasks)  # padded somewhere
+    together = run_tasks(made.tasks, seed=3)
+    for one, beside in zip(made.tasks, together, strict=True):
+        (alone,) = run_tasks([one._replace(rows=None)], seed=3)
+        assert_same_bits(alone, beside)

@@ -18,11 +18,12 @@ import pandas as pd
 import pytest
 
 import statelab
-from first_release import write_first_layout
+from first_release import FIRST_RELEASE_CODE, write_first_layout
 from statelab import layout
 from statelab.cli import main
 from statelab.data import data_hash
-from statelab.store import FILENAME, SCHEMA_VERSION, Store, code_version, parse_keep
+from statelab.results import code_version
+from statelab.store import FILENAME, SCHEMA_VERSION, Store, parse_keep
 
 
 def load(store: Store, result: statelab.Results) -> statelab.Results:
@@ -65,7 +66,7 @@ def test_round_trip_is_exact_and_no_repeat_is_stored_twice(tmp_path):
         )
         .fetchone()
     )
-    assert row[:5] == (4, 0, "sales", "ok", code_version())
+    assert row[:5] == (4, 0, "shampoo", "ok", code_version())
     assert row[5] == "keras3" and json.loads(row[6])["reset_after_epoch"] is False
     assert '"jax"' in row[7]
 
@@ -124,24 +125,32 @@ def test_a_diverging_repeat_is_stored_as_failed_and_counted(tmp_path):
     assert loaded.summary()["failed"] == 2 and loaded.summary()["count"] == 0
 
 
-def test_a_first_release_store_is_migrated_and_resumes(tmp_path):
-    result = statelab.run("stateful", repeats=3, epochs=5, seed=3)
-    write_first_layout(tmp_path / FILENAME, [result])
+def test_a_first_release_store_opens_keeps_its_rows_and_computes_anew(tmp_path, capsys):
+    """The first release's engine (revision 3) is not today's: its rows are migrated to the
+    current layout and kept, but never reused; the study runs anew beside them."""
+    result = statelab.run("stateful", repeats=2, epochs=1, seed=1)
+    write_first_layout(tmp_path / FILENAME, [result])  # as statelab 0.1.0 filed them
     with Store(tmp_path) as store:
         assert store.connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        assert store.stored("stateful", result.spec, result.data_hash, 3) == {0, 1, 2}
-        loaded = load(store, result)
-    np.testing.assert_array_equal(loaded.rmse, result.rmse)
-    np.testing.assert_array_equal(loaded.forecasts, result.forecasts)
-    np.testing.assert_array_equal(loaded.weights.kernel, result.weights.kernel)
-    np.testing.assert_array_equal(loaded.losses, result.losses)
-    assert loaded.provenance.versions == result.provenance.versions
-    assert loaded.provenance.timings.compile_s == result.provenance.timings.compile_s
+        assert store.stored("stateful", result.spec, result.data_hash, 1) == set()
+        assert store.count() == 0  # none of them is today's
+    code, out, err = run_cli_out(capsys, reproduce(tmp_path))
+    assert code == 0 and "22 run now" in out, err
+    with sqlite3.connect(tmp_path / FILENAME) as connection:
+        codes = dict(connection.execute("SELECT code, COUNT(*) FROM repeats GROUP BY code"))
+    assert codes == {FIRST_RELEASE_CODE: 2, code_version(): 22}
 
 
 def reproduce(out: Path, *extra: str) -> list[str]:
     return ["reproduce", "--repeats", "2", "--pool", "0", "--epochs", "1", "--out", str(out),
             "--quiet", *extra]  # fmt: skip
+
+
+def run_cli_out(capsys, argv) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
 
 
 def run_cli(capsys, argv) -> tuple[int, str]:
@@ -347,3 +356,22 @@ def test_a_full_disk_while_storing_is_one_line_and_keeps_what_was_stored(tmp_pat
         assert connection.execute("PRAGMA quick_check").fetchone()[0] == "ok"
         assert connection.execute("SELECT COUNT(*) FROM repeats").fetchone()[0] == before
     assert run_cli(capsys, bigger)[0] == 0  # with room again, the same command resumes
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "UPDATE repeats SET forecasts_scaled = X'0000' WHERE repeat = 0",
+        "UPDATE repeats SET forecasts_scaled = 'text' WHERE repeat = 0",
+        "UPDATE repeats SET forecasts_scaled = X'00000000' WHERE repeat = 0",
+        "UPDATE repeats SET rmse = 'abc' WHERE repeat = 1",
+    ],
+)
+def test_a_stored_value_edited_or_damaged_is_one_line(tmp_path, capsys, damage):
+    assert run_cli(capsys, reproduce(tmp_path))[0] == 0
+    with sqlite3.connect(tmp_path / FILENAME) as connection:
+        connection.execute(damage)
+    before = (tmp_path / FILENAME).read_bytes()
+    code, err = run_cli(capsys, reproduce(tmp_path))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "is damaged" in err, err
+    assert (tmp_path / FILENAME).read_bytes() == before

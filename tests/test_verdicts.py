@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import statelab
 from statelab import pipeline, study
+from statelab.defaults import STUDY_REPEATS
 from statelab.outputs import StudyFiles
 
 
 def test_verdicts_agree_across_two_master_seeds_at_the_default_repeats(tmp_path):
     verdicts = []
     for seed in (1, 2):
-        plan = study.plan(statelab.shampoo(), study.DEFAULT_REPEATS, 0, {}, seed)
+        plan = study.plan(statelab.shampoo(), STUDY_REPEATS, 0, {}, seed)
         outcome = pipeline.execute(plan, tmp_path / f"seed{seed}", StudyFiles())
         verdicts.append(outcome.written.verdicts["verdict"])
     assert verdicts[0].to_dict() == verdicts[1].to_dict()

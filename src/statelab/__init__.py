@@ -1,26 +1,37 @@
-"""statelab: how the way an LSTM keeps and resets its state changes its forecasts."""
+"""statelab: how the way an LSTM keeps and resets its state changes its forecasts.
+
+The public names load on first use, so `import statelab` (and the command line's start)
+stays light until JAX and pandas are needed.
+"""
+
+import importlib
 
 # First: XLA reads its flags when JAX starts its backend (see _xla_flags).
 from statelab import _xla_flags  # noqa: F401
-from statelab.api import experiment, load_series, run
-from statelab.data import shampoo
-from statelab.engine import LSTMWeights
-from statelab.errors import StatelabError
-from statelab.results import Results
-from statelab.runner import Experiment, run_experiments
-from statelab.spec import PRESETS, Preset, Spec
 
-__all__ = [
-    "PRESETS",
-    "Experiment",
-    "LSTMWeights",
-    "Preset",
-    "Results",
-    "Spec",
-    "StatelabError",
-    "experiment",
-    "load_series",
-    "run",
-    "run_experiments",
-    "shampoo",
-]
+_EXPORTS = {
+    "PRESETS": "statelab.spec",
+    "Experiment": "statelab.runner",
+    "LSTMWeights": "statelab.engine",
+    "Preset": "statelab.spec",
+    "Results": "statelab.results",
+    "Spec": "statelab.spec",
+    "StatelabError": "statelab.errors",
+    "experiment": "statelab.api",
+    "load_series": "statelab.api",
+    "run": "statelab.api",
+    "run_experiments": "statelab.runner",
+    "shampoo": "statelab.data",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'statelab' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

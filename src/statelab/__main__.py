@@ -1,3 +1,3 @@
-from statelab.cli import main
+from statelab.cli import entry
 
-main()
+entry()

@@ -8,16 +8,33 @@ from pathlib import Path
 import pandas as pd
 
 from statelab import data as data_module
+from statelab.errors import StatelabError
 from statelab.results import Results
 from statelab.runner import Experiment, ProgressCallback, run_experiments
 from statelab.spec import Spec, check_seed, preset
 
 
 def load_series(data: pd.Series | str | Path | None, value_column: str | None = None) -> pd.Series:
-    """A series as given, a built-in one by name, or a CSV file by path (validated)."""
+    """A series as given, a built-in one by name (``shampoo``, ``m3:N1402``), or a CSV file
+    by path (validated)."""
+    return _one_series(data, value_column)[0]
+
+
+def _one_series(data, value_column) -> tuple[pd.Series, int | None]:
+    """The series and its own test size (a collection's horizon; None for a Series)."""
     if isinstance(data, pd.Series):
-        return data_module.validate(data, str(data.name or "series"))
-    return data_module.load(data, value_column)
+        return data_module.validate(data, str(data.name or "series")), None
+    if isinstance(data, Path) or (isinstance(data, str) and Path(data).is_file()):
+        return data_module.load(data, value_column), None  # named by its value column
+    from statelab import catalog
+
+    selection = catalog.select(data, value_column)
+    if len(selection.series) != 1:
+        raise StatelabError(
+            f"{data} holds {len(selection.series)} series; give one (such as m3:N1402), or use "
+            "`statelab run PRESET --data SLICE` for many"
+        )
+    return selection.series[0], selection.test_size[0]
 
 
 def experiment(name: str | None = None, **settings: object) -> Experiment:
@@ -47,7 +64,9 @@ def run(
     (n, 1), ``dense_bias`` (1,)) to arrays, optionally with a leading repeats axis.
     """
     check_seed(seed)
-    series = load_series(data, value_column)
+    series, test_size = _one_series(data, value_column)
+    if test_size is not None and "test_rows" not in settings:
+        settings = {**settings, "test_rows": test_size}  # the collection's own horizon
     chosen = experiment(preset, **settings)
     return run_experiments(
         [chosen],

@@ -9,11 +9,13 @@ compilation cache (statelab.cache), so a worker loads what another has compiled.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Protocol
 
+from statelab import cache
 from statelab.errors import StatelabError
 from statelab.results import Results
 from statelab.runner import ProgressCallback, Task, run_tasks
@@ -23,7 +25,9 @@ SEGMENTS = 10  # segments of epochs per compiled call: progress is reported afte
 
 
 def run_chunk(chunk: Chunk, seed: int, progress: ProgressCallback | None = None) -> list[Results]:
-    """One chunk, start to finish: the unit of work a worker runs."""
+    """One chunk, start to finish: the unit of work a worker runs (through the shared
+    compilation cache)."""
+    cache.enable()
     return run_tasks(chunk, seed=seed, progress=progress, segments=SEGMENTS)
 
 
@@ -60,6 +64,11 @@ class DaskBackend:
             yield future.result()
 
 
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
 def check_workers(workers: int | None, address: str | None) -> None:
     """Refuse impossible cluster settings before anything starts."""
     if workers is not None and address is not None:
@@ -91,10 +100,24 @@ def open_backend(
             "Dask is not installed: pip install 'statelab[dask]' to use --workers or --cluster"
         ) from None
     if workers is not None:
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        client = Client(cluster)
+        # Workers shut down on Ctrl-C or at the end say so at WARNING level: not for users.
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+        try:
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )  # fmt: skip
+        except Exception as error:  # Dask raises what its start-up met: say so in one line
+            raise StatelabError(
+                f"cannot start a local Dask cluster: {_first_line(error)}"
+            ) from None
+        try:
+            client = Client(cluster)
+        except Exception as error:
+            cluster.close()
+            raise StatelabError(
+                f"cannot connect to the local cluster: {_first_line(error)}"
+            ) from None
         try:
             yield DaskBackend(client)
         finally:
@@ -103,8 +126,10 @@ def open_backend(
         return
     try:
         client = Client(address, timeout="10s")
-    except (OSError, TimeoutError, ValueError) as error:
-        raise StatelabError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+    except Exception as error:  # OSError, TimeoutError, ValueError, TypeError (a bad scheme)...
+        raise StatelabError(
+            f"cannot reach the Dask scheduler at {address}: {_first_line(error)}"
+        ) from None
     try:
         yield DaskBackend(client)
     finally:

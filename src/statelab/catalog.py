@@ -49,9 +49,10 @@ class Selection(NamedTuple):
 SHAMPOO = "shampoo"
 SHAMPOO_TEST_SIZE = 12
 CSV_TEST_SIZE = 12
-# The rows a series needs beyond its test: 1 lost to differencing, 1 to the lag, 1 to train
-# on. Longer lags or a training window need more, which the run checks once it knows them.
-HARNESS_ROWS = 3
+# The rows a series needs beyond its test: 1 lost to differencing, 1 to the lag, 2 to train
+# on (one row has nothing to learn). Longer lags or a training window need more, which the
+# run checks once it knows them (statelab.dataset.rows_needed).
+HARNESS_ROWS = 4
 PERIODS = ("monthly", "quarterly", "yearly", "other")
 
 
@@ -215,7 +216,7 @@ def _resolve(part: str, value_column: str | None) -> list[_Item]:
                 "Shampoo Sales, monthly, 1901-01 .. 1903-12",
             )
         ]
-    match = _NAME.fullmatch(part)
+    match = None if Path(part).is_file() else _NAME.fullmatch(part)  # a file is a file
     if match:
         key, separator, rest = match[1].lower(), match[2], match[3]
         if key == "m4":
@@ -314,7 +315,8 @@ def _check_fits(items: list[_Item], sizes: tuple[int, ...]) -> None:
     fix = f"give --test-size {limit} or less" if limit >= 1 else "give a longer series"
     raise StatelabError(
         f"a test of {size} values is too long for {which} has {length} values, so at most "
-        f"{max(limit, 0)} ({HARNESS_ROWS} rows go to differencing, the lag and training); {fix}"
+        f"{max(limit, 0)} with one lag ({HARNESS_ROWS} rows go to differencing, the lag and "
+        f"training); {fix}"
     )
 
 

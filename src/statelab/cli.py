@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from statelab import defaults, interrupts
 from statelab.errors import Interrupted, StatelabError
 
 app = typer.Typer(
@@ -35,7 +36,10 @@ TestSize = Annotated[
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
 Chunk = Annotated[
     int | None,
-    typer.Option(help="Repeat indices per chunk: the unit of work, storage and resume."),
+    typer.Option(
+        help="Several series: repeat indices per chunk, the unit of work, storage and resume "
+        "(default: about 4,096 lanes a chunk)."
+    ),
 ]
 Keep = Annotated[
     str | None, typer.Option(help="Also store: weights (trained), loss (curves), or weights,loss.")
@@ -98,7 +102,7 @@ def run(
     profile: Annotated[
         str | None, typer.Option(help="keras3 (default) or keras2017 (the study's Keras).")
     ] = None,
-    repeats: Repeats = 10,
+    repeats: Repeats = defaults.RUN_REPEATS,
     seed: Seed = 1,
     data: Data = None,
     value_column: ValueColumn = None,
@@ -119,9 +123,7 @@ def run(
     """Run one experiment and print each repeat's RMSE, the persistence RMSE and a summary.
     On several series (a slice such as m3/monthly): every series in shared compiled calls,
     through the store (resumable), with per-series RMSE, relative RMSE and MASE."""
-    import statelab
-    from statelab import catalog
-    from statelab.files import resolve_target, write_atomic
+    from statelab import commands, pipeline, runs
 
     settings = _settings(
         stateful=stateful, batch_size=batch_size, shuffle=shuffle, epochs=epochs,
@@ -129,18 +131,17 @@ def run(
         reset_after_epoch=reset_after_epoch, reset_after_prediction=reset_after_prediction,
         seed_state=seed_state, forecast=forecast, profile=profile,
     )  # fmt: skip
-    selection = catalog.select(data, value_column, test_size)
-    chosen = statelab.experiment(preset, **settings)
-    if len(selection.series) > 1:
-        _run_many(chosen, selection, repeats, seed, out or Path("results"),
-                  (chunk, workers, cluster, keep), quiet)  # fmt: skip
+    execution = pipeline.Execution(chunk=chunk, workers=workers, cluster=cluster, keep=keep)
+    with _Progress(quiet) as progress:
+        ran = commands.run(preset, settings, data, value_column, test_size, repeats, seed, out,
+                           execution, progress)  # fmt: skip
+    if isinstance(ran, commands.ManySeries):
+        for line in runs.summary_lines(ran.outcome.written):
+            typer.echo(line)
+        _echo_filled(ran.outcome, keep)
+        typer.echo(f"wrote {len(ran.outcome.written.files)} files to {out or defaults.OUT}")
         return
-    if out is not None:
-        resolve_target(out)  # a bad --out fails now, not after the training
-    results = statelab.run(
-        preset, data=selection.series[0], repeats=repeats, seed=seed,
-        **{"test_rows": selection.test_size[0], **settings},
-    )  # fmt: skip
+    results = ran.results
     for repeat, error, failure in zip(results.repeats, results.rmse, results.failures, strict=True):
         typer.echo(
             f"{repeat + 1}) Test RMSE: {error:.3f}"
@@ -149,25 +150,17 @@ def run(
         )
     typer.echo(f"Persistence RMSE: {results.persistence_rmse:.3f}")
     typer.echo(results.summary().to_frame().to_string())
-    if out is not None:
-        write_atomic(out, lambda path: results.study_csv().to_csv(path, index=False))
+    if ran.written is not None:
         typer.echo(f"wrote {out}")
 
 
-def _run_many(chosen, selection, repeats, seed, out, execution, quiet) -> None:
-    from statelab import pipeline, runs
-
-    with _Progress(quiet) as progress:
-        plan, outcome = runs.execute(chosen.name, chosen.spec, selection, repeats, seed, out,
-                                     pipeline.Execution(*execution), progress)  # fmt: skip
-    for line in runs.summary_lines(outcome.written):
-        typer.echo(line)
-    _echo_filled(outcome)
-    typer.echo(f"wrote {len(outcome.written.files)} files to {out}")
-
-
-def _echo_filled(outcome) -> None:
+def _echo_filled(outcome, keep: str | None = None) -> None:
     filled, timings = outcome.filled, outcome.filled.timings
+    if keep and filled.run < filled.planned:
+        typer.echo(
+            f"\nnote: --keep {keep} applies to the repeats run now; the "
+            f"{filled.planned - filled.run} already in the store keep what they were stored with"
+        )
     typer.echo(
         f"\n{filled.planned} repeats planned: {filled.run} run now in {filled.chunks} chunk(s), "
         f"{filled.planned - filled.run} already in the store; compile {timings.compile_s:.2f} s "
@@ -191,6 +184,7 @@ class _Progress:
                 TimeElapsedColumn(), transient=True, console=Console(stderr=True),
             )  # fmt: skip
         self.chunk_task = self.epoch_task = None
+        self.started, self.lanes = time.perf_counter(), 0
 
     def __enter__(self):
         if self.bar is not None:
@@ -206,7 +200,6 @@ class _Progress:
             return
         if self.chunk_task is None:
             self.chunk_task = self.bar.add_task("chunks", total=total)
-            self.started, self.lanes = time.perf_counter(), 0
         self.lanes += lanes
         rate = self.lanes / max(time.perf_counter() - self.started, 1e-9)
         self.bar.update(
@@ -228,20 +221,22 @@ class _Progress:
 def reproduce(
     repeats: Annotated[
         int, typer.Option(help="Repeats per experiment (the study ran 10; see the README).")
-    ] = 500,
+    ] = defaults.STUDY_REPEATS,
     seed: Seed = 1,
     pool: Annotated[
         int, typer.Option(help="Repeats of `stateful` behind the standard-error curve.")
-    ] = 1000,
+    ] = defaults.POOL,
     out: Annotated[
         Path, typer.Option(help="Folder for the store, results files, tables and plots.")
-    ] = Path("results"),
+    ] = Path(defaults.OUT),
     epochs: Annotated[int | None, typer.Option(help="Override the study's 1000 epochs.")] = None,
     profile: Annotated[str | None, typer.Option(help="keras3 (default) or keras2017.")] = None,
     data: Data = None,
     value_column: ValueColumn = None,
     test_size: TestSize = None,
-    chunk: Chunk = 100,
+    chunk: Annotated[
+        int, typer.Option(help="Repeat indices per chunk: the unit of work, storage and resume.")
+    ] = defaults.CHUNK,
     keep: Keep = None,
     workers: Workers = None,
     cluster: Cluster = None,
@@ -250,19 +245,14 @@ def reproduce(
     """Run all eleven experiments into the store (resuming whatever an earlier run left),
     then write experiment_NAME.csv files, the four comparison tables and box plots, the
     verdicts on E1-E6, the standard-error curve, the series and the forecast plots."""
-    from statelab import catalog, outputs, pipeline, study
+    from statelab import commands, outputs, pipeline, study
 
-    selection = catalog.select(data, value_column, test_size)
-    if len(selection.series) > 1:
-        raise StatelabError(
-            f"--data {data} holds {len(selection.series)} series; the study runs on one "
-            "(`statelab run PRESET --data ...` runs a preset on many)"
-        )
-    plan = study.plan(selection.series[0], repeats, pool,
-                      _settings(epochs=epochs, profile=profile), seed, selection.test_size[0])  # fmt: skip
-    execution = pipeline.Execution(chunk, workers, cluster, keep)
+    execution = pipeline.Execution(chunk=chunk, workers=workers, cluster=cluster, keep=keep)
     with _Progress(quiet) as progress:
-        outcome = pipeline.execute(plan, out, outputs.StudyFiles(), execution, progress)
+        plan, outcome = commands.reproduce(
+            data, value_column, test_size, repeats, pool,
+            _settings(epochs=epochs, profile=profile), seed, out, execution, progress,
+        )  # fmt: skip
     reproduction = outcome.written
     for comparison in study.COMPARISONS:
         typer.echo(f"\n{comparison.title}")
@@ -275,7 +265,7 @@ def reproduce(
     failed = sum(int(r.failed.sum()) for r in results.values())
     if failed:
         typer.echo(f"\n{failed} repeat(s) diverged: stored as failed, counted, not averaged in")
-    _echo_filled(outcome)
+    _echo_filled(outcome, keep)
     typer.echo(f"wrote {len(reproduction.files)} files to {out}")
 
 
@@ -351,8 +341,11 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:  # pragma: no cover
         from click.exceptions import NoArgsIsHelpError, UsageError
 
+    interrupts.PRESSED.clear()
     try:
         code = app(args=argv, standalone_mode=False)
+        if interrupts.PRESSED.is_set():  # a Ctrl-C that Python swallowed on the way
+            raise KeyboardInterrupt
     except StatelabError as error:
         typer.echo(f"statelab: error: {error}", err=True)
         sys.exit(2)
@@ -373,3 +366,26 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo("statelab: interrupted", err=True)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def entry() -> None:
+    """The installed command: :func:`main`, then out of the process at once. Everything
+    statelab opened is closed and flushed by then; the interpreter's own teardown (JAX's
+    backends and thread pools, matplotlib, SciPy) would add a few tenths of a second to
+    every command, as long as a whole study at the study's own size takes to train."""
+    import contextlib
+    import os
+
+    code = 0
+    interrupts.install()
+    try:
+        main()
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except KeyboardInterrupt:  # between main's own handlers (its imports, say)
+        print("statelab: interrupted", file=sys.stderr)
+        code = 130
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(code)

@@ -36,7 +36,7 @@ def shampoo() -> pd.Series:
     with resources.files("statelab").joinpath("datasets/shampoo.csv").open() as handle:
         frame = pd.read_csv(handle)
     index = pd.PeriodIndex([f"190{m}" for m in frame["Month"]], freq="M", name="month")
-    return pd.Series(frame["Sales"].to_numpy(dtype=float), index=index, name="sales")
+    return pd.Series(frame["Sales"].to_numpy(dtype=float), index=index, name="shampoo")
 
 
 def load(source: str | Path | None = None, value_column: str | None = None) -> pd.Series:

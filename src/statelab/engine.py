@@ -32,7 +32,8 @@ from statelab.optim import KerasAdamState, keras_adam
 from statelab.profile import Profile
 
 # Bumped whenever a change can alter a result's bits: the results store keys on it, so a
-# resumed run never mixes repeats computed by different engines.
+# resumed run never mixes repeats computed by different engines. 4: ragged lanes (per-lane
+# Adam step counts, masked padding steps) moved results in their last digits.
 ENGINE_REVISION = 4
 # Epochs whose (shuffled) batches are drawn at once, ahead of training on them: more means
 # fewer trips out of the compiled training loop, at 3 (EPOCH_BLOCK, R, L, N) float arrays of

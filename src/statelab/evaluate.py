@@ -8,8 +8,10 @@ from statelab.dataset import Dataset
 
 
 def rmse(actual: np.ndarray, forecasts: np.ndarray) -> np.ndarray:
-    """(T,), (..., T) -> (...,): root mean squared error over the last axis."""
-    return np.sqrt(np.mean((np.asarray(forecasts) - np.asarray(actual)) ** 2, axis=-1))
+    """(T,), (..., T) -> (...,): root mean squared error over the last axis (inf where it
+    overflows float64: the caller counts such a repeat as failed)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.sqrt(np.mean((np.asarray(forecasts) - np.asarray(actual)) ** 2, axis=-1))
 
 
 def mase(actual: np.ndarray, forecasts: np.ndarray, naive_mae: float) -> np.ndarray:

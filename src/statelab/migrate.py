@@ -2,8 +2,9 @@
 the current layout, in one transaction: all of it or none of it.
 
 The first release kept every repeat's trained weights and loss curve, so the migrated rows
-keep them too. Its rows carry the same code version as today's engine where the engine is
-the same, so a migrated study resumes where it stopped.
+keep them too. Each row keeps the code version it was computed with: the first release's
+engine (revision 3) is not today's, so its rows stay in the store, readable, but are never
+reused; the study runs anew beside them.
 """
 
 from __future__ import annotations

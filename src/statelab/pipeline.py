@@ -6,22 +6,18 @@ backend and stored as each finishes -> read back -> statistics, tables, figures 
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from statelab.backends import Backend, open_backend
+from statelab import cache, interrupts
+from statelab.backends import Backend, check_workers, open_backend
+from statelab.defaults import CHUNK
 from statelab.errors import Interrupted, StatelabError
 from statelab.files import resolve_target
 from statelab.plan import Plan, check_chunk, chunks
-from statelab.results import Results, Timings
+from statelab.results import Results, Timings, code_version
 from statelab.store import Store, parse_keep
-
-DEFAULT_CHUNK = 100
 
 
 class Progress(Protocol):
@@ -43,7 +39,7 @@ class Silent:
 class Execution(NamedTuple):
     """How a plan runs: none of it changes a result."""
 
-    chunk: int = DEFAULT_CHUNK  # repeat indices per chunk: the unit of work, storage, resume
+    chunk: int = CHUNK  # repeat indices per chunk: the unit of work, storage and resume
     workers: int | None = None  # a new local Dask cluster of this many processes
     cluster: str | None = None  # or the Dask scheduler at this address
     keep: str | None = None  # optional parts to store: "weights", "loss", or both
@@ -83,37 +79,29 @@ def fill(store: Store, plan: Plan, backend: Backend, chunk: int, keep, progress)
         missing.append(one._replace(repeats=one.repeats[[int(k) not in done for k in one.repeats]]))
     cut = chunks(missing, chunk)
     ran, timings = 0, Timings()
-    with _ctrl_c() as pressed:
-        for finished, results in enumerate(backend.run(cut, plan.seed), 1):
-            store.add(results, keep)
-            ran += sum(len(r.repeats) for r in results)
-            timings += _call_timings(results)
-            progress.chunks(finished, len(cut), sum(len(r.repeats) for r in results),
-                            len({r.series for r in results}))  # fmt: skip
-            if pressed.is_set():
-                raise KeyboardInterrupt
+    interrupts.install()
+    for finished, results in enumerate(backend.run(cut, plan.seed), 1):
+        if interrupts.PRESSED.is_set():  # a Ctrl-C Python swallowed: stop before storing more
+            raise KeyboardInterrupt
+        _same_code(results)
+        store.add(results, keep)
+        ran += sum(len(r.repeats) for r in results)
+        timings += _call_timings(results)
+        progress.chunks(finished, len(cut), sum(len(r.repeats) for r in results),
+                        len({r.series for r in results}))  # fmt: skip
     return Filled(plan.planned, ran, len(cut), timings)
 
 
-@contextmanager
-def _ctrl_c() -> Iterator[threading.Event]:
-    """Ctrl-C raises KeyboardInterrupt as usual, and also sets the event it yields: Python
-    swallows a KeyboardInterrupt raised inside a garbage-collector callback (JAX has one),
-    and the event still stops the run after the chunk in hand."""
-    pressed = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield pressed
-        return
-
-    def handler(signum, frame):
-        pressed.set()
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield pressed
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def _same_code(results: list[Results]) -> None:
+    """Results computed by other statelab code (a Dask worker with another release) are
+    refused: the store would file them under this code's key."""
+    here = code_version()
+    for result in results:
+        if result.provenance.code != here:
+            raise StatelabError(
+                f"a worker runs {result.provenance.code}, this command {here}: install the "
+                "same statelab on every worker"
+            )
 
 
 def _call_timings(results: list[Results]) -> Timings:
@@ -151,18 +139,21 @@ def execute(
     if out.is_dir():
         for name in writer.names(plan):
             resolve_target(out / name)
-    with open_backend(execution.workers, execution.cluster, progress.epochs) as backend:
+    check_workers(execution.workers, execution.cluster)
+    cache.enable()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StatelabError(f"cannot create folder {out}: {error.strerror}") from None
+    # The store first: a locked, damaged or newer store is refused before a worker starts.
+    with Store(out) as store, open_backend(execution.workers, execution.cluster,
+                                           progress.epochs) as backend:  # fmt: skip
+        started = time.perf_counter()
         try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StatelabError(f"cannot create folder {out}: {error.strerror}") from None
-        with Store(out) as store:
-            started = time.perf_counter()
-            try:
-                filled = fill(store, plan, backend, execution.chunk, keep, progress)
-            except KeyboardInterrupt:
-                raise Interrupted(store.count()) from None
-            filled_at = time.perf_counter()
-            written = writer.write(plan, load(store, plan), out)  # under the store's lock
+            filled = fill(store, plan, backend, execution.chunk, keep, progress)
+        except KeyboardInterrupt:
+            raise Interrupted(store.count()) from None
+        filled_at = time.perf_counter()
+        written = writer.write(plan, load(store, plan), out)  # under the store's lock
     done = time.perf_counter()
     return Outcome(written, filled, filled_at - started, done - filled_at)

@@ -52,13 +52,15 @@ def plan(
     when there are several, and is an error when it is the only one. Series of different
     lengths are padded into a few compiled shapes (statelab.buckets)."""
     check_seed(seed)
+    for *_, repeats in experiments:
+        repeat_indices(repeats)  # bad repeats are the command's fault, not a series'
     made, skipped = [], []
     for one, size in zip(series, test_sizes, strict=True):
-        try:
-            made.extend(
+        try:  # every experiment on this series, or none of them
+            made.extend([
                 task(name, spec.replace(test_rows=size), one, repeats)
                 for name, spec, repeats in experiments
-            )
+            ])  # fmt: skip
         except StatelabError as error:
             if len(series) == 1:
                 raise
@@ -90,8 +92,7 @@ def bucketed(tasks: Sequence[Task]) -> list[Task]:
         lanes = [len(tasks[i].repeats) for i in members]
         spec = tasks[members[0]].spec
         trained = buckets.assign([r[0] for r in rows], lanes, multiple=spec.batch_size)
-        tested = max(r[1] for r in rows)
-        tested = -(-tested // spec.forecast_batch) * spec.forecast_batch
+        tested = max(r[1] for r in rows)  # the engine pads a partial last forecast batch
         for i, train_rows in zip(members, trained, strict=True):
             out[i] = tasks[i]._replace(rows=(train_rows, tested))
     return out

@@ -74,7 +74,7 @@ def box_plot(
     if persistence is not None:
         axes.axhline(persistence, color="grey", linestyle="--", linewidth=1, label="persistence")
         axes.legend(loc="upper right", fontsize=8)
-    axes.set_ylabel("test RMSE (sales units)")
+    axes.set_ylabel("test RMSE (the series' units)")
     axes.set_title(title, fontsize=10)
     axes.tick_params(axis="x", labelsize=8)
     if slanted:

@@ -37,6 +37,14 @@ def _versions() -> Versions:
     return tuple(sorted(found))
 
 
+def code_version() -> str:
+    """statelab's version and the engine revision: results of other engine code are never
+    mixed with these (the store keys on it)."""
+    from statelab.engine import ENGINE_REVISION
+
+    return f"statelab {dict(versions())['statelab']} engine {ENGINE_REVISION}"
+
+
 class Timings(NamedTuple):
     """Seconds of one compiled call (or summed over several): compiling it (tracing, XLA,
     or loading it from the compilation cache), and running it."""
@@ -60,6 +68,7 @@ class Provenance:
     timings: Timings = Timings()
     lanes: int = 0
     call: str = ""  # the compiled call's own id: the tasks that shared it share it
+    code: str = ""  # code_version() of the process that computed them (a worker's own)
 
 
 def describe_with_failures(values: pd.Series) -> pd.Series:

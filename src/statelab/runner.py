@@ -23,11 +23,9 @@ from statelab.data import data_hash
 from statelab.dataset import Dataset, prepare
 from statelab.errors import StatelabError
 from statelab.evaluate import mase, persistence_rmse, rmse
-from statelab.results import Provenance, Results, Timings, versions
+from statelab.results import Provenance, Results, Timings, code_version, versions
 from statelab.spec import Spec, check_seed
 
-# Every jitted and compiled function of the engine goes through JAX's persistent cache.
-cache.enable()
 WEIGHT_NAMES = engine.LSTMWeights._fields
 # The most repeats one call takes: lanes cost memory up front, so a typo is refused first.
 MAX_REPEATS = 1_000_000
@@ -395,8 +393,9 @@ def run_tasks(
             engine.lanes_first((carry.weights, losses, forecast.forecasts_scaled))
         )
         provenance = Provenance(
-            *made, timings, lanes=stacked.learning_rate.shape[0], call=uuid.uuid4().hex
-        )
+            *made, timings, lanes=stacked.learning_rate.shape[0], call=uuid.uuid4().hex,
+            code=code_version(),
+        )  # fmt: skip
         offsets = np.cumsum([0] + [len(tasks[i].repeats) for i in group.members])
         for slot, i in enumerate(group.members):
             part = slice(offsets[slot], offsets[slot + 1])

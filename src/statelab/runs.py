@@ -21,6 +21,7 @@ from statelab.spec import Spec
 # A chunk holds about this many lanes when --chunk is not given: few enough that a chunk
 # finishes in seconds and memory stays small, many enough to fill the compiled calls.
 LANES_PER_CHUNK = 4096
+SKIPS_SHOWN = 10  # skipped series printed; skipped.csv has them all
 COLUMNS = ["experiment", "series", "seed", "repeat", "rmse", "relative_rmse", "mase", "failure"]
 
 
@@ -99,21 +100,19 @@ def summary_lines(outputs: RunOutputs, shown: int = 20) -> list[str]:
     lines = [text, ""]
     if len(finished):
         lines.append(
-            f"{len(table)} series: median relative RMSE {np.median(finished):.3f} (RMSE over "
+            f"{len(finished)} series: median relative RMSE {np.median(finished):.3f} (RMSE over "
             f"the persistence RMSE), median MASE {np.nanmedian(table['mase']):.3f}; better "
-            f"than persistence on {np.mean(finished < 1):.0%} of the series"
+            f"than persistence on {np.mean(finished < 1):.0%} of them"
         )
-    for series, reason in outputs.skipped.itertuples(index=False):
+    failed = int(table["failed"].sum())
+    if failed:
+        lines.append(
+            f"{failed} repeat(s) diverged (stored as failed, left out of the means); "
+            f"{len(table) - len(finished)} series had no repeat that finished"
+        )
+    skipped = list(outputs.skipped.itertuples(index=False))
+    for series, reason in skipped[:SKIPS_SHOWN]:
         lines.append(f"skipped {series}: {reason}")
+    if len(skipped) > SKIPS_SHOWN:
+        lines.append(f"... and {len(skipped) - SKIPS_SHOWN} more skipped (see skipped.csv)")
     return lines
-
-
-def execute(name, spec, selection, repeats, seed, out, execution, progress):
-    """Plan ``spec`` on every series of ``selection`` and run it through the pipeline into
-    the folder ``out``: the library function behind `statelab run --data SLICE`."""
-    from statelab import pipeline
-
-    planned = plan(name, spec, selection, repeats, seed)
-    if execution.chunk is None:
-        execution = execution._replace(chunk=default_chunk(planned))
-    return planned, pipeline.execute(planned, out, RunFiles(), execution, progress)

@@ -32,11 +32,11 @@ import numpy as np
 
 from statelab import layout
 from statelab.dataset import Dataset
-from statelab.engine import ENGINE_REVISION, LSTMWeights, weight_shapes
+from statelab.engine import LSTMWeights, weight_shapes
 from statelab.errors import StatelabError
 from statelab.evaluate import mase, persistence_rmse
 from statelab.files import write_atomic
-from statelab.results import Provenance, Results, Timings, Versions, versions
+from statelab.results import Provenance, Results, Timings, Versions, code_version
 from statelab.spec import Spec
 
 FILENAME = layout.STORE
@@ -119,11 +119,6 @@ _SELECT = f"SELECT {', '.join(COLUMNS)} FROM repeats"
 _KEY = "experiment=? AND settings_hash=? AND data_hash=? AND seed=? AND code=?"
 
 
-def code_version() -> str:
-    """statelab's version and the engine revision: repeats from other code are not reused."""
-    return f"statelab {dict(versions())['statelab']} engine {ENGINE_REVISION}"
-
-
 def parse_keep(text: str | Iterable[str] | None) -> frozenset[str]:
     """``--keep weights,loss`` -> the optional parts to store."""
     if text is None:
@@ -150,6 +145,8 @@ def _blob(array, dtype=np.float32) -> bytes:
 
 
 def _floats(blob: bytes) -> np.ndarray:
+    if not isinstance(blob, bytes):
+        raise TypeError(f"a float32 array is stored as {type(blob).__name__}, not bytes")
     return np.frombuffer(blob, dtype=np.float32)
 
 
@@ -167,8 +164,9 @@ def _weights_of(blobs: list[bytes], spec: Spec) -> LSTMWeights:
 
 
 def rows_of(result: Results, provenance: int, keep: frozenset[str]) -> list[StoredRepeat]:
-    """A result's repeats as rows (``provenance``: the id of its versions and device)."""
-    code, now, timings = code_version(), time.time(), result.provenance.timings
+    """A result's repeats as rows (``provenance``: the id of its versions and device), under
+    the code version of the process that computed them."""
+    code, now, timings = result.provenance.code, time.time(), result.provenance.timings
     epochs = None
     if "loss" in keep and result.losses is not None:
         epochs = downsample_epochs(len(result.loss_epochs))
@@ -226,6 +224,11 @@ def _sqlite_errors(path: Path) -> Iterator[None]:
             ) from None
         if "readonly" in text or "unable to open" in text:
             raise StatelabError(f"cannot write the store {path}: {text}") from None
+        if "locked" in text or "busy" in text:
+            raise StatelabError(
+                f"another program has the store {path} open ({text}): close it and run the "
+                "same command again"
+            ) from None
         raise StatelabError(f"{path} is damaged ({text}): restore it from a copy") from None
     except sqlite3.DatabaseError as error:
         raise StatelabError(
@@ -386,12 +389,21 @@ class Store:
         if missing:
             raise StatelabError(f"the store lacks {len(missing)} repeats of {name}")
         rows = [by_repeat[k] for k in wanted]
-        return results_of(rows, name, spec, dataset, series, made)
+        try:
+            return results_of(rows, name, spec, dataset, series, made)
+        except (ValueError, TypeError, KeyError) as error:  # a value edited or damaged
+            raise StatelabError(
+                f"{self.path} is damaged: a stored repeat of {name} cannot be read "
+                f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
+                "restore the store from a copy, or give another --out folder"
+            ) from None
 
     def count(self) -> int:
-        """Repeats stored, all experiments, series and seeds."""
+        """Repeats stored by this code (all experiments, series and seeds)."""
         with _sqlite_errors(self.path):
-            return self.connection.execute("SELECT COUNT(*) FROM repeats").fetchone()[0]
+            return self.connection.execute(
+                "SELECT COUNT(*) FROM repeats WHERE code=?", (code_version(),)
+            ).fetchone()[0]
 
 
 def results_of(
@@ -405,6 +417,8 @@ def results_of(
     """Stored rows of one experiment on one series -> :class:`Results` (forecasts in the
     series' units rebuilt from the stored float32 engine output, exactly as the run did)."""
     scaled = np.stack([_floats(row.forecasts_scaled) for row in rows])
+    if scaled.shape[1] != len(dataset.test_x):
+        raise ValueError(f"{scaled.shape[1]} forecasts where the test has {len(dataset.test_x)}")
     forecasts = dataset.to_raw(scaled.astype(float))
     rmse, persistence = _column(rows, "rmse"), persistence_rmse(dataset)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # failed repeats
@@ -448,7 +462,8 @@ def results_of(
 
 def _column(rows: list[StoredRepeat], name: str) -> np.ndarray:
     """A REAL column of the rows as float64, NULL as NaN."""
-    return np.array([np.nan if v is None else v for v in (getattr(r, name) for r in rows)])
+    values = [np.nan if v is None else v for v in (getattr(r, name) for r in rows)]
+    return np.array(values, dtype=np.float64)  # a value that is not a number raises
 
 
 def _distinct(values) -> list:

@@ -50,13 +50,8 @@ COMPARISONS = (
 )
 
 
-# Default repeats per experiment, chosen from the power analysis (README, "Why 500"):
-# stateful's RMSEs have a standard deviation near 9.3, and 500 repeats detect a 2-point
-# difference in mean RMSE with 77% power at alpha 0.05 / 6 (Holm's strictest step) even
-# in an unpaired t-test; the paired tests the verdicts use are much stronger.
-DEFAULT_REPEATS = 500
 # The A-vs-A pool: repeats of `stateful` behind the standard-error curve.
-POOL_EXPERIMENT, DEFAULT_POOL = "stateful", 1000
+POOL_EXPERIMENT = "stateful"
 POWER_DIFFERENCES = (1.0, 2.0, 5.0, 10.0)
 
 

@@ -1,0 +1,95 @@
+"""The library function behind each command that runs work: resolve the data, plan, run,
+return what to print. The CLI parses arguments, calls one of these, prints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import NamedTuple
+
+from statelab import cache, catalog
+from statelab.errors import StatelabError
+from statelab.pipeline import Execution, Outcome, Progress, execute
+from statelab.plan import Plan
+from statelab.results import Results
+
+
+def reproduce(
+    data: str | None,
+    value_column: str | None,
+    test_size: int | None,
+    repeats: int,
+    pool: int,
+    settings: Mapping[str, object],
+    seed: int,
+    out: Path,
+    execution: Execution,
+    progress: Progress | None = None,
+) -> tuple[Plan, Outcome]:
+    """The study on one series: its plan, run through the pipeline into ``out``."""
+    from statelab import outputs, study
+
+    selection = catalog.select(data, value_column, test_size)
+    if len(selection.series) > 1:
+        raise StatelabError(
+            f"--data {data} holds {len(selection.series)} series; the study runs on one "
+            "(`statelab run PRESET --data ...` runs a preset on many)"
+        )
+    plan = study.plan(selection.series[0], repeats, pool, settings, seed, selection.test_size[0])
+    return plan, execute(plan, out, outputs.StudyFiles(), execution, progress)
+
+
+class OneSeries(NamedTuple):
+    results: Results
+    written: Path | None  # the results CSV, if asked for
+
+
+class ManySeries(NamedTuple):
+    plan: Plan
+    outcome: Outcome
+
+
+def run(
+    preset: str | None,
+    settings: Mapping[str, object],
+    data: str | None,
+    value_column: str | None,
+    test_size: int | None,
+    repeats: int,
+    seed: int,
+    out: Path | None,
+    execution: Execution,
+    progress: Progress | None = None,
+) -> OneSeries | ManySeries:
+    """One experiment: on one series in memory (``out`` a results CSV in the study's
+    format); on several, every series through the store in the folder ``out``."""
+    import statelab
+    from statelab import runs
+    from statelab.files import resolve_target, write_atomic
+
+    selection = catalog.select(data, value_column, test_size)
+    chosen = statelab.experiment(preset, **settings)
+    if len(selection.series) > 1:
+        plan = runs.plan(chosen.name, chosen.spec, selection, repeats, seed)
+        if execution.chunk is None:
+            execution = execution._replace(chunk=runs.default_chunk(plan))
+        return ManySeries(plan, execute(plan, out or Path("results"), runs.RunFiles(),
+                                        execution, progress))  # fmt: skip
+    given = [f"--{name}" for name, value in execution._asdict().items() if value is not None]
+    if given:
+        raise StatelabError(
+            f"{', '.join(given)} apply to a run over several series (through the store); "
+            "one series runs in memory: leave them out"
+        )
+    if out is not None:
+        resolve_target(out)  # a bad --out fails now, not after the training
+    cache.enable()
+    results = statelab.run(
+        preset, data=selection.series[0], repeats=repeats, seed=seed,
+        **{"test_rows": selection.test_size[0], **settings},
+    )  # fmt: skip
+    if out is None:
+        return OneSeries(results, None)
+    return OneSeries(
+        results, write_atomic(out, lambda path: results.study_csv().to_csv(path, index=False))
+    )
