@@ -29,6 +29,7 @@ def reproduce(
     """The study on one series: its plan, run through the pipeline into ``out``."""
     from statelab import outputs, study
 
+    _import_in_background("statelab.stats", "statelab.plots")
     selection = catalog.select(data, value_column, test_size)
     if len(selection.series) > 1:
         raise StatelabError(
@@ -37,6 +38,21 @@ def reproduce(
         )
     plan = study.plan(selection.series[0], repeats, pool, settings, seed, selection.test_size[0])
     return plan, execute(plan, out, outputs.StudyFiles(), execution, progress)
+
+
+def _import_in_background(*modules: str) -> None:
+    """Import what the outputs will need (SciPy, statsmodels, matplotlib: about a second)
+    in a thread, while this one plans and trains: XLA compiles and the engine runs without
+    holding the GIL, so the imports mostly overlap them. A later import of the same module
+    waits for this one (Python's import lock)."""
+    import importlib
+    import threading
+
+    def run() -> None:
+        for name in modules:
+            importlib.import_module(name)
+
+    threading.Thread(target=run, name="statelab-imports", daemon=True).start()
 
 
 class OneSeries(NamedTuple):

@@ -372,17 +372,14 @@ def run_tasks(
     compiled = compile_calls(keys)
     results: list[Results | None] = [None] * len(tasks)
     for key, group in zip(keys, groups.values(), strict=True):
+        members = [tasks[i] for i in group.members]
+        drawn = draw(seed, [t.spec for t in members], [t.repeats for t in members])
+        offsets = np.cumsum([0] + [len(t.repeats) for t in members])
         lanes = [
-            _lanes(
-                tasks[i].spec,
-                tasks[i].dataset,
-                seed,
-                tasks[i].repeats,
-                initial_weights,
-                compiled_rows(tasks[i]),
-            )  # fmt: skip
-            for i in group.members
-        ]
+            _lanes(t.spec, t.dataset, seed, t.repeats, initial_weights, compiled_rows(t),
+                   jax.tree.map(lambda a, k=k, o=offsets: a[o[k] : o[k + 1]], drawn))
+            for k, t in enumerate(members)
+        ]  # fmt: skip
         stacked = jax.tree.map(lambda *parts: np.concatenate(parts, axis=-1), *lanes)
         stacked = pad_lanes(stacked, LANE_BLOCK)
         carry, losses, forecast, _, timings = run_lanes(
