@@ -304,6 +304,7 @@ CASES = [
     Case("run learning rate 1e308", argv("run", "--learning-rate", "1e308", "--epochs", "1"), "learning-rate must be"),
     Case("run learning rate nan", argv("run", "--learning-rate", "nan", "--epochs", "1"), "learning-rate must be"),
     Case("run 1e10 repeats", argv("run", "--repeats", "10000000000", "--epochs", "1"), "repeats must be"),
+    Case("run a million repeats on a slice", argv("run", "--repeats", "1000000", "--data", "m3/yearly", "--epochs", "1", "--out", at("o")), "one command runs at most 50,000,000"),
 ]  # fmt: skip
 
 

@@ -16,6 +16,10 @@ from statelab.errors import StatelabError
 from statelab.runner import MAX_REPEATS, Task, compiled_rows, repeat_indices, shape_of, task
 from statelab.spec import Spec, check_seed
 
+# The most repeats (lanes) one command may plan: each is held as an index until it runs,
+# and a typo (--repeats 1000000 on a slice of 645 series) must be refused, not allocated.
+MAX_PLANNED = 50_000_000
+
 
 class Skip(NamedTuple):
     """A series left out of a plan, and why."""
@@ -52,8 +56,12 @@ def plan(
     when there are several, and is an error when it is the only one. Series of different
     lengths are padded into a few compiled shapes (statelab.buckets)."""
     check_seed(seed)
-    for *_, repeats in experiments:
-        repeat_indices(repeats)  # bad repeats are the command's fault, not a series'
+    planned = len(series) * sum(len(repeat_indices(r)) for *_, r in experiments)
+    if planned > MAX_PLANNED:  # bad repeats are the command's fault, not a series'
+        raise StatelabError(
+            f"{planned:,} repeats planned ({len(series)} series); one command runs at most "
+            f"{MAX_PLANNED:,}: use fewer --repeats or a smaller --data slice"
+        )
     made, skipped = [], []
     for one, size in zip(series, test_sizes, strict=True):
         try:  # every experiment on this series, or none of them
