@@ -90,7 +90,7 @@ def test_m1_has_categories_and_tourism_none():
 def test_one_series_end_to_end_against_the_packaged_json(name, file, key):
     item = raw_json(file)[key]
     x, xx = item["x"], item["xx"]
-    n, h = item["n"][0], item["h"][0]
+    n, h = item["n"][0], item["h"][0]  # the raw JSON's own field names
     chosen = catalog.select(name)
     (series,) = chosen.series
     assert series.name == name
@@ -228,26 +228,27 @@ def test_collections_table():
         "collection",
         "period",
         "series",
-        "min_length",
-        "max_length",
-        "horizon",
+        "train_min",
+        "train_max",
+        "test",
     ]
-    assert list(table[["collection", "period", "series", "horizon"]].itertuples(index=False)) == [
+    assert list(table[["collection", "period", "series", "test"]].itertuples(index=False)) == [
         tuple(row) for row in DOCUMENTED
     ]
     m3_monthly = table[(table.collection == "m3") & (table.period == "monthly")].iloc[0]
-    assert (m3_monthly.min_length, m3_monthly.max_length) == (48, 126)
+    assert (m3_monthly.train_min, m3_monthly.train_max) == (48, 126)
     assert table.groupby("collection")["series"].sum().to_dict() == TOTALS
 
 
 def test_listing_a_slice():
     rows = catalog.listing("m3/monthly")
-    assert list(rows.columns) == ["name", "n", "h", "domain", "description"]
+    assert list(rows.columns) == ["name", "values", "train", "test", "domain", "description"]
     assert len(rows) == 1428
-    assert (rows.h == 18).all() and rows.n.between(48, 126).all()
+    assert (rows["values"] == rows["train"] + rows["test"]).all() and set(rows["test"]) == {18}
+    assert (rows.test == 18).all() and rows.train.between(48, 126).all()
     assert rows.name.is_unique and rows.name.str.startswith("m3:N").all()
     first = rows.set_index("name").loc["m3:N1402"]
-    assert (first.n, first.h, first.domain) == (50, 18, "MICRO")
+    assert (first.train, first.test, first.domain) == (50, 18, "MICRO")
     assert first.description == raw_json("m3_data.json")["N1402"]["description"][0]
     assert len(catalog.listing("tourism")) == 1311
     with pytest.raises(StatelabError, match="its periods"):

