@@ -6,7 +6,7 @@ stored twice. Each chunk is written in one transaction: an interruption at any m
 leaves every committed chunk whole and nothing half-written, and with synchronous FULL a
 committed chunk survives a power loss too.
 
-A row is small (about 250 bytes for the study's 12 test rows): keys, status, RMSE, final
+A row is small (about 280 bytes for the study's 12 test rows): keys, status, RMSE, final
 loss, the forecasts as float32 (the engine's own output, in scaled units: the forecasts in
 the series' units are rebuilt from them exactly), and the timings of its compiled call.
 Settings and versions are stored once each, in tables of their own. Trained weights and loss
