@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import time
 from importlib import resources
 
 import numpy as np
@@ -253,13 +252,6 @@ def test_listing_a_slice():
     assert len(catalog.listing("tourism")) == 1311
     with pytest.raises(StatelabError, match="its periods"):
         catalog.listing("m3/daily")
-
-
-def test_a_slice_is_fast_after_the_first_load():
-    catalog.select("m3/monthly")
-    start = time.perf_counter()
-    catalog.select("m3/monthly")
-    assert time.perf_counter() - start < 0.5
 
 
 def test_each_collection_is_read_once():
