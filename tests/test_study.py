@@ -117,10 +117,14 @@ def test_experiments_of_the_same_shape_share_one_compiled_call():
     ran = {r.name: r for r in run_tasks(plan.tasks, seed=1)}
     batch12 = {"stateful_batch12", "stateless_batch12"}
     calls = {r.provenance.call for r in ran.values()}
-    assert len(calls) == 2
+    assert len(calls) == 3
     assert len({ran[n].provenance.call for n in batch12}) == 1
-    # the nine batch-1 experiments' 3 repeats each share one call: 27 lanes, padded to 8s
-    assert {ran[n].provenance.lanes for n in ran if n not in batch12} == {32}
+    # the eight batch-1 experiments that do not shuffle share one call: 24 lanes; the
+    # shuffling one runs apart (its permutations would cost every lane of a shared call)
+    apart = batch12 | {"stateless_shuffle"}
+    assert len({ran[n].provenance.call for n in ran if n not in apart}) == 1
+    assert {ran[n].provenance.lanes for n in ran if n not in apart} == {24}
+    assert ran["stateless_shuffle"].provenance.lanes == 8  # 3 lanes, padded to 8
     assert {ran[n].provenance.lanes for n in batch12} == {8}  # 6 lanes, padded to 8
 
 

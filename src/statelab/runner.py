@@ -7,6 +7,7 @@ such groups and over segments of epochs (for progress), never over repeats or st
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -18,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from statelab import cache, engine
+from statelab import cache, engine, interrupts
 from statelab.data import data_hash
 from statelab.dataset import Dataset, prepare
 from statelab.errors import StatelabError
@@ -274,6 +275,8 @@ def run_lanes(
     carry = start(lanes)
     losses, traces = [], []
     for done in range(length, epochs + 1, length):
+        if interrupts.PRESSED.is_set():  # Ctrl-C: a call in another thread stops here too
+            raise KeyboardInterrupt
         carry, segment_losses, trace = train(lanes, carry)
         losses.append(segment_losses)
         traces.append(trace)
@@ -357,10 +360,17 @@ def run_tasks(
     experiment or series they belong to. Returns a :class:`Results` per task, in order."""
     check_seed(seed)
     check_unique(tasks)
+    if not tasks:
+        return []
     groups: dict[tuple, _Group] = {}
     for position, one in enumerate(tasks):
         shape = shape_of(one.spec, compiled_rows(one))
-        group = groups.setdefault((shape, one.spec.epochs), _Group(shape, one.spec.epochs, []))
+        # Shuffling lanes run apart from the rest, in their own call of the same program: a
+        # call draws permutations for all its lanes once any lane shuffles (statelab.engine),
+        # so mixing them in would make every lane pay for the shuffle (4x the training of
+        # batch-1 lanes). A lane's result is the same either way (lanes are independent).
+        key = (shape, one.spec.epochs, one.spec.shuffle)
+        group = groups.setdefault(key, _Group(shape, one.spec.epochs, []))
         group.members.append(position)
 
     made = ((versions(),), (str(jax.devices()[0]),))
@@ -371,7 +381,8 @@ def run_tasks(
     ]  # fmt: skip
     compiled = compile_calls(keys)
     results: list[Results | None] = [None] * len(tasks)
-    for key, group in zip(keys, groups.values(), strict=True):
+
+    def run_group(key, group: _Group, report: ProgressCallback | None, first: bool) -> None:
         members = [tasks[i] for i in group.members]
         drawn = draw(seed, [t.spec for t in members], [t.repeats for t in members])
         offsets = np.cumsum([0] + [len(t.repeats) for t in members])
@@ -383,9 +394,10 @@ def run_tasks(
         stacked = jax.tree.map(lambda *parts: np.concatenate(parts, axis=-1), *lanes)
         stacked = pad_lanes(stacked, LANE_BLOCK)
         carry, losses, forecast, _, timings = run_lanes(
-            group.shape, group.epochs, stacked, progress, segments
+            group.shape, group.epochs, stacked, report, segments
         )
-        timings += compiled[key]  # compiled before any call ran
+        if first:  # compiled before any call ran; calls of one program count it once
+            timings += compiled[key]
         host = jax.device_get(
             engine.lanes_first((carry.weights, losses, forecast.forecasts_scaled))
         )
@@ -393,14 +405,36 @@ def run_tasks(
             *made, timings, lanes=stacked.learning_rate.shape[0], call=uuid.uuid4().hex,
             code=code_version(),
         )  # fmt: skip
-        offsets = np.cumsum([0] + [len(tasks[i].repeats) for i in group.members])
         for slot, i in enumerate(group.members):
             part = slice(offsets[slot], offsets[slot + 1])
             weights, lane_losses, scaled = jax.tree.map(
                 lambda a, part=part: np.asarray(a[part]), host
             )
             results[i] = _results(tasks[i], seed, weights, lane_losses, scaled, provenance)
+
+    # One compiled call runs on one core (XLA's CPU loop is sequential), so the calls run side
+    # by side, as many at a time as there are cores; progress follows the largest.
+    work = [(key, group) for key, group in zip(keys, groups.values(), strict=True)]
+    largest = max(range(len(work)), key=lambda k: _group_work(tasks, work[k][1]))
+    pool = ThreadPoolExecutor(max(1, min(len(work), len(os.sched_getaffinity(0)))))
+    try:
+        futures = [
+            pool.submit(run_group, key, group, progress if k == largest else None,
+                        keys.index(key) == k)
+            for k, (key, group) in enumerate(work)
+        ]  # fmt: skip
+        for finished in futures:
+            finished.result()
+    except BaseException:  # Ctrl-C or a failed call: start nothing more, wait for nothing
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return results
+
+
+def _group_work(tasks: Sequence[Task], group: _Group) -> int:
+    """A call's training work: lanes x compiled training rows (per epoch)."""
+    return sum(len(tasks[i].repeats) for i in group.members) * group.shape.train_rows
 
 
 def check_unique(tasks: Sequence[Task]) -> None:
