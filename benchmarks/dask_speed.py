@@ -26,7 +26,8 @@ from statelab.store import Store
 def fill(folder: Path, plan, chunk: int, backend) -> tuple[float, pipeline.Filled]:
     started = time.perf_counter()
     with Store(folder) as store:
-        filled = pipeline.fill(store, plan, backend, chunk, frozenset(), pipeline.Silent())
+        filled = pipeline.fill(store, plan, backend, pipeline.Execution(chunk=chunk), frozenset(),
+                               pipeline.Silent())  # fmt: skip
     return time.perf_counter() - started, filled
 
 

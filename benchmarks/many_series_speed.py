@@ -42,7 +42,8 @@ def measure(selection, preset: str, repeats: int, epochs: int, chunk=None) -> di
     programs = len(runner._COMPILED)
     with tempfile.TemporaryDirectory() as folder, Store(Path(folder)) as store:
         started = time.perf_counter()
-        filled = pipeline.fill(store, plan, InProcess(), chunk, frozenset(), pipeline.Silent())
+        filled = pipeline.fill(store, plan, InProcess(), pipeline.Execution(chunk=chunk),
+                               frozenset(), pipeline.Silent())  # fmt: skip
         wall = time.perf_counter() - started
     training = wall - filled.timings.compile_s
     return {

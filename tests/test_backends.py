@@ -40,11 +40,15 @@ def test_worker_killed_mid_run_every_repeat_stored_once_and_bitwise_equal(tmp_pa
     in_process.mkdir()
     on_cluster.mkdir()
     with Store(in_process) as store:
-        pipeline.fill(store, plan(), InProcess(), 2, frozenset(), pipeline.Silent())
+        pipeline.fill(
+            store, plan(), InProcess(), pipeline.Execution(chunk=2), frozenset(), pipeline.Silent()
+        )
 
     with open_backend(workers=2) as backend, Store(on_cluster) as store:
         progress = KillOneWorker(list(backend.client.run(os.getpid).values()))
-        filled = pipeline.fill(store, plan(), backend, 2, frozenset(), progress)
+        filled = pipeline.fill(
+            store, plan(), backend, pipeline.Execution(chunk=2), frozenset(), progress
+        )
         rows = store.connection.execute(
             "SELECT experiment, repeat, COUNT(*) FROM repeats GROUP BY experiment, repeat"
         ).fetchall()

@@ -209,7 +209,8 @@ def test_study_json_is_the_provenance_of_the_returned_study(outcome):
     written = json.loads((out / layout.STUDY_JSON).read_text())
     assert written == json.loads(json.dumps(provenance(done.study)))
     assert set(written) == {"seed", "repeats", "pool", "versions", "device", "persistence_rmse",
-                            "series", "experiments"}  # fmt: skip
+                            "margin", "series", "experiments"}  # fmt: skip
+    assert written["margin"] == 0.01
     assert written["seed"] == 1 and written["repeats"] == REPEATS
     assert written["pool"] == {"experiment": "stateful", "repeats": POOL}
     assert round(written["persistence_rmse"], 3) == 136.761

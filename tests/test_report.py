@@ -84,7 +84,9 @@ def test_report_renders_in_headless_chromium_with_every_figure(report):
             "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
         )
         title = page.title()
-        verdict_spans = page.locator("span.supported, span.contradicted, span.identical, span.none")
+        verdict_spans = page.locator(
+            "span.supported, span.contradicted, span.identical, span.equivalent, span.none"
+        )
         verdicts = verdict_spans.count()
         browser.close()
     assert title.startswith("statelab")

@@ -284,6 +284,77 @@ def test_finding_is_the_one_rule(difference, p, identical, expected):
     )
 
 
+@pytest.mark.parametrize(
+    ("expectation", "difference", "p", "equivalence_p", "identical", "expected"),
+    [
+        (EXPECTATIONS[0], -3.0, 0.001, 0.001, True, "identical"),  # identical overrides all
+        # within the margin: too small to matter, even where a difference is detected
+        (EXPECTATIONS[0], -1.0, 0.001, 0.01, False, "practically equivalent"),
+        (EXPECTATIONS[0], -1.0, 0.6, 0.01, False, "practically equivalent"),
+        (EXPECTATIONS[0], -1.0, 0.001, 0.05, False, "supported"),  # must be below alpha
+        (EXPECTATIONS[0], 1.0, 0.001, 0.3, False, "contradicted"),
+        (EXPECTATIONS[0], 1.0, 0.001, float("nan"), False, "contradicted"),
+        (EXPECTATIONS[2], 1.0, 0.001, 0.01, False, "practically equivalent"),  # "same" holds
+        (EXPECTATIONS[2], 1.0, 0.001, 0.3, False, "contradicted"),
+        (EXPECTATIONS[0], -1.0, 0.3, 0.3, False, "no detectable difference"),
+    ],
+)
+def test_verdict_rule_with_equivalence(expectation, difference, p, equivalence_p, identical,
+                                       expected):  # fmt: skip
+    test = make_test(difference, identical)
+    assert stats.verdict(expectation, test, p, equivalence_p) == expected
+
+
+def test_verdict_from_series_built_for_each_branch():
+    """One series per verdict, from repeats through the functions the study uses: paired
+    Wilcoxon for the test, TOST (margin 0.5) for equivalence, the mean difference for the
+    direction; each case is built so that only its verdict is right."""
+    base = np.random.default_rng(1).uniform(20, 40, 15)
+    spread = np.random.default_rng(2).normal(0, 0.05, 15)
+    wide = np.random.default_rng(3).normal(0, 5.0, 15)
+    cases = {
+        "identical": base.copy(),
+        "practically equivalent": base - 0.1 + spread,  # consistent, but well within 0.5
+        "supported": base - 3.0 + spread,  # a lower by far more than the margin
+        "contradicted": base + 3.0 + spread,
+        "no detectable difference": base + wide,  # noisy both ways
+    }
+    for expected, a in cases.items():
+        rmse = {"stateful": a, "stateless": base}
+        tested = [t for t in stats.expectation_tests({**rmse, **{
+            n: base for n in ("stateless_shuffle", "stateful_batch12", "stateless_batch12",
+                              "stateful_noreset", "stateful_seed_train", "stateful_reset_test")
+        }}, margin=0.5) if t.expectation.key == "E1"][0]  # fmt: skip
+        found = stats.verdict(EXPECTATIONS[0], tested.test, stats.primary_p(tested.test),
+                              tested.equivalence_p)  # fmt: skip
+        assert found == expected, expected
+    assert set(cases) == set(stats.VERDICTS)
+
+
+def test_expectation_table_reports_a_tiny_consistent_difference_as_equivalent():
+    """E2 on Shampoo, as the issue found it: a 0.07 difference on RMSEs near 95 is detected
+    by the paired test at 500 repeats, yet is far inside 1% of the persistence RMSE (136.8)."""
+    rng = np.random.default_rng(5)
+    base = rng.normal(95, 9.3, 500)
+    rmse = {name: base + rng.normal(0, 1.0, 500) for name in (
+        "stateful", "stateless", "stateful_batch12", "stateful_noreset", "stateful_seed_train",
+        "stateful_reset_test")}  # fmt: skip
+    rmse["stateless_batch12"] = rmse["stateful_batch12"]
+    rmse["stateless_shuffle"] = rmse["stateless"] + 0.07 + rng.normal(0, 0.02, 500)
+    table = stats.expectation_table(rmse, margin=0.01 * 136.8)
+    row = table.loc["E2"]
+    assert row["holm_p"] < 0.05  # a difference is detected...
+    assert row["holm_equivalence_p"] < 0.05  # ...and shown to be within the margin
+    assert row["verdict"] == "practically equivalent"
+    assert "within the equivalence margin" in row["explanation"]
+    without = stats.expectation_table(rmse)  # no margin: no equivalence test
+    assert without.loc["E2", "verdict"] == "supported"
+    assert np.isnan(without.loc["E2", "equivalence_p"])
+    assert row["log_ratio"] == pytest.approx(
+        np.log(rmse["stateless"].mean() / rmse["stateless_shuffle"].mean()), rel=1e-12
+    )
+
+
 def test_verdicts_rest_on_the_paired_test_not_welch():
     table = stats.expectation_table(
         study(E1=SHIFT_DOWN, E2=-SHIFT_DOWN, E4=ALTERNATING, E5=SHIFT_DOWN, E6=-SHIFT_DOWN)

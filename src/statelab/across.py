@@ -9,7 +9,7 @@ critical-difference diagram).
 
 SciPy, statsmodels and scikit-posthocs do the tests. Written here is only what none of them
 has: the log ratio's delta-method SE, the 95% prediction interval of a random-effects model, the
-Nemenyi critical difference as a number, and the verdict rule.
+Nemenyi critical difference as a number. The verdict rule is statelab.stats.decide.
 """
 
 from __future__ import annotations
@@ -30,13 +30,6 @@ from statsmodels.stats.weightstats import ttost_paired
 from statelab.plots import PLAIN_TEXT
 
 ALPHA = 0.05
-VERDICTS = (
-    "identical",
-    "supported",
-    "contradicted",
-    "practically equivalent",
-    "no detectable difference",
-)
 
 
 def _finished_pairs(a, b) -> tuple[np.ndarray, np.ndarray]:
@@ -305,7 +298,7 @@ def cd_diagram(ranks: Ranks, title: str) -> Figure:
 
     with matplotlib.rc_context(PLAIN_TEXT):
         height = 1.5 + 0.3 * len(ranks.mean_ranks)  # inches: 1 above the axis for the title
-        figure = Figure(figsize=(8, height), dpi=110)
+        figure = Figure(figsize=(11, height), dpi=110)  # room for long names each side
         FigureCanvasAgg(figure)
         axes = figure.add_subplot()
         scikit_posthocs.critical_difference_diagram(
@@ -317,28 +310,5 @@ def cd_diagram(ranks: Ranks, title: str) -> Figure:
         axes.plot([start, start + cd], [0, 0], color="k", linewidth=2, transform=above, clip_on=False)  # fmt: skip
         axes.text(start + cd / 2, 0, f"CD = {cd:.2f}", transform=offset_copy(above, fig=figure, y=3, units="points"), ha="center", va="bottom")  # fmt: skip
         axes.set_title(title, pad=44)
-        figure.subplots_adjust(left=0.25, right=0.75, top=1 - 1.0 / height, bottom=0.1 / height)
+        figure.subplots_adjust(left=0.3, right=0.7, top=1 - 1.0 / height, bottom=0.1 / height)
     return figure
-
-
-# --- The verdict -----------------------------------------------------------------------------
-
-
-def verdict(
-    test_p: float, equivalence: float, direction: float, identical: bool, alpha: float = ALPHA
-) -> str:
-    """One of ``VERDICTS`` for "A beats B" in one series (or pooled):
-
-    - "identical": A and B gave the same RMSEs repeat by repeat; nothing is tested.
-    - "practically equivalent": the equivalence p is below alpha, so the difference is within
-      the margin: too small to matter, even where the test of a difference is also below alpha.
-    - "supported" / "contradicted": the test p is below alpha and ``direction`` (A - B, e.g.
-      the log ratio: negative when A has the lower RMSE) is negative / not negative.
-    - "no detectable difference": otherwise (NaN p-values included)."""
-    if identical:
-        return "identical"
-    if equivalence < alpha:
-        return "practically equivalent"
-    if test_p < alpha:
-        return "supported" if direction < 0 else "contradicted"
-    return "no detectable difference"

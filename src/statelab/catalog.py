@@ -139,6 +139,24 @@ def select(
     return Selection(name, tuple(series), sizes, tuple(item.domain for item in items))
 
 
+def sample(selection: Selection, size: int, seed: int) -> Selection:
+    """``size`` series of ``selection`` drawn without replacement by NumPy's generator from
+    ``seed``, kept in the selection's order (the same size and seed draw the same series)."""
+    total = len(selection.series)
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= total:
+        raise StatelabError(
+            f"--sample must be a whole number from 1 to the {total:,} series of "
+            f"{selection.name}, got {size}; leave it out to use them all"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise StatelabError(f"--sample-seed must be a whole number from 0 to 2**63 - 1, got {seed}")
+    picked = np.sort(np.random.default_rng(seed).choice(total, size=size, replace=False))
+    return Selection(
+        f"{selection.name} (a sample of {size} drawn with seed {seed})",
+        *(tuple(part[i] for i in picked) for part in selection[1:]),
+    )
+
+
 def listing(name: str) -> pd.DataFrame:
     """The series ``name`` selects, one row each: name, values (all of them), train (the
     training part's length, the competition's n), test (the horizon, its h), domain,

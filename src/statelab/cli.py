@@ -50,6 +50,13 @@ Workers = Annotated[
 Cluster = Annotated[
     str | None, typer.Option(help="Run chunks on the Dask scheduler at this address.")
 ]
+Margin = Annotated[
+    float,
+    typer.Option(
+        help="Equivalence margin, a share of each series' persistence RMSE (0.01: 1%): a "
+        "difference in mean RMSE within it is reported as practically equivalent."
+    ),
+]
 ValueColumn = Annotated[
     str | None, typer.Option(help="The CSV column to forecast (default: first numeric).")
 ]
@@ -177,11 +184,18 @@ class _Progress:
         self.bar = None
         if not quiet:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             self.bar = Progress(
                 "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), transient=True, console=Console(stderr=True),
+                TimeElapsedColumn(), "left", TimeRemainingColumn(), transient=True,
+                console=Console(stderr=True),
             )  # fmt: skip
         self.chunk_task = self.epoch_task = None
         self.started, self.lanes = time.perf_counter(), 0
@@ -204,7 +218,7 @@ class _Progress:
         rate = self.lanes / max(time.perf_counter() - self.started, 1e-9)
         self.bar.update(
             self.chunk_task, completed=done, total=total,
-            description=f"chunks ({series} series, {rate:,.0f} lanes/s)",
+            description=f"chunks ({series:,} series done, {rate:,.0f} lanes/s)",
         )  # fmt: skip
 
     def epochs(self, done: int, total: int, lanes: int) -> None:
@@ -240,6 +254,7 @@ def reproduce(
     keep: Keep = None,
     workers: Workers = None,
     cluster: Cluster = None,
+    margin: Margin = defaults.MARGIN,
     quiet: Quiet = False,
 ) -> None:
     """Run all eleven experiments into the store (resuming whatever an earlier run left),
@@ -251,7 +266,7 @@ def reproduce(
     with _Progress(quiet) as progress:
         plan, outcome = commands.reproduce(
             data, value_column, test_size, repeats, pool,
-            _settings(epochs=epochs, profile=profile), seed, out, execution, progress,
+            _settings(epochs=epochs, profile=profile), seed, out, execution, progress, margin,
         )  # fmt: skip
     reproduction = outcome.written
     for comparison in study.COMPARISONS:
@@ -260,13 +275,79 @@ def reproduce(
     results = reproduction.results
     persistence = next(iter(results.values())).persistence_rmse
     typer.echo(f"\nPersistence RMSE: {persistence:.3f}")
-    typer.echo(f"\nThe study's expectations ({plan.repeats} repeats each, Holm-corrected):")
+    typer.echo(
+        f"\nThe study's expectations ({plan.repeats} repeats each, Holm-corrected; a "
+        f"difference within {margin:.3g} x the persistence RMSE is practically equivalent):"
+    )
     typer.echo(outputs.format_verdicts(reproduction.verdicts))
     failed = sum(int(r.failed.sum()) for r in results.values())
     if failed:
         typer.echo(f"\n{failed} repeat(s) diverged: stored as failed, counted, not averaged in")
     _echo_filled(outcome, keep)
     typer.echo(f"wrote {len(reproduction.files)} files to {out}")
+
+
+@app.command()
+def generalise(
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help=f"The series (default {defaults.GENERALISE_DATA}): a slice, a collection, a "
+            "list of series, or CSV files in a list (`statelab datasets`)."
+        ),
+    ] = None,
+    sample: Annotated[
+        int | None, typer.Option(help="Run on N series drawn at random from --data.")
+    ] = None,
+    sample_seed: Annotated[
+        int | None, typer.Option(help="The seed of the --sample draw (default 1).")
+    ] = None,
+    repeats: Annotated[
+        int, typer.Option(help="Repeats per experiment and series.")
+    ] = defaults.GENERALISE_REPEATS,
+    seed: Seed = 1,
+    margin: Margin = defaults.MARGIN,
+    out: Annotated[
+        Path, typer.Option(help="Folder for the store, tables, figures and generalise.json.")
+    ] = Path("generalised"),
+    epochs: Annotated[int | None, typer.Option(help="Override the study's 1000 epochs.")] = None,
+    profile: Annotated[str | None, typer.Option(help="keras3 (default) or keras2017.")] = None,
+    value_column: ValueColumn = None,
+    chunk: Annotated[
+        int | None,
+        typer.Option(
+            help="Series per chunk (every repeat of every experiment on them): the unit of "
+            "work, storage and resume (default: about 4,096 lanes a chunk)."
+        ),
+    ] = None,
+    workers: Workers = None,
+    cluster: Cluster = None,
+    quiet: Quiet = False,
+) -> None:
+    """Does the study generalise? Run the eleven experiments on every series of a collection
+    (and on Shampoo, for reference) into the store, resuming whatever an earlier run left;
+    test E1-E6 on each series and across them (meta-analysis), rank the experiments, and
+    write the tables and figures (`statelab report FOLDER` makes the HTML report)."""
+    from statelab import commands, pipeline
+
+    execution = pipeline.Execution(series=chunk, workers=workers, cluster=cluster)
+    with _Progress(quiet) as progress:
+        ran = commands.generalise(
+            data, value_column, sample, sample_seed, repeats,
+            _settings(epochs=epochs, profile=profile), seed, margin, out, execution, progress,
+        )  # fmt: skip
+    written = ran.outcome.written
+    typer.echo(written.horizon_note)
+    typer.echo("")
+    for line in written.answer:
+        typer.echo(line)
+    skipped = ran.plan.skipped
+    if skipped:
+        typer.echo(f"\n{len(skipped)} series skipped (see skipped.csv), first: "
+                   f"{skipped[0].series}: {skipped[0].reason}")  # fmt: skip
+    _echo_filled(ran.outcome)
+    typer.echo(f"wrote {len(written.files)} files to {out}; `statelab report {out}` makes the "
+               "HTML report")  # fmt: skip
 
 
 @app.command()
@@ -293,13 +374,14 @@ def compare(
 @app.command()
 def report(
     folder: Annotated[
-        Path, typer.Argument(help="A folder written by `statelab reproduce`.")
+        Path, typer.Argument(help="A folder written by `statelab reproduce` or `generalise`.")
     ] = Path("results"),
     out: Annotated[
         Path | None, typer.Option(help="The HTML file (default: FOLDER/report.html).")
     ] = None,
 ) -> None:
-    """Write one self-contained HTML report of a reproduced study (figures embedded)."""
+    """Write one self-contained HTML report of a reproduced study or of a generalisation
+    across series (figures embedded, no network)."""
     from statelab import report as report_module
     from statelab.files import shown
 

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from statelab import cache, catalog
+from statelab.defaults import GENERALISE_DATA, MARGIN
 from statelab.errors import StatelabError
 from statelab.pipeline import Execution, Outcome, Progress, execute
-from statelab.plan import Plan
+from statelab.plan import Plan, check_chunk, check_margin
 from statelab.results import Results
 
 
@@ -25,10 +26,13 @@ def reproduce(
     out: Path,
     execution: Execution,
     progress: Progress | None = None,
+    margin: float = MARGIN,
 ) -> tuple[Plan, Outcome]:
-    """The study on one series: its plan, run through the pipeline into ``out``."""
+    """The study on one series: its plan, run through the pipeline into ``out``; ``margin``
+    is the verdicts' equivalence margin (a share of the persistence RMSE)."""
     from statelab import outputs, study
 
+    margin = check_margin(margin)
     _import_in_background("statelab.stats", "statelab.plots")
     selection = catalog.select(data, value_column, test_size)
     if len(selection.series) > 1:
@@ -37,7 +41,55 @@ def reproduce(
             "(`statelab run PRESET --data ...` runs a preset on many)"
         )
     plan = study.plan(selection.series[0], repeats, pool, settings, seed, selection.test_size[0])
-    return plan, execute(plan, out, outputs.StudyFiles(), execution, progress)
+    return plan, execute(plan, out, outputs.StudyFiles(margin), execution, progress)
+
+
+# A chunk of `generalise` holds every repeat of every experiment on a block of series, about
+# this many lanes: a chunk finishes in seconds, a finished chunk is finished series (progress
+# counts them), and the compiled calls stay full.
+GENERALISE_LANES_PER_CHUNK = 4096
+
+
+class Generalised(NamedTuple):
+    plan: Plan
+    outcome: Outcome
+
+
+def generalise(
+    data: str | None,
+    value_column: str | None,
+    sample: int | None,
+    sample_seed: int | None,
+    repeats: int,
+    settings: Mapping[str, object],
+    seed: int,
+    margin: float,
+    out: Path,
+    execution: Execution,
+    progress: Progress | None = None,
+) -> Generalised:
+    """The eleven presets on every selected series (and on Shampoo Sales, the reference),
+    through the pipeline into ``out``; then the statistics and files of
+    statelab.generalise_outputs."""
+    from statelab import generalise as generalise_module
+    from statelab import generalise_outputs
+
+    _import_in_background("statelab.stats", "statelab.across", "statelab.plots")
+    if sample_seed is not None and sample is None:
+        raise StatelabError("--sample-seed applies to a sample: give --sample N too")
+    selection = catalog.select(GENERALISE_DATA if data is None else data, value_column)
+    if sample is not None:
+        selection = catalog.sample(selection, sample, 1 if sample_seed is None else sample_seed)
+    if execution.series is not None:
+        check_chunk(execution.series)
+    plan, collection = generalise_module.plan(selection, repeats, dict(settings), seed, margin)
+    lanes = sum(len(t.repeats) for t in plan.tasks) // len(plan.series)  # a series' lanes
+    execution = execution._replace(
+        chunk=int(max(t.repeats.max() for t in plan.tasks)) + 1,  # every repeat in a chunk
+        series=execution.series or max(1, GENERALISE_LANES_PER_CHUNK // lanes),
+    )
+    writer = generalise_outputs.GeneraliseFiles(collection)
+    return Generalised(plan, execute(plan, out, writer, execution, progress))
 
 
 def _import_in_background(*modules: str) -> None:

@@ -15,3 +15,9 @@ RUN_REPEATS = 10
 CHUNK = 100
 # The folder of a command's store and files.
 OUT = "results"
+# The equivalence margin: a difference in mean RMSE under this share of the series'
+# persistence RMSE is "practically equivalent", too small to matter (a paired TOST).
+MARGIN = 0.01
+# `statelab generalise`: the collection, and repeats per experiment and series.
+GENERALISE_DATA = "m3/monthly"
+GENERALISE_REPEATS = 30

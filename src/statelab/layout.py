@@ -40,3 +40,16 @@ def box_plot(key: str) -> str:
 # `statelab run` on several series: per-series results, and the series left out.
 RUN_RESULTS = "results.csv"
 SKIPPED = "skipped.csv"
+
+# `statelab generalise`: per-series and across-series statistics, ranks, figures.
+GENERALISE_JSON = "generalise.json"
+PER_SERIES = "per_series.csv"
+EXPERIMENTS = "experiments.csv"
+ACROSS = "across.csv"
+RANKS = "ranks.csv"
+NEMENYI = "nemenyi.csv"
+REFERENCE = "reference.csv"
+LOG_RATIOS_PLOT = "log_ratios.png"
+FOREST_PLOT = "forest.png"
+CD_DIAGRAM = "cd_diagram.png"
+RELATIVE_RMSE_PLOT = "relative_rmse.png"

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from statelab import layout
+from statelab.defaults import MARGIN as DEFAULT_MARGIN
 from statelab.files import write_atomic, write_text
 from statelab.plan import Plan
 from statelab.results import Results, describe_with_failures
@@ -57,8 +58,9 @@ class Reproduction(NamedTuple):
     files: list[Path]
 
 
-def provenance(study: Study) -> dict[str, object]:
-    """What produced the study: settings, seeds, repeats, versions, data, timings."""
+def provenance(study: Study, margin: float = DEFAULT_MARGIN) -> dict[str, object]:
+    """What produced the study: settings, seeds, repeats, the verdicts' equivalence margin
+    (a share of the persistence RMSE), versions, data, timings."""
     first = next(iter(study.results.values()))
     series = study.series
     return {
@@ -68,6 +70,7 @@ def provenance(study: Study) -> dict[str, object]:
         "versions": dict(first.provenance.versions[0]),
         "device": first.provenance.devices[0],
         "persistence_rmse": first.persistence_rmse,
+        "margin": margin,
         "series": {
             "name": str(series.name),
             "data_hash": first.data_hash,
@@ -100,9 +103,10 @@ def file_names(experiments: Sequence[str]) -> list[str]:
     ]  # fmt: skip
 
 
-def write_outputs(study: Study, out: Path) -> Reproduction:
+def write_outputs(study: Study, out: Path, margin: float = DEFAULT_MARGIN) -> Reproduction:
     """Compute every table, statistic and figure of the study, then write them under ``out``,
-    one figure at a time (drawn, saved and closed before the next)."""
+    one figure at a time (drawn, saved and closed before the next). ``margin``, a share of
+    the persistence RMSE, is the equivalence margin of the verdicts."""
     from statelab import plots, stats  # matplotlib, SciPy, statsmodels: only when writing
 
     results = study.results
@@ -111,12 +115,14 @@ def write_outputs(study: Study, out: Path) -> Reproduction:
     for comparison in COMPARISONS:
         columns = {label(n, comparison): results[n].rmse for n in comparison.experiments}
         tables[comparison.key] = describe(columns)
-    verdicts = stats.expectation_table({n: r.rmse for n, r in results.items()}, seed=seed)
+    persistence = next(iter(results.values())).persistence_rmse
+    verdicts = stats.expectation_table({n: r.rmse for n, r in results.items()}, seed=seed,
+                                       margin=margin * persistence)  # fmt: skip
     se_curve = stats.standard_error_curve(study.pool, seed=seed)
     finished = study.pool[np.isfinite(study.pool)]
     spread = float(np.std(finished, ddof=1)) if len(finished) >= 2 else float("nan")
     power = stats.repeats_for_power(spread, POWER_DIFFERENCES)
-    text = json.dumps(provenance(study), indent=2) + "\n"
+    text = json.dumps(provenance(study, margin), indent=2) + "\n"
 
     files: list[Path] = []
     for name, result in results.items():
@@ -152,13 +158,15 @@ def write_outputs(study: Study, out: Path) -> Reproduction:
 class StudyFiles:
     """The study's files, for :func:`statelab.pipeline.execute`."""
 
+    def __init__(self, margin: float = DEFAULT_MARGIN) -> None:
+        self.margin = margin
+
     @staticmethod
     def names(plan: Plan) -> list[str]:
         return file_names([t.name for t in plan.tasks])
 
-    @staticmethod
-    def write(plan: Plan, results: list[Results], out: Path) -> Reproduction:
-        return write_outputs(assemble(plan, results), out)
+    def write(self, plan: Plan, results: list[Results], out: Path) -> Reproduction:
+        return write_outputs(assemble(plan, results), out, self.margin)
 
 
 def format_verdicts(verdicts: pd.DataFrame) -> str:
@@ -176,5 +184,8 @@ def format_verdicts(verdicts: pd.DataFrame) -> str:
                 f"Mann-Whitney p={row['mann_whitney_p']:.2g}, Holm p={row['holm_p']:.2g}, "
                 f"d={row['cohens_d']:+.2f}, Cliff's delta={row['cliffs_delta']:+.2f}"
             )
+            if np.isfinite(row.get("holm_equivalence_p", np.nan)):
+                stats_text += (f", equivalence (TOST within +-{row['margin_rmse']:.3g}) Holm "
+                               f"p={row['holm_equivalence_p']:.2g}")  # fmt: skip
         lines.append(f"{key} {row['claim']}: {row['verdict'].upper()} ({stats_text})")
     return "\n".join(lines)

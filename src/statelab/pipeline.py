@@ -22,7 +22,8 @@ from statelab.store import Store, parse_keep
 
 class Progress(Protocol):
     def chunks(self, done: int, total: int, lanes: int, series: int) -> None:
-        """After every stored chunk, with the lanes (repeats) and series it held."""
+        """After every stored chunk, with the lanes (repeats) it held and the series whose
+        every planned repeat is now stored."""
 
     def epochs(self, done: int, total: int, lanes: int) -> None:
         """After every segment of epochs of a compiled call in this process."""
@@ -40,6 +41,7 @@ class Execution(NamedTuple):
     """How a plan runs: none of it changes a result."""
 
     chunk: int = CHUNK  # repeat indices per chunk: the unit of work, storage and resume
+    series: int | None = None  # and series per chunk (None: every series in each chunk)
     workers: int | None = None  # a new local Dask cluster of this many processes
     cluster: str | None = None  # or the Dask scheduler at this address
     keep: str | None = None  # optional parts to store: "weights", "loss", or both
@@ -69,7 +71,9 @@ class Outcome(NamedTuple):
     outputs_s: float  # wall seconds reading back, computing the statistics, writing files
 
 
-def fill(store: Store, plan: Plan, backend: Backend, chunk: int, keep, progress) -> Filled:
+def fill(
+    store: Store, plan: Plan, backend: Backend, execution: Execution, keep, progress
+) -> Filled:
     """Run every planned repeat the store lacks, chunk by chunk, storing each chunk as it
     finishes. Running it again after an interruption runs only what is missing, and the
     stored results are the same as an uninterrupted run's."""
@@ -77,7 +81,11 @@ def fill(store: Store, plan: Plan, backend: Backend, chunk: int, keep, progress)
     for one in plan.tasks:
         done = store.stored(one.name, one.spec, one.data_hash, plan.seed)
         missing.append(one._replace(repeats=one.repeats[[int(k) not in done for k in one.repeats]]))
-    cut = chunks(missing, chunk)
+    cut = chunks(missing, execution.chunk, execution.series)
+    left: dict[str, int] = {}  # series -> repeats it lacks
+    for one in missing:
+        left[one.series] = left.get(one.series, 0) + len(one.repeats)
+    complete = len(plan.series) - sum(1 for count in left.values() if count)
     ran, timings = 0, Timings()
     interrupts.install()
     for finished, results in enumerate(backend.run(cut, plan.seed), 1):
@@ -87,8 +95,10 @@ def fill(store: Store, plan: Plan, backend: Backend, chunk: int, keep, progress)
         store.add(results, keep)
         ran += sum(len(r.repeats) for r in results)
         timings += _call_timings(results)
-        progress.chunks(finished, len(cut), sum(len(r.repeats) for r in results),
-                        len({r.series for r in results}))  # fmt: skip
+        for r in results:
+            left[r.series] -= len(r.repeats)
+            complete += left[r.series] == 0
+        progress.chunks(finished, len(cut), sum(len(r.repeats) for r in results), complete)
     return Filled(plan.planned, ran, len(cut), timings)
 
 
@@ -133,6 +143,8 @@ def execute(
     progress = progress or Silent()
     keep = parse_keep(execution.keep)
     check_chunk(execution.chunk)
+    if execution.series is not None:
+        check_chunk(execution.series)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise StatelabError(f"--out {out} is a file; give a folder")
@@ -150,7 +162,7 @@ def execute(
                                            progress.epochs) as backend:  # fmt: skip
         started = time.perf_counter()
         try:
-            filled = fill(store, plan, backend, execution.chunk, keep, progress)
+            filled = fill(store, plan, backend, execution, keep, progress)
         except KeyboardInterrupt:
             raise Interrupted(store.count()) from None
         filled_at = time.perf_counter()

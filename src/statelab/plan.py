@@ -5,7 +5,7 @@ one pipeline (statelab.pipeline)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -50,9 +50,12 @@ def plan(
     series: Sequence[pd.Series],
     test_sizes: Sequence[int],
     seed: int,
+    adapt: Callable[[str, Spec, int], Spec] | None = None,
 ) -> Plan:
     """Every experiment (name, spec, repeats) on every series, with each series' own test
-    size. A series the split cannot use (too short, constant, ...) is left out and recorded
+    size: ``adapt(name, spec, test_size)`` makes an experiment's spec for a series of that
+    test size (by default, ``spec`` with those test rows; `generalise` also sets the batch-12
+    pair's batch to the horizon). A series the split cannot use (too short, constant, ...) is left out and recorded
     when there are several, and is an error when it is the only one. Series of different
     lengths are padded into a few compiled shapes (statelab.buckets)."""
     check_seed(seed)
@@ -66,7 +69,7 @@ def plan(
     for one, size in zip(series, test_sizes, strict=True):
         try:  # every experiment on this series, or none of them
             made.extend([
-                task(name, spec.replace(test_rows=size), one, repeats)
+                task(name, (adapt or _with_test_rows)(name, spec, size), one, repeats)
                 for name, spec, repeats in experiments
             ])  # fmt: skip
         except StatelabError as error:
@@ -84,6 +87,10 @@ def plan(
         min(counts),
         tuple(skipped),
     )
+
+
+def _with_test_rows(name: str, spec: Spec, test_size: int) -> Spec:
+    return spec.replace(test_rows=test_size)
 
 
 def bucketed(tasks: Sequence[Task]) -> list[Task]:
@@ -106,24 +113,52 @@ def bucketed(tasks: Sequence[Task]) -> list[Task]:
     return out
 
 
+# The equivalence margin's largest share of the persistence RMSE.
+MAX_MARGIN = 1.0
+
+
+def check_margin(margin: float) -> float:
+    """The equivalence margin (--margin), a share of the persistence RMSE."""
+    if (
+        isinstance(margin, bool)
+        or not isinstance(margin, int | float)
+        or not (0 < margin <= MAX_MARGIN)
+    ):
+        raise StatelabError(
+            f"--margin must be a share of the persistence RMSE above 0 and at most "
+            f"{MAX_MARGIN:g} (0.01 is 1%), got {margin}"
+        )
+    return float(margin)
+
+
 def check_chunk(size: int) -> None:
     if not 1 <= size <= MAX_REPEATS:
         raise StatelabError(f"--chunk must be a whole number from 1 to {MAX_REPEATS:,}, got {size}")
 
 
-def chunks(tasks: Sequence[Task], size: int) -> list[tuple[Task, ...]]:
-    """Cut the tasks' repeats into chunks of ``size`` repeat indices: a chunk (every task's
-    repeats in one range of indices) runs, is stored and is resumed as one unit, so an
-    interruption loses at most one chunk."""
+def chunks(tasks: Sequence[Task], size: int, series: int | None = None) -> list[tuple[Task, ...]]:
+    """Cut the tasks' repeats into chunks of ``size`` repeat indices, and, given ``series``,
+    of that many series (in the order the tasks name them): a chunk runs, is stored and is
+    resumed as one unit, so an interruption loses at most one chunk."""
     check_chunk(size)
-    top = max((int(t.repeats.max()) + 1 for t in tasks if len(t.repeats)), default=0)
-    made = []
-    for start in range(0, top, size):
-        chunk = []
+    if series is None:
+        blocks = [list(tasks)]
+    else:
+        check_chunk(series)
+        order = list(dict.fromkeys(t.series for t in tasks))
+        block_of = {name: i // series for i, name in enumerate(order)}
+        blocks = [[] for _ in range(-(-len(order) // series))]
         for one in tasks:
-            picked = one.repeats[(one.repeats >= start) & (one.repeats < start + size)]
-            if len(picked):
-                chunk.append(one._replace(repeats=picked))
-        if chunk:
-            made.append(tuple(chunk))
+            blocks[block_of[one.series]].append(one)
+    made = []
+    for block in blocks:
+        top = max((int(t.repeats.max()) + 1 for t in block if len(t.repeats)), default=0)
+        for start in range(0, top, size):
+            chunk = []
+            for one in block:
+                picked = one.repeats[(one.repeats >= start) & (one.repeats < start + size)]
+                if len(picked):
+                    chunk.append(one._replace(repeats=picked))
+            if chunk:
+                made.append(tuple(chunk))
     return made

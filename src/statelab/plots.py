@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from statelab.files import write_atomic
 
@@ -133,4 +134,104 @@ def se_curve_plot(curve: pd.DataFrame, experiment: str) -> Figure:
     axes.set_ylabel("standard error of the mean RMSE")
     axes.set_title(f"A vs A: how the standard error shrinks ({experiment})", fontsize=10)
     axes.legend(fontsize=8)
+    return figure
+
+
+@_plain_text
+def log_ratio_plot(
+    ratios: Mapping[str, Sequence[float]],
+    titles: Mapping[str, str],
+    reference: Mapping[str, float] | None = None,
+) -> Figure:
+    """Per expectation, the ECDF of the per-series log ratios log(mean A / mean B) (below 0:
+    A has the lower RMSE), with 0 marked and the reference series' value (Shampoo) as a red
+    line."""
+    keys = list(ratios)
+    columns = 3
+    rows = -(-len(keys) // columns)
+    figure = Figure(figsize=(11, 3.2 * rows), dpi=DPI)
+    FigureCanvasAgg(figure)
+    figure.subplots_adjust(left=0.07, right=0.98, top=0.9, bottom=0.1, hspace=0.55, wspace=0.25)
+    for i, key in enumerate(keys):
+        axes = figure.add_subplot(rows, columns, i + 1)
+        values = np.sort(np.asarray(ratios[key], dtype=float))
+        values = values[np.isfinite(values)]
+        if len(values):
+            axes.ecdf(values, color="C0")
+        axes.axvline(0, color="grey", linestyle="--", linewidth=1)
+        if reference is not None and np.isfinite(reference.get(key, np.nan)):
+            axes.axvline(reference[key], color="C3", linewidth=1.5, label="Shampoo")
+            axes.legend(fontsize=7, loc="lower right")
+        axes.set_title(_short_title(f"{key}: {titles[key]}"), fontsize=8)
+        axes.set_xlabel("log(mean RMSE A / mean RMSE B)", fontsize=7)
+        axes.set_ylabel("share of series", fontsize=7)
+        axes.tick_params(labelsize=7)
+    figure.suptitle("Per-series log ratios (left of 0: the claimed better side, A, is lower)",
+                    fontsize=10)  # fmt: skip
+    return figure
+
+
+def _short_title(text: str, width: int = 58) -> str:
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+@_plain_text
+def forest_plot(rows: pd.DataFrame) -> Figure:
+    """The pooled RMSE ratios (random effects): a row each (``label``, ``pooled``, ``ci_low``,
+    ``ci_high``, ``pi_low``, ``pi_high``, log scale values, and ``overall``: the
+    expectation's all-series row, drawn bold), the 95% CI as a thick line and the prediction
+    interval as a thin one, on a log axis with 1 (no difference) marked."""
+    count = len(rows)
+    height = 1.2 + 0.26 * count
+    figure = Figure(figsize=(9, height), dpi=DPI)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    figure.subplots_adjust(left=0.42, right=0.97, top=1 - 0.55 / height, bottom=0.55 / height)
+    y = np.arange(count)[::-1]
+    for position, (_, row) in zip(y, rows.iterrows(), strict=True):
+        colour = "C0" if row["overall"] else "C7"
+        if np.isfinite(row["pi_low"]):
+            axes.plot(np.exp([row["pi_low"], row["pi_high"]]), [position] * 2, color=colour,
+                      linewidth=0.8)  # fmt: skip
+        if np.isfinite(row["pooled"]):
+            axes.plot(np.exp([row["ci_low"], row["ci_high"]]), [position] * 2, color=colour,
+                      linewidth=3)  # fmt: skip
+            axes.plot(np.exp(row["pooled"]), position, "D", color=colour, markersize=4)
+    axes.axvline(1, color="grey", linestyle="--", linewidth=1)
+    axes.set_xscale("log")
+    # Plain tick labels: the log axis' default ones are $math$, which PLAIN_TEXT shows raw.
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axes.xaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axes.tick_params(axis="x", which="both", labelsize=7)
+    axes.set_yticks(y)
+    axes.set_yticklabels([_short_title(str(label), 60) for label in rows["label"]], fontsize=7)
+    for tick, overall in zip(axes.get_yticklabels(), rows["overall"], strict=True):
+        tick.set_fontweight("bold" if overall else "normal")
+    axes.set_xlabel("pooled ratio of mean RMSEs, A / B (thick: 95% CI; thin: a new series)",
+                    fontsize=8)  # fmt: skip
+    axes.set_title("Random-effects meta-analysis of the log ratios", fontsize=10)
+    return figure
+
+
+@_plain_text
+def relative_rmse_plot(relative: Mapping[str, Sequence[float]]) -> Figure:
+    """One box per experiment of the per-series mean relative RMSEs (RMSE over the persistence
+    RMSE; below 1 beats persistence), on a log axis."""
+    labels = list(relative)
+    figure, axes = _figure(max(7, 0.8 * len(labels)), 4.6, bottom=0.34)
+    values = [np.asarray(relative[n], dtype=float) for n in labels]
+    axes.boxplot([v[np.isfinite(v) & (v > 0)] for v in values], tick_labels=labels,
+                 showfliers=False)  # fmt: skip
+    axes.axhline(1, color="grey", linestyle="--", linewidth=1, label="persistence")
+    axes.set_yscale("log")
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axes.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axes.set_ylabel("mean relative RMSE per series")
+    axes.set_title("Relative RMSE by experiment (whiskers: 1.5 IQR; outliers not drawn)",
+                   fontsize=10)  # fmt: skip
+    axes.legend(fontsize=8)
+    axes.tick_params(axis="x", labelsize=8)
+    for label in axes.get_xticklabels():
+        label.set_rotation(35)
+        label.set_horizontalalignment("right")
     return figure

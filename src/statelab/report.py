@@ -35,6 +35,8 @@ NEEDED = (
 )
 VERDICT_COLUMNS = ["a", "b", "mean_a", "mean_b", "mean_difference", "ci_low", "ci_high", "welch_p",
                    "mann_whitney_p", "wilcoxon_p", "holm_p", "cohens_d", "cliffs_delta", "verdict"]  # fmt: skip
+# Written since the equivalence test came in; shown where present.
+OPTIONAL_VERDICT_COLUMNS = ["log_ratio", "margin_rmse", "holm_equivalence_p"]
 VERDICT_TEXT = ["claim", "explanation"]  # and "verdict", among the columns
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 REPORT_SUFFIXES = (".html", ".htm")
@@ -48,6 +50,7 @@ th { background: #f4f4f4; } td.text, th.text { text-align: left; }
 img { max-width: 100%; border: 1px solid #eee; margin: .5em 0; }
 .supported { color: #1a7f37; font-weight: bold; } .contradicted { color: #b42318; font-weight: bold; }
 .identical { color: #175cd3; font-weight: bold; } .none { color: #666; font-weight: bold; }
+.equivalent { color: #7a5af8; font-weight: bold; }
 """
 
 
@@ -55,12 +58,13 @@ class Damaged(Exception):
     """A file of the folder is not what `statelab reproduce` writes (internal to this module)."""
 
 
-def damaged(folder: Path, name: str, problem: str) -> StatelabError:
-    """The one-line error for a damaged file of the folder, with the fix."""
+def damaged(folder: Path, name: str, problem: str, command: str = "reproduce") -> StatelabError:
+    """The one-line error for a damaged file of the folder, with the fix (``command``: the
+    command that writes the folder)."""
     problem = " ".join(shown(problem).split())[:200]
     return StatelabError(
         f"{shown(folder / name)} is damaged or was edited ({problem}): "
-        f"run `statelab reproduce --out {shown(folder)}` again"
+        f"run `statelab {command} --out {shown(folder)}` again"
     )
 
 
@@ -98,43 +102,48 @@ def table(frame: pd.DataFrame, digits: int = 3, index: bool = True) -> str:
     return f"<table><tr>{''.join(head)}</tr>{''.join(rows)}</table>"
 
 
-def image(folder: Path, name: str, alt: str) -> str:
+def image(folder: Path, name: str, alt: str, command: str = "reproduce") -> str:
     """A PNG of the folder, embedded; anything else there is a damaged file."""
-    data = read_bytes(folder, name)
+    data = read_bytes(folder, name, command)
     if not data.startswith(PNG_SIGNATURE):
-        raise damaged(folder, name, "not a PNG image")
+        raise damaged(folder, name, "not a PNG image", command)
     encoded = base64.b64encode(data).decode("ascii")
     return f'<img src="data:image/png;base64,{encoded}" alt="{escape(alt)}">'
 
 
-def read_bytes(folder: Path, name: str) -> bytes:
+def read_bytes(folder: Path, name: str, command: str = "reproduce") -> bytes:
     try:
         return (folder / name).read_bytes()
     except OSError as error:
-        raise damaged(folder, name, f"cannot read: {error.strerror}") from None
+        raise damaged(folder, name, f"cannot read: {error.strerror}", command) from None
 
 
-def read_csv(folder: Path, name: str) -> pd.DataFrame:
+def read_csv(folder: Path, name: str, command: str = "reproduce") -> pd.DataFrame:
     """A CSV of the folder with its first column as the index."""
     try:
         return pd.read_csv(folder / name, index_col=0)
     except (ValueError, UnicodeDecodeError, OSError) as error:  # pandas' errors are ValueErrors
-        raise damaged(folder, name, str(error).strip().split("\n")[0]) from None
+        raise damaged(folder, name, str(error).strip().split("\n")[0], command) from None
+
+
+def read_json(folder: Path, name: str, check, command: str = "reproduce") -> dict:
+    """A JSON file of the folder, which ``check`` (raising Damaged) finds usable."""
+    try:
+        data = json.loads(read_bytes(folder, name, command).decode("utf-8"))
+    except UnicodeDecodeError:
+        raise damaged(folder, name, "not UTF-8 text", command) from None
+    except (ValueError, RecursionError) as error:
+        raise damaged(folder, name, f"not JSON: {error}", command) from None
+    try:
+        check(data)
+    except Damaged as error:
+        raise damaged(folder, name, str(error), command) from None
+    return data
 
 
 def read_study(folder: Path) -> dict:
     """study.json, checked for every field the report uses."""
-    try:
-        study = json.loads(read_bytes(folder, layout.STUDY_JSON).decode("utf-8"))
-    except UnicodeDecodeError:
-        raise damaged(folder, layout.STUDY_JSON, "not UTF-8 text") from None
-    except (ValueError, RecursionError) as error:
-        raise damaged(folder, layout.STUDY_JSON, f"not JSON: {error}") from None
-    try:
-        check_study(study)
-    except Damaged as error:
-        raise damaged(folder, layout.STUDY_JSON, str(error)) from None
-    return study
+    return read_json(folder, layout.STUDY_JSON, check_study)
 
 
 KINDS = {
@@ -142,6 +151,7 @@ KINDS = {
     "a number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
     "an object": lambda v: isinstance(v, dict),
     "a list": lambda v: isinstance(v, list),
+    "a string": lambda v: isinstance(v, str),
 }
 STUDY_FIELDS = {
     "seed": "an integer",
@@ -188,6 +198,8 @@ def read_verdicts(folder: Path) -> pd.DataFrame:
 
 
 def verdict_class(verdict: object) -> str:
+    if verdict == "practically equivalent":
+        return "equivalent"
     return verdict if verdict in ("supported", "contradicted", "identical") else "none"
 
 
@@ -200,12 +212,15 @@ def verdicts_section(verdicts: pd.DataFrame) -> list[str]:
             f"<p><b>{text(key)}</b> {text(claim)}: <span class='{verdict_class(verdict)}'>"
             f"{text(verdict)}</span>. {text(explanation)}.</p>"
         )
-    parts.append(table(verdicts[VERDICT_COLUMNS]))
+    optional = [c for c in OPTIONAL_VERDICT_COLUMNS if c in verdicts.columns]
+    parts.append(table(verdicts[VERDICT_COLUMNS[:-1] + optional + VERDICT_COLUMNS[-1:]]))
     parts.append(
         "<p>Tests: Welch's t, Mann-Whitney U, and the paired Wilcoxon signed-rank test (repeat "
         "k of every experiment starts from the same initial weights); Holm's correction across "
         "the six, on the Wilcoxon p-values; 95% BCa bootstrap intervals of the mean difference "
-        "(a - b, RMSE, lower is better).</p>"
+        "(a - b, RMSE, lower is better). A difference shown by the paired equivalence test "
+        "(TOST, Holm-corrected) to lie within the margin (margin_rmse: a share of the "
+        "persistence RMSE) is practically equivalent: too small to matter.</p>"
     )
     return parts
 
@@ -281,25 +296,43 @@ def provenance_section(study: dict) -> list[str]:
     ]
 
 
-def check_folder(folder: Path) -> None:
+def check_folder(folder: Path) -> str:
+    """The command that wrote ``folder`` ("reproduce" or "generalise"), once it has every file
+    the report needs."""
+    from statelab import generalise_report
+
     found = files.lookup(folder, f"cannot read {shown(folder)}")
     if found is None:
         raise StatelabError(
-            f"no such folder: {shown(folder)} (run `statelab reproduce --out {shown(folder)}` first)"
+            f"no such folder: {shown(folder)} (run `statelab reproduce --out {shown(folder)}` "
+            "or `statelab generalise --out ...` first)"
         )
     if not stat.S_ISDIR(found.st_mode):
-        raise StatelabError(f"{shown(folder)} is not a folder; give the one `reproduce` wrote")
-    missing = [name for name in NEEDED if not os.path.isfile(folder / name)]
+        raise StatelabError(
+            f"{shown(folder)} is not a folder; give the one `reproduce` or `generalise` wrote"
+        )
+    generalised = not os.path.isfile(folder / layout.STUDY_JSON) and any(
+        os.path.isfile(folder / name)
+        for name in (layout.GENERALISE_JSON, layout.ACROSS, layout.PER_SERIES)
+    )
+    command, needed = (
+        ("generalise", generalise_report.NEEDED) if generalised else ("reproduce", NEEDED)
+    )
+    missing = [name for name in needed if not os.path.isfile(folder / name)]
     if missing:
         raise StatelabError(
             f"{shown(folder)} lacks {', '.join(missing)}: "
-            f"run `statelab reproduce --out {shown(folder)}` first"
+            f"run `statelab {command} --out {shown(folder)}` first"
         )
+    return command
 
 
 def build(folder: Path) -> str:
-    """The report's HTML for a folder written by `statelab reproduce`."""
-    check_folder(folder)
+    """The report's HTML for a folder written by `statelab reproduce` or `generalise`."""
+    from statelab import generalise_report
+
+    if check_folder(folder) == "generalise":
+        return generalise_report.build(folder)
     study = read_study(folder)
     verdicts = read_verdicts(folder)
     parts = [
@@ -335,13 +368,14 @@ def check_out(folder: Path, target: Path) -> None:
 def write(folder: Path, target: Path | None = None) -> Path:
     """Build the report of ``folder`` and write it to ``target`` (default FOLDER/report.html)."""
     target = target or folder / layout.REPORT
-    check_folder(folder)
+    command = check_folder(folder)
     check_out(folder, target)
     try:
         html = build(folder)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError,
+            ArithmeticError) as error:  # fmt: skip
         if isinstance(error, StatelabError):
             raise
         # What the checks above do not foresee still ends in one line, never a traceback.
-        raise damaged(folder, "", f"{type(error).__name__}: {error}") from None
+        raise damaged(folder, "", f"{type(error).__name__}: {error}", command) from None
     return files.write_text(target, html)

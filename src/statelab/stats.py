@@ -140,7 +140,10 @@ def compare_pair(
     """Every statistic for two RMSE samples. ``paired``: repeat k of a and of b started
     from the same initial weights (common random numbers), so Wilcoxon's signed-rank applies."""
     a, b = np.asarray(a, float), np.asarray(b, float)
-    identical = len(a) == len(b) and np.array_equal(a, b, equal_nan=True)
+    # Identical: equal repeat by repeat, with at least one repeat that finished (two samples
+    # of failures alone are untested, not identical).
+    identical = (len(a) == len(b) and np.array_equal(a, b, equal_nan=True)
+                 and bool(np.any(~np.isnan(a))))  # fmt: skip
     paired = paired and len(a) == len(b)
     # NaN marks a repeat that diverged: drop it (with its partner, when paired).
     if paired:
@@ -213,18 +216,55 @@ def finding(test: PairTest, adjusted_p: float, alpha: float = ALPHA) -> str:
     return "a lower" if test.mean_difference < 0 else "b lower"
 
 
-def verdict(
-    expectation: Expectation, test: PairTest, adjusted_p: float, alpha: float = ALPHA
-) -> str:
-    """supported, contradicted, no detectable difference, or identical."""
-    found = finding(test, adjusted_p, alpha)
-    if found in ("identical", "no detectable difference"):
+VERDICTS = (
+    "identical",
+    "supported",
+    "contradicted",
+    "practically equivalent",
+    "no detectable difference",
+)
+
+
+def decide(expectation: Expectation, found: str, equivalent: bool) -> str:
+    """The one rule every verdict on an expectation follows, on one series or pooled over
+    many; ``found`` is :func:`finding`'s answer and ``equivalent`` whether an equivalence test
+    put the difference within the margin. One of ``VERDICTS``:
+
+    - "identical": equal repeat by repeat, nothing tested;
+    - "practically equivalent": within the margin, too small to matter, even where a
+      difference is also detected (for a claim of "same", this is the claim holding);
+    - "no detectable difference";
+    - "supported" / "contradicted": a detected difference in / against the claimed direction
+      (any detected difference contradicts a claim of "same")."""
+    if found == "identical":
         return found
-    # a = expectation.better; a detected difference contradicts a claim of "same" either way
+    if equivalent:
+        return "practically equivalent"
+    if found == "no detectable difference":
+        return found
+    # a = expectation.better
     return "supported" if found == "a lower" and not expectation.same else "contradicted"
 
 
-def explain(expectation: Expectation, test: PairTest, outcome: str, adjusted_p: float) -> str:
+def verdict(
+    expectation: Expectation,
+    test: PairTest,
+    adjusted_p: float,
+    equivalence_p: float = float("nan"),
+    alpha: float = ALPHA,
+) -> str:
+    """One of ``VERDICTS`` for one series, from the adjusted p-values of the test of a
+    difference and of the equivalence test (NaN: not run)."""
+    return decide(expectation, finding(test, adjusted_p, alpha), equivalence_p < alpha)
+
+
+def explain(
+    expectation: Expectation,
+    test: PairTest,
+    outcome: str,
+    adjusted_p: float,
+    margin: float = float("nan"),
+) -> str:
     if np.isnan(test.ci_low) and not test.identical:
         return (
             f"too few finished repeats to test ({test.n_a} of {expectation.better}, "
@@ -236,24 +276,68 @@ def explain(expectation: Expectation, test: PairTest, outcome: str, adjusted_p: 
             "(same initial weights, and the settings make the state irrelevant), so no test is run"
         )
     direction = "lower" if test.mean_difference < 0 else "higher"
+    within = (
+        f", within the equivalence margin of +-{margin:.3g}"
+        if outcome == "practically equivalent" else ""
+    )  # fmt: skip
     return (
         f"{expectation.better} mean RMSE {test.mean_a:.2f} vs {expectation.worse} {test.mean_b:.2f}: "
         f"{abs(test.mean_difference):.2f} {direction} (95% CI {test.ci_low:.2f} to {test.ci_high:.2f}), "
-        f"Holm-adjusted p = {adjusted_p:.3g}"
+        f"Holm-adjusted p = {adjusted_p:.3g}{within}"
     )
 
 
-def expectation_table(rmse: dict[str, np.ndarray], seed: int = 0) -> pd.DataFrame:
-    """E1-E6: one row each with every statistic, Holm's correction and a verdict."""
-    tests = [compare_pair(rmse[e.better], rmse[e.worse], seed=seed) for e in EXPECTATIONS]
-    adjusted = holm([primary_p(t) for t in tests])
+class Tested(NamedTuple):
+    """One expectation tested on one series, before any adjustment across tests."""
+
+    expectation: Expectation
+    test: PairTest
+    log_ratio: float  # log(mean a / mean b) over the finished pairs (statelab.across)
+    log_ratio_se: float
+    margin: float  # the equivalence margin in RMSE units (NaN: no equivalence test)
+    equivalence_p: float  # paired TOST of |mean a - mean b| < margin (NaN: not run)
+
+
+def expectation_tests(
+    rmse: dict[str, np.ndarray], *, margin: float = float("nan"), seed: int = 0
+) -> list[Tested]:
+    """E1-E6 on one series' paired repeats: every statistic, the log ratio of mean RMSEs,
+    and the equivalence test against ``margin`` (RMSE units; NaN runs none)."""
+    from statelab.across import equivalence_p, log_ratio  # matplotlib: only when testing
+
+    made = []
+    for expectation in EXPECTATIONS:
+        a, b = rmse[expectation.better], rmse[expectation.worse]
+        nan = float("nan")
+        paired = len(a) == len(b)  # the log ratio's SE and TOST pair the repeats
+        ratio = log_ratio(a, b) if paired else None
+        equivalent = equivalence_p(a, b, margin) if paired and margin > 0 else nan
+        made.append(Tested(expectation, compare_pair(a, b, seed=seed),
+                           ratio.estimate if ratio else nan, ratio.se if ratio else nan,
+                           margin, equivalent))  # fmt: skip
+    return made
+
+
+def expectation_table(
+    rmse: dict[str, np.ndarray], *, seed: int = 0, margin: float = float("nan")
+) -> pd.DataFrame:
+    """E1-E6 on one series: one row each with every statistic, the equivalence test against
+    ``margin`` (RMSE units), Holm's correction across the six (of the tests of a difference,
+    and of the equivalence tests) and a verdict."""
+    tested = expectation_tests(rmse, margin=margin, seed=seed)
+    adjusted = holm([primary_p(t.test) for t in tested])
+    adjusted_equivalence = holm([t.equivalence_p for t in tested])
     rows = []
-    for expectation, test, p in zip(EXPECTATIONS, tests, adjusted, strict=True):
-        outcome = verdict(expectation, test, p)
+    for one, p, q in zip(tested, adjusted, adjusted_equivalence, strict=True):
+        expectation, test = one.expectation, one.test
+        outcome = verdict(expectation, test, p, q)
         rows.append(
             {"expectation": expectation.key, "claim": expectation.claim, "a": expectation.better,
              "b": expectation.worse, **test._asdict(), "primary_p": primary_p(test),
-             "holm_p": p, "verdict": outcome, "explanation": explain(expectation, test, outcome, p)}
+             "holm_p": p, "log_ratio": one.log_ratio, "log_ratio_se": one.log_ratio_se,
+             "margin_rmse": one.margin, "equivalence_p": one.equivalence_p,
+             "holm_equivalence_p": q, "verdict": outcome,
+             "explanation": explain(expectation, test, outcome, p, one.margin)}
         )  # fmt: skip
     return pd.DataFrame(rows).set_index("expectation")
 

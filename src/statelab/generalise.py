@@ -1,0 +1,427 @@
+"""Does the study generalise? The eleven presets on every series of a collection, and the
+study's six expectations tested on each series and across them.
+
+The plan is data (statelab.plan); the statistics are pure functions of the results read back
+from the store: per series the study's paired tests, the log ratio of mean RMSEs and an
+equivalence test, with Benjamini-Hochberg control across series; across series verdict
+counts, a sign test and a random-effects meta-analysis (overall, by length and by domain);
+and the ranks of the eleven experiments. statelab.generalise_outputs writes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from statelab import catalog
+from statelab import plan as plan_module
+from statelab.defaults import MARGIN
+from statelab.errors import StatelabError
+from statelab.plan import Plan
+from statelab.results import Results
+from statelab.runner import repeat_indices
+from statelab.spec import PRESETS, Spec
+
+# The batch-12 pair assumes the study's 12 test rows (a batch of the last 12 training rows,
+# one batched forecast of the 12 test rows). On a collection the study's idea carries over:
+# batch size = training window = the series' test horizon (18 for M3 monthly, 12 on Shampoo).
+HORIZON_PAIR = ("stateful_batch12", "stateless_batch12")
+REFERENCE = catalog.SHAMPOO  # the study's own series, run beside the collection and marked
+LENGTH_GROUPS = ("short", "medium", "long")  # thirds of the series by training length
+
+
+def at_horizon(name: str, spec: Spec, test_size: int) -> Spec:
+    """An experiment's spec on a series of ``test_size`` test rows: the batch-12 pair runs at
+    batch size = training window = the horizon; the others as they are."""
+    if name in HORIZON_PAIR:
+        return spec.replace(batch_size=test_size, train_window=test_size, test_rows=test_size)
+    return spec.replace(test_rows=test_size)
+
+
+class Collection(NamedTuple):
+    """What the statistics need to know of the selected series beyond the plan."""
+
+    name: str  # as --data named it (with the sample, if drawn)
+    members: tuple[str, ...]  # the selected series, in order (some may be skipped)
+    domain: dict[str, str]  # series -> its competition category ("" if none)
+    train_length: dict[str, int]  # series -> values before its test (the competition's n)
+    margin: float  # the equivalence margin, a share of each series' persistence RMSE
+    reference: str | None  # the Shampoo series run beside them (None: it was not run)
+
+
+def plan(
+    selection: catalog.Selection,
+    repeats: int,
+    settings: dict[str, object],
+    seed: int,
+    margin: float = MARGIN,
+) -> tuple[Plan, Collection]:
+    """The eleven presets (``settings`` override every one) on every series of ``selection``
+    and on Shampoo Sales (the reference), ``repeats`` each; repeat k of every preset on a
+    series starts from the same initial weights."""
+    margin = plan_module.check_margin(margin)
+    if len(repeat_indices(repeats)) < 2:
+        raise StatelabError("the paired tests need at least 2 repeats: use --repeats 2 or more")
+    names = [str(s.name) for s in selection.series]
+    if len(names) < 2:
+        raise StatelabError(
+            f"--data {selection.name} holds one series; generalise compares across series "
+            "(`statelab reproduce --data ...` runs the study on one)"
+        )
+    series, sizes = list(selection.series), list(selection.test_size)
+    if REFERENCE not in names:
+        shampoo = catalog.select(REFERENCE)
+        series.append(shampoo.series[0])
+        sizes.append(shampoo.test_size[0])
+    experiments = [(name, p.spec.replace(**settings), repeats) for name, p in PRESETS.items()]
+    made = plan_module.plan(experiments, series, sizes, seed, adapt=at_horizon)
+    usable = set(names) & set(made.series)
+    if len(usable) < 2:
+        reason = made.skipped[0].reason if made.skipped else ""
+        raise StatelabError(
+            f"{len(usable)} of the {len(names)} series of {selection.name} can be used (the "
+            f"first left out: {made.skipped[0].series}: {reason}); generalise compares "
+            "two or more"
+        )
+    collection = Collection(
+        selection.name, tuple(names), dict(zip(names, selection.domain, strict=True)),
+        {name: len(s) - h for name, s, h in zip(names, selection.series, selection.test_size,
+                                                strict=True)},
+        margin, REFERENCE if REFERENCE in made.series else None,
+    )  # fmt: skip
+    return made, collection
+
+
+def horizons(plan: Plan, members: Sequence[str]) -> list[int]:
+    """The distinct test horizons of the planned series among ``members`` (the batch-12
+    pair's batch sizes there)."""
+    return sorted({t.spec.test_rows for t in plan.tasks
+                   if t.name == HORIZON_PAIR[0] and t.series in members})  # fmt: skip
+
+
+# --- Read back ---------------------------------------------------------------------------
+
+
+class Runs(NamedTuple):
+    """The results by series, then by experiment, each trimmed to the plan's repeats."""
+
+    by_series: dict[str, dict[str, Results]]
+    repeats: int
+
+    @classmethod
+    def of(cls, plan: Plan, loaded: Sequence[Results]) -> Runs:
+        by_series: dict[str, dict[str, Results]] = {}
+        for result in loaded:
+            trimmed = result.subset(result.repeats < plan.repeats)
+            by_series.setdefault(result.series, {})[result.name] = trimmed
+        return cls(by_series, plan.repeats)
+
+
+def experiment_table(runs: Runs, reference: str | None) -> pd.DataFrame:
+    """A row per series and experiment: mean RMSE, mean relative RMSE (over the persistence
+    RMSE) and mean MASE over the finished repeats, how many finished and failed; the
+    reference series (Shampoo, run beside the collection) is marked."""
+    rows = []
+    for series, results in runs.by_series.items():
+        for name, r in results.items():
+            finished = int(np.sum(~r.failed))
+            with np.errstate(invalid="ignore"):
+                rows.append({
+                    "series": series, "reference": series == reference, "experiment": name,
+                    "mean_rmse": np.nanmean(r.rmse) if finished else np.nan,
+                    "mean_relative_rmse": np.nanmean(r.relative_rmse) if finished else np.nan,
+                    "mean_mase": np.nanmean(r.mase) if finished else np.nan,
+                    "persistence_rmse": r.persistence_rmse,
+                    "finished": finished, "failed": len(r.repeats) - finished,
+                })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+# --- Per series ----------------------------------------------------------------------------
+
+
+def _tested(results: dict[str, Results], margin: float, seed: int):
+    from statelab import stats
+
+    persistence = next(iter(results.values())).persistence_rmse
+    rmse = {name: r.rmse for name, r in results.items()}
+    return stats.expectation_tests(rmse, margin=margin * persistence, seed=seed)
+
+
+def per_series(runs: Runs, collection: Collection, seed: int) -> pd.DataFrame:
+    """A row per series of the collection and expectation: the study's statistics, the log
+    ratio of mean RMSEs with its SE, the equivalence test, both Benjamini-Hochberg adjusted
+    across the series (each expectation its own family) and the verdict."""
+    from statelab import stats
+    from statelab.across import benjamini_hochberg
+
+    rows = []
+    for series in collection.members:
+        if series not in runs.by_series:
+            continue  # skipped by the plan
+        for one in _tested(runs.by_series[series], collection.margin, seed):
+            rows.append({
+                "series": series, "domain": collection.domain.get(series, ""),
+                "train_length": collection.train_length[series], "expectation": one.expectation.key,
+                **one.test._asdict(), "primary_p": stats.primary_p(one.test),
+                "log_ratio": one.log_ratio, "log_ratio_se": one.log_ratio_se,
+                "margin_rmse": one.margin, "equivalence_p": one.equivalence_p,
+            })  # fmt: skip
+    frame = pd.DataFrame(rows)
+    frame["bh_p"] = np.nan
+    frame["bh_equivalence_p"] = np.nan
+    frame["verdict"] = ""
+    for expectation in stats.EXPECTATIONS:
+        rows_of = frame.index[frame["expectation"] == expectation.key]
+        part = frame.loc[rows_of]
+        frame.loc[rows_of, "bh_p"] = benjamini_hochberg(part["primary_p"])
+        frame.loc[rows_of, "bh_equivalence_p"] = benjamini_hochberg(part["equivalence_p"])
+        frame.loc[rows_of, "verdict"] = [
+            stats.verdict(expectation, stats.PairTest(*(row[f] for f in stats.PairTest._fields)),
+                          row["bh_p"], row["bh_equivalence_p"])
+            for _, row in frame.loc[rows_of].iterrows()
+        ]  # fmt: skip
+    return frame
+
+
+def reference_table(runs: Runs, collection: Collection, seed: int) -> pd.DataFrame | None:
+    """The study's verdicts on Shampoo Sales from the same run (Holm across the six, as
+    `statelab reproduce` gives them at these repeats)."""
+    from statelab import stats
+
+    if collection.reference is None:
+        return None
+    results = runs.by_series[collection.reference]
+    persistence = next(iter(results.values())).persistence_rmse
+    return stats.expectation_table({n: r.rmse for n, r in results.items()}, seed=seed,
+                                   margin=collection.margin * persistence)  # fmt: skip
+
+
+# --- Across series -------------------------------------------------------------------------
+
+
+def groups(table: pd.DataFrame) -> list[tuple[str, str, pd.Index]]:
+    """(kind, label, rows of ``table``) for every group pooled: all series; thirds by
+    training length; each domain, where the collection records one."""
+    by_series = table.drop_duplicates("series").set_index("series")
+    made = [("all", "all series", table.index)]
+    lengths = by_series["train_length"]
+    if len(lengths) >= len(LENGTH_GROUPS):
+        # Thirds by rank, so ties at a boundary never leave a third empty.
+        thirds = pd.qcut(lengths.rank(method="first"), len(LENGTH_GROUPS), labels=LENGTH_GROUPS)
+        for label in LENGTH_GROUPS:
+            members = thirds.index[thirds == label]
+            low, high = lengths[members].min(), lengths[members].max()
+            made.append(("length", f"{label} ({low}-{high} training values)",
+                         table.index[table["series"].isin(members)]))  # fmt: skip
+    domains = by_series["domain"]
+    if (domains != "").all() and domains.nunique() > 1:
+        for domain in sorted(domains.unique()):
+            made.append(("domain", domain, table.index[table["domain"] == domain]))
+    return made
+
+
+def count_column(verdict: str) -> str:
+    """The column of the across-series table counting the series with ``verdict``."""
+    return "n_" + verdict.replace(" ", "_")
+
+
+def pooled_verdict(expectation, meta, identical: bool, margin: float) -> str:
+    """The collection's verdict (statelab.stats.decide) from the meta-analysis: a difference
+    when the pooled log ratio's 95% CI excludes 0; practically equivalent when its 90% CI
+    lies within log(1 -+ margin) (the pooled TOST at alpha 0.05: the ratio of mean RMSEs is
+    within 1 -+ margin, the per-series margin's share taken of B's RMSE rather than the
+    persistence RMSE, as a ratio pools); identical when every series gave identical RMSEs."""
+    from scipy.special import ndtri
+
+    from statelab import stats
+
+    if identical:
+        found = "identical"
+    elif meta.ci_high < 0:
+        found = "a lower"
+    elif meta.ci_low > 0:
+        found = "b lower"
+    else:
+        found = "no detectable difference"
+    half_90 = (meta.ci_high - meta.ci_low) / 2 * ndtri(0.95) / ndtri(0.975)
+    equivalent = (np.log1p(-margin) < meta.pooled - half_90
+                  and meta.pooled + half_90 < np.log1p(margin))  # fmt: skip
+    return stats.decide(expectation, found, bool(equivalent))
+
+
+def across_series(table: pd.DataFrame, margin: float) -> pd.DataFrame:
+    """A row per expectation and group: the series in each verdict, a sign test and a
+    random-effects meta-analysis of the log ratios, and the group's verdict."""
+    from statelab import across, stats
+
+    rows = []
+    for kind, label, members in groups(table):
+        part = table.loc[members]
+        for expectation in stats.EXPECTATIONS:
+            mine = part[part["expectation"] == expectation.key]
+            counts = mine["verdict"].value_counts()
+            sign = across.sign_test(mine["log_ratio"])
+            meta = across.meta_analysis(mine["log_ratio"], mine["log_ratio_se"])
+            identical = bool(len(mine)) and bool(mine["identical"].all())
+            untested = int((~mine["identical"].astype(bool) & mine["log_ratio_se"].isna()).sum())
+            rows.append({
+                "expectation": expectation.key, "claim": expectation.claim, "group": kind,
+                "label": label, "series": len(mine),
+                **{count_column(v): int(counts.get(v, 0)) for v in stats.VERDICTS},
+                "n_untested": untested, "sign_lower": sign.negative, "sign_higher": sign.positive,
+                "sign_zero": sign.zero, "sign_p": sign.p,
+                **{f"meta_{field}": value for field, value in meta._asdict().items()},
+                "pooled_ratio": np.exp(meta.pooled),
+                "verdict": pooled_verdict(expectation, meta, identical, margin),
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+class Ranking(NamedTuple):
+    table: pd.DataFrame  # per experiment: mean rank, median relative RMSE, beats persistence
+    nemenyi: pd.DataFrame  # pairwise Nemenyi p-values
+    ranks: object  # statelab.across.Ranks (None: fewer than 2 complete series)
+
+
+def ranking(experiments: pd.DataFrame, members: Sequence[str]) -> Ranking:
+    """Which regime wins: mean ranks of the experiments by mean RMSE within each series
+    (Friedman, Nemenyi), each experiment's median relative RMSE across series, and the share
+    of series on which its mean relative RMSE is below 1 (it beats persistence)."""
+    from statelab import across
+
+    mine = experiments[experiments["series"].isin(members)]
+    wide = mine.pivot(index="series", columns="experiment", values="mean_rmse")
+    relative = mine.pivot(index="series", columns="experiment", values="mean_relative_rmse")
+    order = [name for name in PRESETS if name in wide.columns]
+    wide, relative = wide[order], relative[order]
+    table = pd.DataFrame({
+        "median_relative_rmse": relative.median(),
+        "beats_persistence": (relative < 1).sum() / relative.notna().sum(),
+    })  # fmt: skip
+    table.index.name = "experiment"
+    if len(wide.dropna()) < 2:
+        table["mean_rank"] = np.nan
+        return Ranking(table, pd.DataFrame(), None)
+    ranks = across.rank_experiments(wide)
+    table.insert(0, "mean_rank", ranks.mean_ranks)
+    return Ranking(table.sort_values("mean_rank"), ranks.nemenyi, ranks)
+
+
+class Generalisation(NamedTuple):
+    collection: Collection
+    per_series: pd.DataFrame
+    experiments: pd.DataFrame
+    across: pd.DataFrame
+    ranking: Ranking
+    reference: pd.DataFrame | None  # the study's verdicts on Shampoo from this run
+    repeats: int
+    seed: int
+
+
+def generalise(plan: Plan, loaded: Sequence[Results], collection: Collection) -> Generalisation:
+    """Every statistic of the generalisation, from the plan's results."""
+    runs = Runs.of(plan, loaded)
+    table = per_series(runs, collection, plan.seed)
+    experiments = experiment_table(runs, collection.reference)
+    members = [s for s in collection.members if s in runs.by_series]
+    return Generalisation(
+        collection, table, experiments, across_series(table, collection.margin),
+        ranking(experiments, members), reference_table(runs, collection, plan.seed),
+        runs.repeats, plan.seed,
+    )  # fmt: skip
+
+
+# --- In words --------------------------------------------------------------------------------
+
+
+def _ratio(value: float) -> str:
+    return f"{np.exp(value):.3f}"
+
+
+def answer_lines(result: Generalisation) -> list[str]:
+    """The answer in plain words: for each expectation, whether it holds on the collection
+    and how strongly, then which regime wins."""
+    from statelab import stats
+
+    overall = result.across[result.across["group"] == "all"].set_index("expectation")
+    series = int(overall["series"].iloc[0]) if len(overall) else 0
+    lines = [f"On {series:,} series of {result.collection.name} ({result.repeats} repeats of "
+             f"each experiment per series):"]  # fmt: skip
+    for expectation in stats.EXPECTATIONS:
+        row = overall.loc[expectation.key]
+        counted = ", ".join(
+            f"{int(row[count_column(v)]):,} {v}" for v in stats.VERDICTS if row[count_column(v)]
+        )
+        left_out = (f", {int(row['meta_zero_se']):,} identical series left out"
+                    if row["meta_zero_se"] else "")  # fmt: skip
+        if np.isfinite(row["meta_pooled"]):
+            pooled = (
+                f"over {int(row['meta_k']):,} series{left_out}: RMSE ratio {expectation.better}/"
+                f"{expectation.worse} {_ratio(row['meta_pooled'])} (95% CI "
+                f"{_ratio(row['meta_ci_low'])}-{_ratio(row['meta_ci_high'])}"
+            )
+            if np.isfinite(row["meta_pi_low"]):
+                pooled += (f"; on a new series {_ratio(row['meta_pi_low'])}-"
+                           f"{_ratio(row['meta_pi_high'])}")  # fmt: skip
+            if np.isfinite(row["meta_i2"]):
+                pooled += f", I2 {row['meta_i2']:.0%}"
+            pooled += ")"
+        else:
+            pooled = f"nothing to pool{left_out}"
+        lines.append(f"- {expectation.key} {expectation.claim}: {_holds(expectation, row)}. "
+                     f"Pooled {pooled}. Per series: {counted}.{_by_group(result, expectation)}")  # fmt: skip
+    ranking = result.ranking
+    if ranking.ranks is not None:
+        best = ranking.table.index[0]
+        lines.append(
+            f"- Best mean rank: {best} ({ranking.table['mean_rank'].iloc[0]:.2f} of "
+            f"{len(ranking.table)}; Friedman p {_p(ranking.ranks.friedman_p)}, Nemenyi "
+            f"critical difference {ranking.ranks.critical_difference:.2f}); it beats "
+            f"persistence on {ranking.table['beats_persistence'].iloc[0]:.0%} of the series."
+        )
+    return lines
+
+
+def _p(p: float) -> str:
+    """A p-value for a sentence; one that underflowed to 0 in floating point says so."""
+    return "< 1e-300" if p == 0 else f"= {p:.2g}"
+
+
+def _by_group(result: Generalisation, expectation) -> str:
+    """The pooled ratio in each length third and domain, with each group's verdict where it
+    differs from the collection's: when the expectation holds, and when it does not."""
+    rows = result.across[(result.across["expectation"] == expectation.key)]
+    overall = rows[rows["group"] == "all"]["verdict"].iloc[0]
+    parts = []
+    for kind, title in (("length", "By training length"), ("domain", "by domain")):
+        mine = rows[(rows["group"] == kind) & np.isfinite(rows["meta_pooled"])]
+        if len(mine):
+            shown = ", ".join(
+                f"{label.split(' (')[0]} {_ratio(pooled)}"
+                + (f" ({verdict})" if verdict != overall else "")
+                for label, pooled, verdict in zip(mine["label"], mine["meta_pooled"],
+                                                  mine["verdict"], strict=True)
+            )  # fmt: skip
+            parts.append(f"{title}: {shown}")
+    return f" {'; '.join(parts)}." if parts else ""
+
+
+def _holds(expectation, row) -> str:
+    """The collection's verdict in words."""
+    verdict = row["verdict"]
+    if expectation.same:
+        return {
+            "identical": "HOLDS: identical on every series",
+            "practically equivalent": "HOLDS: equivalent on the whole (pooled within the margin)",
+            "contradicted": "DOES NOT HOLD: the two differ on the whole",
+        }.get(verdict, "UNSETTLED: no detectable pooled difference, but not shown equivalent")
+    return {
+        "supported": "HOLDS on the whole",
+        "contradicted": "REVERSED: the opposite holds on the whole",
+        "practically equivalent": "DOES NOT MATTER: the pooled difference is within the margin",
+        "identical": "DOES NOT MATTER: identical on every series",
+    }.get(verdict, "UNSETTLED: no detectable pooled difference")
