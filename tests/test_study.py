@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
@@ -10,7 +11,7 @@ import statelab
 from statelab import study
 from statelab.cli import main
 from statelab.outputs import label
-from statelab.runner import run_tasks
+from statelab.runner import SHUFFLE_APART_LANES, run_tasks
 from statelab.spec import PRESETS
 from statelab.study import COMPARISONS
 
@@ -117,15 +118,29 @@ def test_experiments_of_the_same_shape_share_one_compiled_call():
     ran = {r.name: r for r in run_tasks(plan.tasks, seed=1)}
     batch12 = {"stateful_batch12", "stateless_batch12"}
     calls = {r.provenance.call for r in ran.values()}
-    assert len(calls) == 3
+    assert len(calls) == 2
     assert len({ran[n].provenance.call for n in batch12}) == 1
-    # the eight batch-1 experiments that do not shuffle share one call: 24 lanes; the
-    # shuffling one runs apart (its permutations would cost every lane of a shared call)
-    apart = batch12 | {"stateless_shuffle"}
-    assert len({ran[n].provenance.call for n in ran if n not in apart}) == 1
-    assert {ran[n].provenance.lanes for n in ran if n not in apart} == {24}
-    assert ran["stateless_shuffle"].provenance.lanes == 8  # 3 lanes, padded to 8
+    # the nine batch-1 experiments' 3 repeats each share one call: 27 lanes, padded to 8s
+    assert {ran[n].provenance.lanes for n in ran if n not in batch12} == {32}
     assert {ran[n].provenance.lanes for n in batch12} == {8}  # 6 lanes, padded to 8
+
+
+def test_a_large_call_runs_its_shuffling_lanes_apart_with_the_same_results():
+    """From SHUFFLE_APART_LANES lanes, stateless_shuffle runs in a call of its own (a call
+    draws permutations for all its lanes once any shuffles); its repeats are the same bits
+    as in the small, shared call above."""
+    repeats = -(-SHUFFLE_APART_LANES // 9)  # nine batch-1 experiments: just enough lanes
+    plan = study.plan(statelab.shampoo(), repeats=repeats, pool=0, settings={"epochs": 2},
+                      seed=1)  # fmt: skip
+    ran = {r.name: r for r in run_tasks(plan.tasks, seed=1)}
+    apart = {"stateful_batch12", "stateless_batch12", "stateless_shuffle"}
+    assert len({r.provenance.call for r in ran.values()}) == 3
+    assert len({ran[n].provenance.call for n in ran if n not in apart}) == 1
+    assert ran["stateless_shuffle"].provenance.lanes == -(-repeats // 8) * 8
+    small = study.plan(statelab.shampoo(), repeats=3, pool=0, settings={"epochs": 2}, seed=1)
+    shared = {r.name: r for r in run_tasks(small.tasks, seed=1)}
+    for name in ("stateless_shuffle", "stateful"):
+        assert np.array_equal(ran[name].forecasts_scaled[:3], shared[name].forecasts_scaled)
 
 
 def test_compare_reads_results_files_and_draws_a_box_plot(capsys, reproduced, tmp_path):

@@ -37,6 +37,9 @@ MAX_REPEATS = 1_000_000
 # result does not depend on how many ran beside it.
 LANE_BLOCK = 8
 
+# Lanes from which a call's shuffling lanes run in a call of their own (see run_tasks).
+SHUFFLE_APART_LANES = 256
+
 # progress(epochs_done, epochs_total, lanes) after every segment of epochs.
 ProgressCallback = Callable[[int, int, int], None]
 
@@ -362,14 +365,19 @@ def run_tasks(
     check_unique(tasks)
     if not tasks:
         return []
+    shapes = [shape_of(one.spec, compiled_rows(one)) for one in tasks]
+    lanes: dict[tuple, int] = {}
+    for shape, one in zip(shapes, tasks, strict=True):
+        lanes[shape, one.spec.epochs] = lanes.get((shape, one.spec.epochs), 0) + len(one.repeats)
     groups: dict[tuple, _Group] = {}
-    for position, one in enumerate(tasks):
-        shape = shape_of(one.spec, compiled_rows(one))
-        # Shuffling lanes run apart from the rest, in their own call of the same program: a
+    for position, (shape, one) in enumerate(zip(shapes, tasks, strict=True)):
+        # Shuffling lanes of a large call run apart from the rest, in a call of their own: a
         # call draws permutations for all its lanes once any lane shuffles (statelab.engine),
-        # so mixing them in would make every lane pay for the shuffle (4x the training of
-        # batch-1 lanes). A lane's result is the same either way (lanes are independent).
-        key = (shape, one.spec.epochs, one.spec.shuffle)
+        # so mixed in, every lane would pay for the shuffle (4x the training of batch-1
+        # lanes). A small call stays whole: there another program to compile costs more
+        # than the shuffle. A lane's result is the same either way (lanes are independent).
+        apart = one.spec.shuffle and lanes[shape, one.spec.epochs] >= SHUFFLE_APART_LANES
+        key = (shape, one.spec.epochs, apart)
         group = groups.setdefault(key, _Group(shape, one.spec.epochs, []))
         group.members.append(position)
 
