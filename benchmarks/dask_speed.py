@@ -18,9 +18,10 @@ from pathlib import Path
 import jax
 
 import statelab
-from statelab import pipeline, runner, study
-from statelab.backends import InProcess, open_backend
-from statelab.store import Store
+from statelab.execution import pipeline, runner
+from statelab.execution.backends import InProcess, open_backend
+from statelab.execution.store import Store
+from statelab.studies import study
 
 
 def fill(folder: Path, plan, chunk: int, backend) -> tuple[float, pipeline.Filled]:

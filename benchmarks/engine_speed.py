@@ -21,7 +21,7 @@ from pathlib import Path
 import jax
 
 import statelab
-from statelab import engine
+from statelab.engine import lstm as engine
 
 EPOCHS = 1000
 

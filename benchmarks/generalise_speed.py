@@ -27,7 +27,8 @@ from pathlib import Path
 import jax
 import psutil
 
-from statelab import commands, layout, pipeline
+from statelab import commands, layout
+from statelab.execution import pipeline
 
 
 class PeakMemory:

@@ -19,7 +19,7 @@ def main(epochs: int) -> None:
     import keras
 
     import statelab
-    from statelab.dataset import prepare
+    from statelab.data.dataset import prepare
 
     dataset = prepare(statelab.shampoo(), statelab.Spec())
     train_x = dataset.train_x.reshape(-1, 1, 1)

@@ -20,9 +20,11 @@ from pathlib import Path
 import jax
 
 import statelab
-from statelab import buckets, catalog, pipeline, runner, runs
-from statelab.backends import InProcess
-from statelab.store import Store
+from statelab.data import catalog
+from statelab.execution import buckets, pipeline, runner
+from statelab.execution.backends import InProcess
+from statelab.execution.store import Store
+from statelab.studies import slice as runs
 
 
 def useful_and_compiled(plan) -> tuple[int, int]:

@@ -26,8 +26,8 @@ STUDY_KERAS_MINUTES_FOR_10 = 75  # the study's own Keras code, as its author rep
 DRIVER = """
 import sys, time
 started = time.perf_counter()
-import statelab.cli, statelab.pipeline, statelab.outputs  # statelab, JAX, pandas
-import statelab.stats, statelab.plots  # SciPy, statsmodels, matplotlib (loaded lazily)
+import statelab.cli, statelab.execution.pipeline, statelab.outputs.study  # statelab, JAX, pandas
+import statelab.stats, statelab.outputs.plots  # SciPy, statsmodels, matplotlib (loaded lazily)
 print(f"imports {time.perf_counter() - started:.3f}")
 try:
     statelab.cli.main(sys.argv[1:])

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import statelab
-from statelab.store import FILENAME, Store, parse_keep
+from statelab.execution.store import FILENAME, Store, parse_keep
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from first_release import read_first_layout, write_first_layout  # noqa: E402

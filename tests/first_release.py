@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from statelab.engine import LSTMWeights
-from statelab.results import Results
-from statelab.store import downsample_epochs
+from statelab.engine.lstm import LSTMWeights
+from statelab.execution.results import Results
+from statelab.execution.store import downsample_epochs
 
 # The code version every row of the first release carries.
 FIRST_RELEASE_CODE = "statelab 0.1.0 engine 3"

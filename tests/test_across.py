@@ -18,8 +18,9 @@ from scipy import stats as sps
 from scipy.optimize import brentq
 from statsmodels.stats.multitest import multipletests
 
-from statelab import across
-from statelab.across import LogRatio, Meta, SignTest
+from statelab import stats
+from statelab.outputs import plots
+from statelab.stats import LogRatio, Meta, SignTest
 
 Z975 = NormalDist().inv_cdf(0.975)  # the standard library's, not SciPy's
 
@@ -35,7 +36,7 @@ def t975_one_df() -> float:
 def test_log_ratio_hand_worked():
     # a: mean 4, deviations -2 0 2 -> var 4; b: mean 2, deviations -1 1 0 -> var 1; cov (2+0+0)/2
     # = 1. var = (4/16 + 1/4 - 2 * 1/(4 * 2)) / 3 = 1/12. The NaN pair (a failed) is dropped.
-    result = across.log_ratio([2.0, 4.0, 6.0, np.nan], [1.0, 3.0, 2.0, 5.0])
+    result = stats.log_ratio([2.0, 4.0, 6.0, np.nan], [1.0, 3.0, 2.0, 5.0])
     assert result.n == 3
     assert result.estimate == pytest.approx(math.log(2.0), rel=1e-15)
     assert result.se == pytest.approx(math.sqrt(1 / 12), rel=1e-14)
@@ -54,20 +55,20 @@ def test_log_ratio_se_matches_simulation():
     estimates = np.log(a.mean(axis=1) / b.mean(axis=1))
     theory = math.sqrt((2 * cv**2 - 2 * rho * cv**2) / repeats)
     assert estimates.std(ddof=1) == pytest.approx(theory, rel=0.02)
-    ses = np.array([across.log_ratio(a[i], b[i]).se for i in range(2000)])
+    ses = np.array([stats.log_ratio(a[i], b[i]).se for i in range(2000)])
     assert ses.mean() == pytest.approx(theory, rel=0.03)
     assert ses.mean() == pytest.approx(estimates.std(ddof=1), rel=0.03)
 
 
 def test_log_ratio_identical_pair_has_zero_se_and_few_pairs_none():
     a = np.random.default_rng(3).uniform(0.3, 3.7, 17) * 1e3
-    assert across.log_ratio(a, a.copy()) == LogRatio(0.0, 0.0, 17)
-    one = across.log_ratio([2.0, np.nan], [1.0, 4.0])
+    assert stats.log_ratio(a, a.copy()) == LogRatio(0.0, 0.0, 17)
+    one = stats.log_ratio([2.0, np.nan], [1.0, 4.0])
     assert one.n == 1 and one.estimate == pytest.approx(math.log(2)) and math.isnan(one.se)
-    empty = across.log_ratio([np.nan], [1.0])
+    empty = stats.log_ratio([np.nan], [1.0])
     assert empty.n == 0 and math.isnan(empty.estimate) and math.isnan(empty.se)
     with pytest.raises(ValueError, match="paired"):
-        across.log_ratio([1.0, 2.0], [1.0])
+        stats.log_ratio([1.0, 2.0], [1.0])
 
 
 # --- benjamini_hochberg ----------------------------------------------------------------------
@@ -76,7 +77,7 @@ def test_log_ratio_identical_pair_has_zero_se_and_few_pairs_none():
 def test_benjamini_hochberg_hand_worked():
     # Four hypotheses (the NaN is none): sorted 0.01 0.04 0.045 0.9 times m / rank =
     # 0.04 0.08 0.06 0.9; the running minimum from the top makes 0.08 into 0.06.
-    adjusted = across.benjamini_hochberg([0.045, np.nan, 0.01, 0.9, 0.04])
+    adjusted = stats.benjamini_hochberg([0.045, np.nan, 0.01, 0.9, 0.04])
     np.testing.assert_allclose(adjusted, [0.06, np.nan, 0.04, 0.9, 0.06], rtol=1e-14)
 
 
@@ -85,9 +86,9 @@ def test_benjamini_hochberg_matches_statsmodels():
     p[[3, 17]] = np.nan
     expected = np.full_like(p, np.nan)
     expected[~np.isnan(p)] = multipletests(p[~np.isnan(p)], method="fdr_bh")[1]
-    np.testing.assert_allclose(across.benjamini_hochberg(p), expected, rtol=1e-12)
-    assert math.isnan(across.benjamini_hochberg([np.nan])[0])  # NaN in, NaN out
-    assert across.benjamini_hochberg([]).shape == (0,)
+    np.testing.assert_allclose(stats.benjamini_hochberg(p), expected, rtol=1e-12)
+    assert math.isnan(stats.benjamini_hochberg([np.nan])[0])  # NaN in, NaN out
+    assert stats.benjamini_hochberg([]).shape == (0,)
 
 
 # --- equivalence_p ---------------------------------------------------------------------------
@@ -96,14 +97,14 @@ def test_benjamini_hochberg_matches_statsmodels():
 def test_equivalence_p_tiny_consistent_shift_within_margin():
     base = np.random.default_rng(11).uniform(50, 150, 20)
     noise = np.random.default_rng(12).normal(0, 0.01, 20)
-    assert across.equivalence_p(base + 0.02 + noise, base, margin=0.1) < 0.05
+    assert stats.equivalence_p(base + 0.02 + noise, base, margin=0.1) < 0.05
 
 
 def test_equivalence_p_shift_larger_than_margin():
     base = np.random.default_rng(11).uniform(50, 150, 20)
     noise = np.random.default_rng(12).normal(0, 0.01, 20)
-    assert across.equivalence_p(base + 0.2 + noise, base, margin=0.1) > 0.05
-    assert across.equivalence_p(base - 0.2 + noise, base, margin=0.1) > 0.05
+    assert stats.equivalence_p(base + 0.2 + noise, base, margin=0.1) > 0.05
+    assert stats.equivalence_p(base - 0.2 + noise, base, margin=0.1) > 0.05
 
 
 def test_equivalence_p_is_the_larger_one_sided_p():
@@ -113,18 +114,18 @@ def test_equivalence_p_is_the_larger_one_sided_p():
     se = d.std(ddof=1) / math.sqrt(5)
     lower = sps.t.sf((d.mean() + 0.2) / se, 4)
     upper = sps.t.cdf((d.mean() - 0.2) / se, 4)
-    p = across.equivalence_p(np.append(b + d, np.nan), np.append(b, 1.0), margin=0.2)
+    p = stats.equivalence_p(np.append(b + d, np.nan), np.append(b, 1.0), margin=0.2)
     assert p == pytest.approx(max(lower, upper), rel=1e-10)
     assert 1e-4 < p < 0.05
 
 
 def test_equivalence_p_constant_difference_and_edges():
     b = np.array([1.0, 2.0, 4.0])
-    assert across.equivalence_p(b + 0.5, b, margin=1.0) == 0.0
-    assert across.equivalence_p(b + 2.0, b, margin=1.0) == 1.0
-    assert math.isnan(across.equivalence_p([1.0, np.nan], [2.0, 3.0], margin=1.0))
+    assert stats.equivalence_p(b + 0.5, b, margin=1.0) == 0.0
+    assert stats.equivalence_p(b + 2.0, b, margin=1.0) == 1.0
+    assert math.isnan(stats.equivalence_p([1.0, np.nan], [2.0, 3.0], margin=1.0))
     with pytest.raises(ValueError, match="positive"):
-        across.equivalence_p(b, b, margin=0.0)
+        stats.equivalence_p(b, b, margin=0.0)
 
 
 # --- sign_test -------------------------------------------------------------------------------
@@ -133,9 +134,9 @@ def test_equivalence_p_constant_difference_and_edges():
 def test_sign_test_nine_of_ten():
     # P(9 or more of 10, or 1 or fewer) = 2 (1 + 10) / 2^10.
     values = [0.3] * 9 + [-0.1] + [0.0, 0.0, np.nan]
-    assert across.sign_test(values) == SignTest(9, 1, 2, pytest.approx(22 / 1024, rel=1e-12))
-    assert across.sign_test([-1.0] * 9 + [1.0]).p == pytest.approx(22 / 1024, rel=1e-12)
-    assert math.isnan(across.sign_test([0.0, np.nan]).p)
+    assert stats.sign_test(values) == SignTest(9, 1, 2, pytest.approx(22 / 1024, rel=1e-12))
+    assert stats.sign_test([-1.0] * 9 + [1.0]).p == pytest.approx(22 / 1024, rel=1e-12)
+    assert math.isnan(stats.sign_test([0.0, np.nan]).p)
 
 
 # --- meta_analysis ---------------------------------------------------------------------------
@@ -156,7 +157,7 @@ def prediction_by_hand(pooled, se, tau2, k):
 
 
 def test_meta_analysis_paule_mandel_against_metafor():
-    meta = across.meta_analysis(KACKER_EFFECTS, np.sqrt(KACKER_VARIANCES))
+    meta = stats.meta_analysis(KACKER_EFFECTS, np.sqrt(KACKER_VARIANCES))
     assert meta.k == 9 and meta.zero_se == 0
     assert meta.tau2 == pytest.approx(0.705395309224248, abs=1e-9)
     assert meta.pooled == pytest.approx(62.4076199113286, abs=1e-9)
@@ -172,7 +173,7 @@ def test_meta_analysis_paule_mandel_against_metafor():
 
 
 def test_meta_analysis_dersimonian_laird_against_metafor():
-    meta = across.meta_analysis(KACKER_EFFECTS, np.sqrt(KACKER_VARIANCES), method="dl")
+    meta = stats.meta_analysis(KACKER_EFFECTS, np.sqrt(KACKER_VARIANCES), method="dl")
     assert meta.tau2 == pytest.approx(0.288049246973751, abs=1e-10)
     assert meta.pooled == pytest.approx(62.3901386044504, abs=1e-10)
     assert meta.ci_low == pytest.approx(61.9084781058787, abs=1e-9)
@@ -189,7 +190,7 @@ def test_meta_analysis_dersimonian_laird_three_studies_by_hand():
     + 4/2 = 3 on 2 df (p = exp(-3/2)), I^2 = 1/3. c = 5/2 - (9/4)/(5/2) = 8/5, tau2 = (3 - 2) / c
     = 5/8. Random weights 8/13, 8/13, 8/21 (sum 440/273): pooled = (8/13 + 24/21) / (440/273) =
     12/11, its variance 273/440. Prediction: t on 1 df (Cauchy), sqrt(5/8 + 273/440)."""
-    meta = across.meta_analysis([0.0, 1.0, 3.0], np.sqrt([1.0, 1.0, 2.0]), method="dl")
+    meta = stats.meta_analysis([0.0, 1.0, 3.0], np.sqrt([1.0, 1.0, 2.0]), method="dl")
     se = math.sqrt(273 / 440)
     pi_half = t975_one_df() * math.sqrt(5 / 8 + 273 / 440)
     expected = Meta(
@@ -203,7 +204,7 @@ def test_meta_analysis_dersimonian_laird_three_studies_by_hand():
 def test_meta_analysis_paule_mandel_equal_variances_by_hand():
     """Equal variances v: PM solves sum (y - m)^2 / (v + tau2) = k - 1, so tau2 = s^2 - v. With
     y = 0, 1, 5 (s^2 = 14 / 2 = 7) and v = 0.5: tau2 = 6.5, pooled = 2, se = sqrt(7 / 3)."""
-    meta = across.meta_analysis([0.0, 1.0, 5.0], np.sqrt([0.5] * 3))
+    meta = stats.meta_analysis([0.0, 1.0, 5.0], np.sqrt([0.5] * 3))
     se = math.sqrt(7 / 3)
     pi_half = t975_one_df() * math.sqrt(6.5 + 7 / 3)
     assert meta.tau2 == pytest.approx(6.5, rel=1e-6)  # the documented tolerance
@@ -216,7 +217,7 @@ def test_meta_analysis_paule_mandel_equal_variances_by_hand():
 def test_meta_analysis_paule_mandel_at_collection_scale_matches_the_exact_root():
     """3000 series (the M3 collection's scale): tau2 is the root of the PM equation
     sum (y - m)^2 / (v + tau2) = k - 1 found by SciPy's brentq. (Here statsmodels' PM at its
-    default tolerance resets tau2 to 0: see across._paule_mandel.)"""
+    default tolerance resets tau2 to 0: see stats._paule_mandel.)"""
     rng = np.random.default_rng(22)
     y, v = rng.normal(0, 1, 3000), rng.uniform(0.1, 1, 3000) ** 2
 
@@ -225,7 +226,7 @@ def test_meta_analysis_paule_mandel_at_collection_scale_matches_the_exact_root()
         return w @ (y - w @ y / w.sum()) ** 2 - (len(y) - 1)
 
     root = brentq(equation, 0, 10, xtol=1e-14, rtol=1e-15)
-    meta = across.meta_analysis(y, np.sqrt(v))
+    meta = stats.meta_analysis(y, np.sqrt(v))
     assert root > 0.1 and meta.tau2 == pytest.approx(root, rel=1e-6)
     w = 1 / (v + root)
     assert meta.pooled == pytest.approx(w @ y / w.sum(), rel=1e-6)
@@ -235,7 +236,7 @@ def test_meta_analysis_paule_mandel_at_collection_scale_matches_the_exact_root()
 def test_meta_analysis_no_heterogeneity_is_the_fixed_effect(method):
     """Q = (0.01 + 0.01) / 1 < 2 df: DL's raw (Q - df) / c is negative, taken as 0; the pooled
     mean is the fixed-effect one (0, se sqrt(1/3)) and I^2 is 0, not (Q - df) / Q < 0."""
-    meta = across.meta_analysis([0.0, 0.1, -0.1], [1.0, 1.0, 1.0], method=method)
+    meta = stats.meta_analysis([0.0, 0.1, -0.1], [1.0, 1.0, 1.0], method=method)
     assert meta.tau2 == 0.0 and meta.i2 == 0.0
     assert meta.pooled == pytest.approx(0.0, abs=1e-15)
     assert meta.ci_high == pytest.approx(Z975 * math.sqrt(1 / 3), rel=1e-12)
@@ -243,21 +244,21 @@ def test_meta_analysis_no_heterogeneity_is_the_fixed_effect(method):
 
 
 def test_meta_analysis_leaves_zero_se_series_out_and_counts_them():
-    base = across.meta_analysis(KACKER_EFFECTS, np.sqrt(KACKER_VARIANCES))
+    base = stats.meta_analysis(KACKER_EFFECTS, np.sqrt(KACKER_VARIANCES))
     effects = np.append(KACKER_EFFECTS, [0.0, 0.0, np.nan, 1.0])
     ses = np.append(np.sqrt(KACKER_VARIANCES), [0.0, 0.0, 0.5, np.nan])
-    meta = across.meta_analysis(effects, ses)
+    meta = stats.meta_analysis(effects, ses)
     assert meta == base._replace(zero_se=2)
 
 
 def test_meta_analysis_few_series():
-    one = across.meta_analysis([0.2], [0.1])
+    one = stats.meta_analysis([0.2], [0.1])
     assert one.k == 1 and one.pooled == 0.2
     assert one.ci_high == pytest.approx(0.2 + Z975 * 0.1, rel=1e-12)
     assert math.isnan(one.pi_low) and math.isnan(one.tau2)
-    two = across.meta_analysis([0.2, 0.4], [0.1, 0.1])
+    two = stats.meta_analysis([0.2, 0.4], [0.1, 0.1])
     assert two.k == 2 and math.isnan(two.pi_low) and np.isfinite(two.ci_low)
-    none = across.meta_analysis([0.0], [0.0])
+    none = stats.meta_analysis([0.0], [0.0])
     assert none.k == 0 and none.zero_se == 1 and math.isnan(none.pooled)
 
 
@@ -279,7 +280,7 @@ def test_friedman_scipy_documented_example():
             "five_min_after": [76, 95, 104, 96, 84, 72, 76],
         }
     )
-    ranks = across.rank_experiments(table)
+    ranks = stats.rank_experiments(table)
     assert ranks.friedman_stat == pytest.approx(10.57142857142857, rel=1e-12)
     assert ranks.friedman_p == pytest.approx(0.005063414171757498, rel=1e-10)
     expected = pd.Series({"before": 10 / 7, "immediately_after": 3.0, "five_min_after": 11 / 7})
@@ -303,7 +304,7 @@ def test_nemenyi_against_scikit_posthocs_published_values():
         [0.2147827, 0.2597539, 0.9449086, 0.8833015, 0.8833015],
         [0.9976902, 0.9991770, 0.9888953, 0.9976902, 0.9976902, 0.5511935],
     ]
-    ranks = across.rank_experiments(table)
+    ranks = stats.rank_experiments(table)
     nemenyi = ranks.nemenyi.loc[names, names].to_numpy()
     for i, row in enumerate(lower):
         for j, p in enumerate(row):
@@ -317,7 +318,7 @@ def test_nemenyi_against_scikit_posthocs_published_values():
 def test_critical_difference_against_demsar_table(k):
     n = 30
     tabulated = DEMSAR_Q05[k] * math.sqrt(k * (k + 1) / (6 * n))
-    assert across.critical_difference(k, n) == pytest.approx(
+    assert stats.critical_difference(k, n) == pytest.approx(
         tabulated, abs=1e-3 * math.sqrt(k * (k + 1) / (6 * n))
     )
 
@@ -329,14 +330,14 @@ def test_rank_experiments_ranks_lowest_rmse_first_and_drops_incomplete_series():
          "poor": rng.uniform(5, 6, 24), "worst": rng.uniform(7, 8, 24)}
     )  # fmt: skip
     table.loc[[2, 5], "fair"] = np.nan
-    ranks = across.rank_experiments(table)
+    ranks = stats.rank_experiments(table)
     assert ranks.series == 22
     assert ranks.mean_ranks.to_dict() == {"good": 1.0, "fair": 2.0, "poor": 3.0, "worst": 4.0}
     q_alpha = ranks.critical_difference / math.sqrt(4 * 5 / (6 * 22))
     assert q_alpha == pytest.approx(DEMSAR_Q05[4], abs=1e-3)
     assert ranks.nemenyi.loc["good", "worst"] < 0.001 < ranks.nemenyi.loc["good", "fair"]
     with pytest.raises(ValueError, match="3\\+ experiments"):
-        across.rank_experiments(table[["good", "fair"]])
+        stats.rank_experiments(table[["good", "fair"]])
 
 
 # --- cd_diagram ------------------------------------------------------------------------------
@@ -348,7 +349,7 @@ def test_cd_diagram_saves_a_non_blank_png_with_plain_text_names():
         {"stateful": [1.0, 2.0, 3.0, 1.5], "$x^$": [2.0, 2.5, 3.5, 2.5],
          "stateless_shuffle": [3.0, 3.0, 4.0, 3.5]}
     )  # fmt: skip
-    figure = across.cd_diagram(across.rank_experiments(table), "M3 monthly: $ranks$")
+    figure = plots.cd_diagram(stats.rank_experiments(table), "M3 monthly: $ranks$")
     assert isinstance(figure, Figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

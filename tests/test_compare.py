@@ -10,8 +10,8 @@ import pytest
 
 from statelab import stats
 from statelab.cli import main
-from statelab.compare import compare, dropped_pairs, read_all, read_results_file
 from statelab.errors import StatelabError
+from statelab.outputs.compare import compare, dropped_pairs, read_all, read_results_file
 
 # Row k is repeat k. a failed at rows 1 and 4, b at row 2: three complete pairs (0, 3, 5).
 A = [100.0, np.nan, 102.0, 99.0, np.nan, 101.0]

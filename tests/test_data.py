@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 import statelab
-from statelab.data import load
-from statelab.dataset import prepare, rows_needed
+from statelab.data.dataset import prepare, rows_needed
+from statelab.data.series import load
 from statelab.errors import StatelabError
 
 

@@ -1,4 +1,4 @@
-"""The study's harness steps 1-4 (statelab.dataset.prepare), checked by hand on Shampoo Sales:
+"""The study's harness steps 1-4 (statelab.data.dataset.prepare), checked by hand on Shampoo Sales:
 differencing, framing, the 22/12 split, a scaler fitted on the training rows only, the
 training window, and the exact inverse back to sales units. The oracle is plain Python on the
 36 values printed in DESIGN.md, not statelab's own transforms."""
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import statelab
-from statelab.dataset import prepare, rows_needed
+from statelab.data.dataset import prepare, rows_needed
 from statelab.spec import Spec
 
 # DESIGN.md section 1, the 36 months as printed there.

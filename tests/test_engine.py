@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import statelab
-from statelab import engine, runner
-from statelab.dataset import prepare
-from statelab.evaluate import persistence_rmse
+from statelab.data.dataset import prepare
+from statelab.engine import lstm as engine
+from statelab.execution import runner
+from statelab.execution.evaluate import persistence_rmse
 
 
 def test_persistence_baseline_is_the_study_figure():

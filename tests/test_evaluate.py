@@ -1,4 +1,4 @@
-"""Walk-forward scoring (statelab.evaluate): RMSE worked by hand, and the persistence
+"""Walk-forward scoring (statelab.execution.evaluate): RMSE worked by hand, and the persistence
 baseline, 136.761 on Shampoo, computed independently from the raw values in DESIGN.md."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 import statelab
-from statelab.dataset import prepare
-from statelab.evaluate import mase, persistence_rmse, rmse
+from statelab.data.dataset import prepare
+from statelab.execution.evaluate import mase, persistence_rmse, rmse
 from statelab.spec import Spec
 
 # DESIGN.md section 1.

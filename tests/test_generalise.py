@@ -19,12 +19,15 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from statelab import across, catalog, generalise, layout, pipeline, stats
-from statelab.across import Meta
+from statelab import layout, stats
 from statelab.cli import main
+from statelab.data import catalog
 from statelab.errors import StatelabError
-from statelab.generalise_outputs import GeneraliseFiles
+from statelab.execution import pipeline
+from statelab.outputs.generalise import GeneraliseFiles
 from statelab.spec import PRESETS
+from statelab.stats import Meta
+from statelab.studies import generalise
 
 THREE = "m3:N1402,m3:N1403,m3:N1404"
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium package; .ci/run installs it
@@ -163,10 +166,10 @@ def test_across_series_by_length_and_domain_finds_what_the_data_was_built_to_sho
     assert e1.loc["long (110-130 training values)", "verdict"] == "contradicted"
     assert e1.loc["all series", "verdict"] == "no detectable difference"
     assert e1.loc["all series", "n_supported"] == 4 and e1.loc["all series", "n_contradicted"] == 5
-    sign = across.sign_test(list(effects.values()))
+    sign = stats.sign_test(list(effects.values()))
     assert e1.loc["all series", "sign_p"] == sign.p
     assert (e1.loc["all series", "sign_lower"], e1.loc["all series", "sign_higher"]) == (4, 5)
-    short = across.meta_analysis([-0.1] * 3, [0.02] * 3)
+    short = stats.meta_analysis([-0.1] * 3, [0.02] * 3)
     assert e1.loc["short (50-70 training values)", "meta_pooled"] == pytest.approx(short.pooled)
     assert e1.loc["short (50-70 training values)", "pooled_ratio"] == pytest.approx(math.exp(-0.1))
     e3 = result[(result["expectation"] == "E3") & (result["group"] == "all")].iloc[0]

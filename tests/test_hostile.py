@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from statelab.cli import main
+from statelab.execution.store import Store
 from statelab.files import resolve_target
 from statelab.layout import STORE
-from statelab.store import Store
 from test_report import write_study_folder
 
 OK = "ok"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import statelab
-from statelab.dataset import prepare
+from statelab.data.dataset import prepare
 
 EPOCHS = 5
 HERE = Path(__file__).parent

@@ -1,4 +1,4 @@
-"""Stores of the first release migrated to the current layout (statelab.migrate): every row
+"""Stores of the first release migrated to the current layout (statelab.execution.migrate): every row
 comes across, failed repeats with their status and reason, and the store reports the same
 rows after; a store whose first-layout rows are malformed is refused in one line and left
 byte for byte as it was (the migration is one transaction)."""
@@ -14,9 +14,9 @@ import pytest
 
 import statelab
 from first_release import write_first_layout
-from statelab import migrate
-from statelab.results import code_version
-from statelab.store import FILENAME, SCHEMA_VERSION, Store
+from statelab.execution import migrate
+from statelab.execution.results import code_version
+from statelab.execution.store import FILENAME, SCHEMA_VERSION, Store
 
 REASON = "training loss not finite from epoch 4"
 OLD_ROWS = "SELECT experiment, data_hash, seed, repeat, status, reason, rmse FROM repeats"

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from statelab.optim import keras_adam
+from statelab.engine.optim import keras_adam
 
 
 def reference(gradients, lr, b1, b2, eps, keras2):

@@ -1,4 +1,4 @@
-"""A reproduced study's files (statelab.outputs): the describe table with its ``failed`` row,
+"""A reproduced study's files (statelab.outputs.study): the describe table with its ``failed`` row,
 column labels, the verdict lines, study.json's provenance, and write_outputs writing exactly
 the files statelab.layout names, each agreeing with the Reproduction it returns."""
 
@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 import statelab
-from statelab import layout, pipeline, study
-from statelab.outputs import (
+from statelab import layout
+from statelab.execution import pipeline
+from statelab.outputs.study import (
     StudyFiles,
     describe,
     file_names,
@@ -25,7 +26,8 @@ from statelab.outputs import (
     write_outputs,
 )
 from statelab.spec import PRESETS
-from statelab.study import COMPARISONS
+from statelab.studies import study
+from statelab.studies.study import COMPARISONS
 
 REPEATS, POOL = 3, 5
 REASON = "training loss not finite from epoch 2"
@@ -50,7 +52,7 @@ def outcome(tmp_path_factory):
     out = tmp_path_factory.mktemp("study")
     plan = study.plan(statelab.shampoo(), REPEATS, POOL, {"epochs": 3}, 1)
     reproduction = pipeline.execute(plan, out, StudyFiles()).written
-    assert isinstance(reproduction, statelab.outputs.Reproduction)
+    assert isinstance(reproduction, statelab.outputs.study.Reproduction)
     return out, reproduction
 
 
@@ -217,7 +219,7 @@ def test_study_json_is_the_provenance_of_the_returned_study(outcome):
     assert written["series"]["values"] == statelab.shampoo().to_list()
     assert written["series"]["index"][0] == "1901-01" and len(written["series"]["index"]) == 36
     assert written["series"]["name"] == "shampoo"
-    assert written["versions"] == dict(statelab.results.versions())
+    assert written["versions"] == dict(statelab.execution.results.versions())
     assert list(written["experiments"]) == list(PRESETS)
     for name, entry in written["experiments"].items():
         result = done.results[name]

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 import statelab
-from statelab import layout, pipeline, study
-from statelab.outputs import StudyFiles
+from statelab import layout
+from statelab.execution import pipeline
+from statelab.outputs.study import StudyFiles
+from statelab.studies import study
 
 SETTINGS = {"epochs": 6}
 

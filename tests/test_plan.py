@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 import statelab
-from statelab import plan as plan_module
-from statelab.runner import compiled_rows
+from statelab.execution import plan as plan_module
+from statelab.execution.runner import compiled_rows
 
 
 def series(name: str, values) -> pd.Series:

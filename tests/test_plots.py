@@ -1,4 +1,4 @@
-"""Figures (statelab.plots): each saves a non-blank PNG of the size it was drawn at; user
+"""Figures (statelab.outputs.plots): each saves a non-blank PNG of the size it was drawn at; user
 names with ``$`` signs and HTML draw as plain text; long labels are shortened in the middle;
 failed repeats (NaN) are left out of box plots and of the forecast bands."""
 
@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 import statelab
-from statelab import plots
-from statelab.dataset import prepare
-from statelab.results import Provenance, Results, versions
+from statelab.data.dataset import prepare
+from statelab.execution.results import Provenance, Results, versions
+from statelab.outputs import plots
 from statelab.spec import Spec
 
 # With matplotlib's $math$ parsing on, each of these fails to draw (checked below).

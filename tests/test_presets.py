@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import statelab
-from statelab.runner import trace_experiment
+from statelab.execution.runner import trace_experiment
 from statelab.spec import PRESETS
 
 EPOCHS = 3

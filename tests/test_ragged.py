@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 import statelab
-from statelab import engine, runner
-from statelab.runner import Task, compiled_rows, run_tasks, task
+from statelab.engine import lstm as engine
+from statelab.execution import runner
+from statelab.execution.runner import Task, compiled_rows, run_tasks, task
 
 PRESETS = ("stateful", "stateless", "stateless_shuffle", "stateful_seed_train", "stateful_noreset")
 
@@ -138,7 +139,7 @@ def test_the_sorting_shuffle_gives_the_same_permutation_as_the_ranking_one():
     ],
 )  # fmt: skip
 def test_batched_lanes_bucketed_by_the_plan_equal_each_alone(spec, lengths, tests):
-    from statelab import plan as plan_module
+    from statelab.execution import plan as plan_module
 
     given = [series(n, k) for k, n in enumerate(lengths)]
     spec = spec.replace(epochs=6)

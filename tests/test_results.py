@@ -1,4 +1,4 @@
-"""Per-repeat results (statelab.results): failed repeats are NaN and counted apart, subset
+"""Per-repeat results (statelab.execution.results): failed repeats are NaN and counted apart, subset
 keeps every per-repeat array aligned, the frame and the study's CSV, Timings addition, and
 the versions a result records. Results are built by hand, so every expected number is known."""
 
@@ -15,9 +15,15 @@ import pandas as pd
 import pytest
 
 import statelab
-from statelab.dataset import prepare
-from statelab.engine import LSTMWeights
-from statelab.results import Provenance, Results, Timings, describe_with_failures, versions
+from statelab.data.dataset import prepare
+from statelab.engine.lstm import LSTMWeights
+from statelab.execution.results import (
+    Provenance,
+    Results,
+    Timings,
+    describe_with_failures,
+    versions,
+)
 from statelab.spec import Spec
 
 REASON = "training loss not finite from epoch 2"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import statelab
-from statelab import runner
+from statelab.execution import runner
 
 
 def test_two_experiments_with_one_name_are_refused_not_silently_merged():

@@ -7,7 +7,7 @@ import math
 import pytest
 
 import statelab
-from statelab.profile import PROFILES
+from statelab.engine.profile import PROFILES
 from statelab.spec import MAX_LEARNING_RATE, Spec
 
 

@@ -21,9 +21,9 @@ import statelab
 from first_release import FIRST_RELEASE_CODE, write_first_layout
 from statelab import layout
 from statelab.cli import main
-from statelab.data import data_hash
-from statelab.results import code_version
-from statelab.store import FILENAME, SCHEMA_VERSION, Store, parse_keep
+from statelab.data.series import data_hash
+from statelab.execution.results import code_version
+from statelab.execution.store import FILENAME, SCHEMA_VERSION, Store, parse_keep
 
 
 def load(store: Store, result: statelab.Results) -> statelab.Results:

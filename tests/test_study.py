@@ -8,12 +8,12 @@ import pytest
 from PIL import Image
 
 import statelab
-from statelab import study
 from statelab.cli import main
-from statelab.outputs import label
-from statelab.runner import SHUFFLE_APART_LANES, run_tasks
+from statelab.execution.runner import SHUFFLE_APART_LANES, run_tasks
+from statelab.outputs.study import label
 from statelab.spec import PRESETS
-from statelab.study import COMPARISONS
+from statelab.studies import study
+from statelab.studies.study import COMPARISONS
 
 
 def cli(capsys, *argv: str) -> tuple[int, str, str]:

@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from statelab import transforms
+from statelab.data import transforms
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 

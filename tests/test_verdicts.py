@@ -4,9 +4,10 @@ through the pipeline users run, on a temporary store."""
 from __future__ import annotations
 
 import statelab
-from statelab import pipeline, study
 from statelab.defaults import STUDY_REPEATS
-from statelab.outputs import StudyFiles
+from statelab.execution import pipeline
+from statelab.outputs.study import StudyFiles
+from statelab.studies import study
 
 
 def test_verdicts_agree_across_two_master_seeds_at_the_default_repeats(tmp_path):

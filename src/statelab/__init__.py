@@ -11,17 +11,17 @@ from statelab import _xla_flags  # noqa: F401
 
 _EXPORTS = {
     "PRESETS": "statelab.spec",
-    "Experiment": "statelab.runner",
-    "LSTMWeights": "statelab.engine",
+    "Experiment": "statelab.execution.runner",
+    "LSTMWeights": "statelab.engine.lstm",
     "Preset": "statelab.spec",
-    "Results": "statelab.results",
+    "Results": "statelab.execution.results",
     "Spec": "statelab.spec",
     "StatelabError": "statelab.errors",
     "experiment": "statelab.api",
     "load_series": "statelab.api",
     "run": "statelab.api",
-    "run_experiments": "statelab.runner",
-    "shampoo": "statelab.data",
+    "run_experiments": "statelab.execution.runner",
+    "shampoo": "statelab.data.series",
 }
 
 __all__ = sorted(_EXPORTS)

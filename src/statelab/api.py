@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from statelab import data as data_module
+from statelab.data import series as data_module
 from statelab.errors import StatelabError
-from statelab.results import Results
-from statelab.runner import Experiment, ProgressCallback, run_experiments
+from statelab.execution.results import Results
+from statelab.execution.runner import Experiment, ProgressCallback, run_experiments
 from statelab.spec import Spec, check_seed, preset
 
 
@@ -26,7 +26,7 @@ def _one_series(data, value_column) -> tuple[pd.Series, int | None]:
         return data_module.validate(data, str(data.name or "series")), None
     if isinstance(data, Path) or (isinstance(data, str) and Path(data).is_file()):
         return data_module.load(data, value_column), None  # named by its value column
-    from statelab import catalog
+    from statelab.data import catalog
 
     selection = catalog.select(data, value_column)
     if len(selection.series) != 1:

@@ -10,8 +10,9 @@ from typing import Annotated
 
 import typer
 
-from statelab import defaults, interrupts
+from statelab import defaults
 from statelab.errors import Interrupted, StatelabError
+from statelab.execution import interrupts
 
 app = typer.Typer(
     help="How the way an LSTM keeps and resets its state changes its forecasts.",
@@ -130,7 +131,9 @@ def run(
     """Run one experiment and print each repeat's RMSE, the persistence RMSE and a summary.
     On several series (a slice such as m3/monthly): every series in shared compiled calls,
     through the store (resumable), with per-series RMSE, relative RMSE and MASE."""
-    from statelab import commands, pipeline, runs
+    from statelab import commands
+    from statelab.execution import pipeline
+    from statelab.studies import slice as runs
 
     settings = _settings(
         stateful=stateful, batch_size=batch_size, shuffle=shuffle, epochs=epochs,
@@ -260,7 +263,10 @@ def reproduce(
     """Run all eleven experiments into the store (resuming whatever an earlier run left),
     then write experiment_NAME.csv files, the four comparison tables and box plots, the
     verdicts on E1-E6, the standard-error curve, the series and the forecast plots."""
-    from statelab import commands, outputs, pipeline, study
+    from statelab import commands
+    from statelab.execution import pipeline
+    from statelab.outputs import study as outputs
+    from statelab.studies import study
 
     execution = pipeline.Execution(chunk=chunk, workers=workers, cluster=cluster, keep=keep)
     with _Progress(quiet) as progress:
@@ -328,7 +334,8 @@ def generalise(
     (and on Shampoo, for reference) into the store, resuming whatever an earlier run left;
     test E1-E6 on each series and across them (meta-analysis), rank the experiments, and
     write the tables and figures (`statelab report FOLDER` makes the HTML report)."""
-    from statelab import commands, pipeline
+    from statelab import commands
+    from statelab.execution import pipeline
 
     execution = pipeline.Execution(series=chunk, workers=workers, cluster=cluster)
     with _Progress(quiet) as progress:
@@ -366,7 +373,7 @@ def compare(
 ) -> None:
     """The study's comparison script: the describe table and a box plot of results files,
     then every pair tested (Welch, Mann-Whitney, paired Wilcoxon with --paired; Holm)."""
-    from statelab import compare as compare_module
+    from statelab.outputs import compare as compare_module
 
     typer.echo(compare_module.format_compared(compare_module.compare(files, plot, paired)))
 
@@ -382,8 +389,8 @@ def report(
 ) -> None:
     """Write one self-contained HTML report of a reproduced study or of a generalisation
     across series (figures embedded, no network)."""
-    from statelab import report as report_module
     from statelab.files import shown
+    from statelab.report import study as report_module
 
     typer.echo(f"wrote {shown(report_module.write(folder, out))}")
 
@@ -396,7 +403,7 @@ def datasets(
 ) -> None:
     """List the built-in data: each collection and period with its number of series, range
     of training lengths and test horizon; or, given a slice, its series."""
-    from statelab import catalog
+    from statelab.data import catalog
 
     if name is None:
         typer.echo(catalog.collections().to_string(index=False))

@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from statelab import cache, catalog
+from statelab.data import catalog
 from statelab.defaults import GENERALISE_DATA, MARGIN
 from statelab.errors import StatelabError
-from statelab.pipeline import Execution, Outcome, Progress, execute
-from statelab.plan import Plan, check_chunk, check_margin
-from statelab.results import Results
+from statelab.execution import cache
+from statelab.execution.pipeline import Execution, Outcome, Progress, execute
+from statelab.execution.plan import Plan, check_chunk, check_margin
+from statelab.execution.results import Results
 
 
 def reproduce(
@@ -30,10 +31,11 @@ def reproduce(
 ) -> tuple[Plan, Outcome]:
     """The study on one series: its plan, run through the pipeline into ``out``; ``margin``
     is the verdicts' equivalence margin (a share of the persistence RMSE)."""
-    from statelab import outputs, study
+    from statelab.outputs import study as outputs
+    from statelab.studies import study
 
     margin = check_margin(margin)
-    _import_in_background("statelab.stats", "statelab.plots")
+    _import_in_background("statelab.stats", "statelab.outputs.plots")
     selection = catalog.select(data, value_column, test_size)
     if len(selection.series) > 1:
         raise StatelabError(
@@ -70,11 +72,11 @@ def generalise(
 ) -> Generalised:
     """The eleven presets on every selected series (and on Shampoo Sales, the reference),
     through the pipeline into ``out``; then the statistics and files of
-    statelab.generalise_outputs."""
-    from statelab import generalise as generalise_module
-    from statelab import generalise_outputs
+    statelab.outputs.generalise."""
+    from statelab.outputs import generalise as generalise_outputs
+    from statelab.studies import generalise as generalise_module
 
-    _import_in_background("statelab.stats", "statelab.across", "statelab.plots")
+    _import_in_background("statelab.stats", "statelab.outputs.plots")
     if sample_seed is not None and sample is None:
         raise StatelabError("--sample-seed applies to a sample: give --sample N too")
     selection = catalog.select(GENERALISE_DATA if data is None else data, value_column)
@@ -132,8 +134,8 @@ def run(
     """One experiment: on one series in memory (``out`` a results CSV in the study's
     format); on several, every series through the store in the folder ``out``."""
     import statelab
-    from statelab import runs
     from statelab.files import resolve_target, write_atomic
+    from statelab.studies import slice as runs
 
     selection = catalog.select(data, value_column, test_size)
     chosen = statelab.experiment(preset, **settings)

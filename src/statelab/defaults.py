@@ -11,7 +11,7 @@ POOL = 1000
 # Repeats of `statelab run`.
 RUN_REPEATS = 10
 # Repeat indices per chunk (the unit of work, storage and resume) of the study; a run over
-# several series picks its own (statelab.runs.default_chunk).
+# several series picks its own (statelab.studies.slice.default_chunk).
 CHUNK = 100
 # The folder of a command's store and files.
 OUT = "results"
@@ -21,3 +21,5 @@ MARGIN = 0.01
 # `statelab generalise`: the collection, and repeats per experiment and series.
 GENERALISE_DATA = "m3/monthly"
 GENERALISE_REPEATS = 30
+# The significance level of every test and interval (95% CIs, 90% for the TOSTs).
+ALPHA = 0.05

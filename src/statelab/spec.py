@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
+from statelab.engine.profile import PROFILES, Profile
 from statelab.errors import StatelabError
-from statelab.profile import PROFILES, Profile
 
 MAX_SEED = 2**31 - 1
 # Adam's step is about the learning rate: above this, every repeat diverges (the study: 0.001).

@@ -4,7 +4,7 @@ Workers only compute: each chunk returns its :class:`Results`, and the caller al
 the store. A chunk lost with a worker is recomputed elsewhere by Dask; since a repeat's
 result depends only on (settings, data, seed, repeat index), the rerun gives the same bits,
 and the store's key keeps it from being stored twice. Every process shares JAX's persistent
-compilation cache (statelab.cache), so a worker loads what another has compiled.
+compilation cache (statelab.execution.cache), so a worker loads what another has compiled.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Protocol
 
-from statelab import cache
 from statelab.errors import StatelabError
-from statelab.results import Results
-from statelab.runner import ProgressCallback, Task, run_tasks
+from statelab.execution import cache
+from statelab.execution.results import Results
+from statelab.execution.runner import ProgressCallback, Task, run_tasks
 
 Chunk = tuple[Task, ...]  # every task's repeats in one range of repeat indices
 # Segments of epochs per compiled call (progress is reported after each). One: every

@@ -31,12 +31,12 @@ from typing import NamedTuple
 import numpy as np
 
 from statelab import layout
-from statelab.dataset import Dataset
-from statelab.engine import LSTMWeights, weight_shapes
+from statelab.data.dataset import Dataset
+from statelab.engine.lstm import LSTMWeights, weight_shapes
 from statelab.errors import StatelabError
-from statelab.evaluate import mase, persistence_rmse
+from statelab.execution.evaluate import mase, persistence_rmse
+from statelab.execution.results import Provenance, Results, Timings, Versions, code_version
 from statelab.files import write_atomic
-from statelab.results import Provenance, Results, Timings, Versions, code_version
 from statelab.spec import Spec
 
 FILENAME = layout.STORE
@@ -279,7 +279,9 @@ class Store:
                     raise sqlite3.DatabaseError(f"integrity check: {check}")
                 version = connection.execute("PRAGMA user_version").fetchone()[0]
                 if version == 0:
-                    from statelab import migrate  # the first release's layout, if it is one
+                    from statelab.execution import (
+                        migrate,  # the first release's layout, if it is one
+                    )
 
                     if migrate.is_first_layout(connection):
                         try:

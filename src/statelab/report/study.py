@@ -23,7 +23,7 @@ import pandas as pd
 from statelab import files, layout
 from statelab.errors import StatelabError
 from statelab.files import shown
-from statelab.study import COMPARISONS
+from statelab.studies.study import COMPARISONS
 
 NEEDED = (
     layout.STUDY_JSON,
@@ -299,7 +299,7 @@ def provenance_section(study: dict) -> list[str]:
 def check_folder(folder: Path) -> str:
     """The command that wrote ``folder`` ("reproduce" or "generalise"), once it has every file
     the report needs."""
-    from statelab import generalise_report
+    from statelab.report import generalise as generalise_report
 
     found = files.lookup(folder, f"cannot read {shown(folder)}")
     if found is None:
@@ -329,7 +329,7 @@ def check_folder(folder: Path) -> str:
 
 def build(folder: Path) -> str:
     """The report's HTML for a folder written by `statelab reproduce` or `generalise`."""
-    from statelab import generalise_report
+    from statelab.report import generalise as generalise_report
 
     if check_folder(folder) == "generalise":
         return generalise_report.build(folder)

@@ -10,14 +10,14 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from statelab import cache, interrupts
-from statelab.backends import Backend, check_workers, open_backend
 from statelab.defaults import CHUNK
 from statelab.errors import Interrupted, StatelabError
+from statelab.execution import cache, interrupts
+from statelab.execution.backends import Backend, check_workers, open_backend
+from statelab.execution.plan import Plan, check_chunk, chunks
+from statelab.execution.results import Results, Timings, code_version
+from statelab.execution.store import Store, parse_keep
 from statelab.files import resolve_target
-from statelab.plan import Plan, check_chunk, chunks
-from statelab.results import Results, Timings, code_version
-from statelab.store import Store, parse_keep
 
 
 class Progress(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from statelab.dataset import Dataset
+from statelab.data.dataset import Dataset
 
 
 def rmse(actual: np.ndarray, forecasts: np.ndarray) -> np.ndarray:

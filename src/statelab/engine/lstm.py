@@ -28,8 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from statelab.optim import KerasAdamState, keras_adam
-from statelab.profile import Profile
+from statelab.engine.optim import KerasAdamState, keras_adam
+from statelab.engine.profile import Profile
 
 # Bumped whenever a change can alter a result's bits: the results store keys on it, so a
 # resumed run never mixes repeats computed by different engines. 4: ragged lanes (per-lane

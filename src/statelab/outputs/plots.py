@@ -1,5 +1,5 @@
 """Figures: box plots of RMSEs, the series, forecasts against the actual test year, the
-standard-error curve.
+standard-error curve, the critical-difference diagram of ranks.
 
 Each figure is a plain ``matplotlib.figure.Figure`` on the Agg canvas (no pyplot, no global
 state) with fixed margins, so saving it draws it once: a layout engine (tight_layout,
@@ -18,7 +18,9 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
+from matplotlib.transforms import offset_copy
 
+from statelab import stats
 from statelab.files import write_atomic
 
 # Names come from users (column names, file names): draw them as plain text, never as
@@ -234,4 +236,30 @@ def relative_rmse_plot(relative: Mapping[str, Sequence[float]]) -> Figure:
     for label in axes.get_xticklabels():
         label.set_rotation(35)
         label.set_horizontalalignment("right")
+    return figure
+
+
+def cd_diagram(ranks: stats.Ranks, title: str) -> Figure:
+    """The critical-difference diagram (scikit-posthocs): mean ranks on a line, experiments whose
+    Nemenyi p is not below 0.05 joined by a bar, and a bar as long as the critical difference
+    above the rank axis (drawn here: scikit-posthocs' own ``cd=`` bar sits on the axis' tick
+    labels). A plain Figure on the Agg canvas (no pyplot state); names are plain text, not
+    $math$."""
+    import scikit_posthocs
+
+    with matplotlib.rc_context(PLAIN_TEXT):
+        height = 1.5 + 0.3 * len(ranks.mean_ranks)  # inches: 1 above the axis for the title
+        figure = Figure(figsize=(11, height), dpi=110)  # room for long names each side
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        scikit_posthocs.critical_difference_diagram(
+            ranks.mean_ranks, ranks.nemenyi, ax=axes,
+            label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}",
+        )  # fmt: skip
+        start, cd = ranks.mean_ranks.min(), ranks.critical_difference
+        above = offset_copy(axes.transData, fig=figure, y=24, units="points")
+        axes.plot([start, start + cd], [0, 0], color="k", linewidth=2, transform=above, clip_on=False)  # fmt: skip
+        axes.text(start + cd / 2, 0, f"CD = {cd:.2f}", transform=offset_copy(above, fig=figure, y=3, units="points"), ha="center", va="bottom")  # fmt: skip
+        axes.set_title(title, pad=44)
+        figure.subplots_adjust(left=0.3, right=0.7, top=1 - 1.0 / height, bottom=0.1 / height)
     return figure

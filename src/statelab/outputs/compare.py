@@ -16,9 +16,11 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from statelab import files, layout, outputs, plots, stats
+from statelab import files, layout, stats
 from statelab.errors import StatelabError
 from statelab.files import shown
+from statelab.outputs import plots
+from statelab.outputs import study as outputs
 
 FORMAT = "the study's format: a header 'results', then one RMSE per line"
 LARGEST = 1e50  # beyond this, variances squared (Welch's degrees of freedom) overflow float64

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from statelab import transforms
+from statelab.data import transforms
 from statelab.errors import StatelabError
 from statelab.spec import Spec
 

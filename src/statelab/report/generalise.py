@@ -1,7 +1,7 @@
 """The HTML report of a folder written by `statelab generalise`: the answer in plain words
 first, then the evidence (across-series tables, figures, ranks, the Shampoo reference,
 settings and versions). It reads only the folder's files, checked where they are used, with
-the helpers of statelab.report (escaping, embedded PNGs, one-line errors for damage)."""
+the helpers of statelab.report.study (escaping, embedded PNGs, one-line errors for damage)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from statelab import layout
-from statelab.report import (
+from statelab.report.study import (
     KINDS,
     STYLE,
     Damaged,

@@ -12,8 +12,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from statelab.dataset import Dataset
-from statelab.engine import LSTMWeights
+from statelab.data.dataset import Dataset
+from statelab.engine.lstm import LSTMWeights
 from statelab.spec import Spec
 
 Versions = tuple[tuple[str, str], ...]  # (package, version) pairs, sorted by package
@@ -40,7 +40,7 @@ def _versions() -> Versions:
 def code_version() -> str:
     """statelab's version and the engine revision: results of other engine code are never
     mixed with these (the store keys on it)."""
-    from statelab.engine import ENGINE_REVISION
+    from statelab.engine.lstm import ENGINE_REVISION
 
     return f"statelab {dict(versions())['statelab']} engine {ENGINE_REVISION}"
 
@@ -93,7 +93,7 @@ class Results:
     name: str
     spec: Spec
     series: str  # the series' name
-    data_hash: str  # and its contents' hash (statelab.data.data_hash)
+    data_hash: str  # and its contents' hash (statelab.data.series.data_hash)
     seed: int
     repeats: np.ndarray
     rmse: np.ndarray

@@ -1,5 +1,5 @@
 """The Shampoo study as data: the eleven presets, the study's four comparisons, its plan
-(statelab.plan), and the study read back from the store."""
+(statelab.execution.plan), and the study read back from the store."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from statelab import plan as plan_module
 from statelab.errors import StatelabError
-from statelab.plan import Plan
-from statelab.results import Results
-from statelab.runner import MAX_REPEATS, repeat_indices
+from statelab.execution import plan as plan_module
+from statelab.execution.plan import Plan
+from statelab.execution.results import Results
+from statelab.execution.runner import MAX_REPEATS, repeat_indices
 from statelab.spec import PRESETS
 
 

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 
 from statelab import layout
-from statelab import plan as plan_module
-from statelab.catalog import Selection
+from statelab.data.catalog import Selection
+from statelab.execution import plan as plan_module
+from statelab.execution.plan import Plan
+from statelab.execution.results import Results
 from statelab.files import write_atomic
-from statelab.plan import Plan
-from statelab.results import Results
 from statelab.spec import Spec
 
 # A chunk holds about this many lanes when --chunk is not given: few enough that a chunk
@@ -67,7 +67,7 @@ def by_series(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 class RunFiles:
-    """The files of a run over several series, for :func:`statelab.pipeline.execute`."""
+    """The files of a run over several series, for :func:`statelab.execution.pipeline.execute`."""
 
     @staticmethod
     def names(plan: Plan) -> list[str]:

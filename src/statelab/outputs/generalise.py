@@ -16,8 +16,11 @@ import numpy as np
 import pandas as pd
 
 from statelab import layout
+from statelab.execution.plan import Plan
+from statelab.execution.results import Results
 from statelab.files import write_atomic, write_text
-from statelab.generalise import (
+from statelab.spec import PRESETS
+from statelab.studies.generalise import (
     HORIZON_PAIR,
     Collection,
     Generalisation,
@@ -25,9 +28,6 @@ from statelab.generalise import (
     generalise,
     horizons,
 )
-from statelab.plan import Plan
-from statelab.results import Results
-from statelab.spec import PRESETS
 
 TABLES = (layout.PER_SERIES, layout.EXPERIMENTS, layout.ACROSS, layout.RANKS, layout.NEMENYI,
           layout.REFERENCE, layout.SKIPPED)  # fmt: skip
@@ -109,7 +109,7 @@ def forest_rows(across: pd.DataFrame) -> pd.DataFrame:
 def write_outputs(plan: Plan, loaded: Sequence[Results], collection: Collection,
                   out: Path) -> Written:  # fmt: skip
     """Compute every statistic, then write the tables, figures and generalise.json."""
-    from statelab import across, plots
+    from statelab.outputs import plots
     from statelab.stats import EXPECTATIONS
 
     result = generalise(plan, loaded, collection)
@@ -140,7 +140,7 @@ def write_outputs(plan: Plan, loaded: Sequence[Results], collection: Collection,
              for n, g in relative.groupby("experiment", sort=False)})),
     ]  # fmt: skip
     if result.ranking.ranks is not None:
-        figures.append((layout.CD_DIAGRAM, lambda: across.cd_diagram(
+        figures.append((layout.CD_DIAGRAM, lambda: plots.cd_diagram(
             result.ranking.ranks, "Mean ranks of the eleven experiments (Nemenyi)")))  # fmt: skip
     text = json.dumps(record, indent=2, default=_json_value) + "\n"
 
@@ -162,7 +162,7 @@ def _json_value(value):
 
 
 class GeneraliseFiles:
-    """The generalisation's files, for :func:`statelab.pipeline.execute`."""
+    """The generalisation's files, for :func:`statelab.execution.pipeline.execute`."""
 
     def __init__(self, collection: Collection) -> None:
         self.collection = collection

@@ -19,12 +19,13 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from statelab import cache, engine, interrupts
-from statelab.data import data_hash
-from statelab.dataset import Dataset, prepare
+from statelab.data.dataset import Dataset, prepare
+from statelab.data.series import data_hash
+from statelab.engine import lstm as engine
 from statelab.errors import StatelabError
-from statelab.evaluate import mase, persistence_rmse, rmse
-from statelab.results import Provenance, Results, Timings, code_version, versions
+from statelab.execution import cache, interrupts
+from statelab.execution.evaluate import mase, persistence_rmse, rmse
+from statelab.execution.results import Provenance, Results, Timings, code_version, versions
 from statelab.spec import Spec, check_seed
 
 WEIGHT_NAMES = engine.LSTMWeights._fields
@@ -57,7 +58,7 @@ class Task(NamedTuple):
     name: str
     spec: Spec
     series: str  # the series' name
-    data_hash: str  # the series' contents (statelab.data.data_hash)
+    data_hash: str  # the series' contents (statelab.data.series.data_hash)
     dataset: Dataset
     repeats: np.ndarray
     rows: tuple[int, int] | None = None  # compiled (training, test) rows, if more than its own
@@ -372,7 +373,7 @@ def run_tasks(
     groups: dict[tuple, _Group] = {}
     for position, (shape, one) in enumerate(zip(shapes, tasks, strict=True)):
         # Shuffling lanes of a large call run apart from the rest, in a call of their own: a
-        # call draws permutations for all its lanes once any lane shuffles (statelab.engine),
+        # call draws permutations for all its lanes once any lane shuffles (statelab.engine.lstm),
         # so mixed in, every lane would pay for the shuffle (4x the training of batch-1
         # lanes). A small call stays whole: there another program to compile costs more
         # than the shuffle. A lane's result is the same either way (lanes are independent).

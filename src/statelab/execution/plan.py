@@ -1,7 +1,7 @@
 """A plan: what to run, as data. Tasks (an experiment's repeats on one series), the series
 they use, the master seed; series that cannot be used, with why; and the chunks the work is
-cut into. The Shampoo study (statelab.study) and a run over a collection are two plans on
-one pipeline (statelab.pipeline)."""
+cut into. The Shampoo study (statelab.studies.study) and a run over a collection are two plans on
+one pipeline (statelab.execution.pipeline)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,16 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from statelab import buckets
 from statelab.errors import StatelabError
-from statelab.runner import MAX_REPEATS, Task, compiled_rows, repeat_indices, shape_of, task
+from statelab.execution import buckets
+from statelab.execution.runner import (
+    MAX_REPEATS,
+    Task,
+    compiled_rows,
+    repeat_indices,
+    shape_of,
+    task,
+)
 from statelab.spec import Spec, check_seed
 
 # The most repeats (lanes) one command may plan: each is held as an index until it runs,
@@ -57,7 +64,7 @@ def plan(
     test size (by default, ``spec`` with those test rows; `generalise` also sets the batch-12
     pair's batch to the horizon). A series the split cannot use (too short, constant, ...) is left out and recorded
     when there are several, and is an error when it is the only one. Series of different
-    lengths are padded into a few compiled shapes (statelab.buckets)."""
+    lengths are padded into a few compiled shapes (statelab.execution.buckets)."""
     check_seed(seed)
     planned = len(series) * sum(len(repeat_indices(r)) for *_, r in experiments)
     if planned > MAX_PLANNED:  # bad repeats are the command's fault, not a series'

@@ -14,8 +14,8 @@ import sqlite3
 
 import numpy as np
 
-from statelab.engine import LSTMWeights
-from statelab.store import SCHEMA, StoredRepeat, _blob
+from statelab.engine.lstm import LSTMWeights
+from statelab.execution.store import SCHEMA, StoredRepeat, _blob
 
 FIRST_COLUMNS = (
     "experiment", "code_version", "settings_hash", "data_hash", "seed", "repeat", "profile",

@@ -17,11 +17,11 @@ import pandas as pd
 
 from statelab import layout
 from statelab.defaults import MARGIN as DEFAULT_MARGIN
+from statelab.execution.plan import Plan
+from statelab.execution.results import Results, describe_with_failures
 from statelab.files import write_atomic, write_text
-from statelab.plan import Plan
-from statelab.results import Results, describe_with_failures
 from statelab.spec import PRESETS
-from statelab.study import (
+from statelab.studies.study import (
     COMPARISONS,
     POOL_EXPERIMENT,
     POWER_DIFFERENCES,
@@ -107,7 +107,8 @@ def write_outputs(study: Study, out: Path, margin: float = DEFAULT_MARGIN) -> Re
     """Compute every table, statistic and figure of the study, then write them under ``out``,
     one figure at a time (drawn, saved and closed before the next). ``margin``, a share of
     the persistence RMSE, is the equivalence margin of the verdicts."""
-    from statelab import plots, stats  # matplotlib, SciPy, statsmodels: only when writing
+    from statelab import stats
+    from statelab.outputs import plots  # matplotlib, SciPy, statsmodels: only when writing
 
     results = study.results
     seed = next(iter(results.values())).seed
@@ -156,7 +157,7 @@ def write_outputs(study: Study, out: Path, margin: float = DEFAULT_MARGIN) -> Re
 
 
 class StudyFiles:
-    """The study's files, for :func:`statelab.pipeline.execute`."""
+    """The study's files, for :func:`statelab.execution.pipeline.execute`."""
 
     def __init__(self, margin: float = DEFAULT_MARGIN) -> None:
         self.margin = margin

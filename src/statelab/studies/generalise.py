@@ -1,11 +1,11 @@
 """Does the study generalise? The eleven presets on every series of a collection, and the
 study's six expectations tested on each series and across them.
 
-The plan is data (statelab.plan); the statistics are pure functions of the results read back
+The plan is data (statelab.execution.plan); the statistics are pure functions of the results read back
 from the store: per series the study's paired tests, the log ratio of mean RMSEs and an
 equivalence test, with Benjamini-Hochberg control across series; across series verdict
 counts, a sign test and a random-effects meta-analysis (overall, by length and by domain);
-and the ranks of the eleven experiments. statelab.generalise_outputs writes them.
+and the ranks of the eleven experiments. statelab.outputs.generalise writes them.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from statelab import catalog
-from statelab import plan as plan_module
+from statelab.data import catalog
 from statelab.defaults import MARGIN
 from statelab.errors import StatelabError
-from statelab.plan import Plan
-from statelab.results import Results
-from statelab.runner import repeat_indices
+from statelab.execution import plan as plan_module
+from statelab.execution.plan import Plan
+from statelab.execution.results import Results
+from statelab.execution.runner import repeat_indices
 from statelab.spec import PRESETS, Spec
 
 # The batch-12 pair assumes the study's 12 test rows (a batch of the last 12 training rows,
@@ -156,7 +156,7 @@ def per_series(runs: Runs, collection: Collection, seed: int) -> pd.DataFrame:
     ratio of mean RMSEs with its SE, the equivalence test, both Benjamini-Hochberg adjusted
     across the series (each expectation its own family) and the verdict."""
     from statelab import stats
-    from statelab.across import benjamini_hochberg
+    from statelab.stats import benjamini_hochberg
 
     rows = []
     for series in collection.members:
@@ -256,7 +256,7 @@ def pooled_verdict(expectation, meta, identical: bool, margin: float) -> str:
 def across_series(table: pd.DataFrame, margin: float) -> pd.DataFrame:
     """A row per expectation and group: the series in each verdict, a sign test and a
     random-effects meta-analysis of the log ratios, and the group's verdict."""
-    from statelab import across, stats
+    from statelab import stats
 
     rows = []
     for kind, label, members in groups(table):
@@ -264,8 +264,8 @@ def across_series(table: pd.DataFrame, margin: float) -> pd.DataFrame:
         for expectation in stats.EXPECTATIONS:
             mine = part[part["expectation"] == expectation.key]
             counts = mine["verdict"].value_counts()
-            sign = across.sign_test(mine["log_ratio"])
-            meta = across.meta_analysis(mine["log_ratio"], mine["log_ratio_se"])
+            sign = stats.sign_test(mine["log_ratio"])
+            meta = stats.meta_analysis(mine["log_ratio"], mine["log_ratio_se"])
             identical = bool(len(mine)) and bool(mine["identical"].all())
             untested = int((~mine["identical"].astype(bool) & mine["log_ratio_se"].isna()).sum())
             rows.append({
@@ -284,14 +284,14 @@ def across_series(table: pd.DataFrame, margin: float) -> pd.DataFrame:
 class Ranking(NamedTuple):
     table: pd.DataFrame  # per experiment: mean rank, median relative RMSE, beats persistence
     nemenyi: pd.DataFrame  # pairwise Nemenyi p-values
-    ranks: object  # statelab.across.Ranks (None: fewer than 2 complete series)
+    ranks: object  # statelab.stats.Ranks (None: fewer than 2 complete series)
 
 
 def ranking(experiments: pd.DataFrame, members: Sequence[str]) -> Ranking:
     """Which regime wins: mean ranks of the experiments by mean RMSE within each series
     (Friedman, Nemenyi), each experiment's median relative RMSE across series, and the share
     of series on which its mean relative RMSE is below 1 (it beats persistence)."""
-    from statelab import across
+    from statelab import stats
 
     mine = experiments[experiments["series"].isin(members)]
     wide = mine.pivot(index="series", columns="experiment", values="mean_rmse")
@@ -306,7 +306,7 @@ def ranking(experiments: pd.DataFrame, members: Sequence[str]) -> Ranking:
     if len(wide.dropna()) < 2:
         table["mean_rank"] = np.nan
         return Ranking(table, pd.DataFrame(), None)
-    ranks = across.rank_experiments(wide)
+    ranks = stats.rank_experiments(wide)
     table.insert(0, "mean_rank", ranks.mean_ranks)
     return Ranking(table.sort_values("mean_rank"), ranks.nemenyi, ranks)
 

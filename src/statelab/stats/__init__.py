@@ -1,0 +1,76 @@
+"""Statistics: pure functions of arrays and tables, no plotting and no file I/O.
+
+One flat API over modules by concept: pairs (tests and effect sizes), multiplicity (Holm,
+Benjamini-Hochberg), equivalence (TOST), pooling (sign test, random-effects meta-analysis),
+ranks (Friedman, Nemenyi), verdict (the expectations and the one verdict rule), expectations
+(E1-E6 on one series), power (standard error and repeats).
+"""
+
+from statelab.defaults import ALPHA
+from statelab.stats.equivalence import equivalence_p
+from statelab.stats.expectations import Tested, expectation_table, expectation_tests, pairwise_table
+from statelab.stats.multiplicity import benjamini_hochberg, holm
+from statelab.stats.pairs import (
+    BOOTSTRAP_BLOCK_VALUES,
+    LogRatio,
+    PairTest,
+    bca_acceleration,
+    bca_interval,
+    bootstrap_ci,
+    cliffs_delta,
+    cohens_d,
+    compare_pair,
+    log_ratio,
+    primary_p,
+)
+from statelab.stats.pooling import Meta, SignTest, meta_analysis, prediction_interval, sign_test
+from statelab.stats.power import repeats_for_power, standard_error_curve
+from statelab.stats.ranks import Ranks, critical_difference, rank_experiments
+from statelab.stats.verdict import (
+    EXPECTATIONS,
+    VERDICTS,
+    Expectation,
+    decide,
+    explain,
+    finding,
+    verdict,
+)
+
+__all__ = [
+    "ALPHA",
+    "BOOTSTRAP_BLOCK_VALUES",
+    "EXPECTATIONS",
+    "Expectation",
+    "LogRatio",
+    "Meta",
+    "PairTest",
+    "Ranks",
+    "SignTest",
+    "Tested",
+    "VERDICTS",
+    "bca_acceleration",
+    "bca_interval",
+    "benjamini_hochberg",
+    "bootstrap_ci",
+    "cliffs_delta",
+    "cohens_d",
+    "compare_pair",
+    "critical_difference",
+    "decide",
+    "equivalence_p",
+    "expectation_table",
+    "expectation_tests",
+    "explain",
+    "finding",
+    "holm",
+    "log_ratio",
+    "meta_analysis",
+    "pairwise_table",
+    "prediction_interval",
+    "primary_p",
+    "rank_experiments",
+    "repeats_for_power",
+    "sign_test",
+    "standard_error_curve",
+    "verdict",
+]
