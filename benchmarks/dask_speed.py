@@ -17,7 +17,6 @@ from pathlib import Path
 
 import jax
 
-import statelab
 from statelab.execution import pipeline, runner
 from statelab.execution.backends import InProcess, open_backend
 from statelab.execution.store import Store
@@ -46,7 +45,9 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=25)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    plan = study.plan(statelab.shampoo(), args.repeats, 0, {"epochs": args.epochs}, 1)
+    plan = study.study_plan(
+        study.StudySettings(repeats=args.repeats, pool=0, spec={"epochs": args.epochs}, seed=1)
+    )
     print(f"device: {jax.devices()[0]}; {plan.planned} repeats x {args.epochs} epochs, "
           f"chunks of {args.chunk}")  # fmt: skip
     with tempfile.TemporaryDirectory() as warmup:

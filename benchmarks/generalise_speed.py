@@ -27,7 +27,8 @@ from pathlib import Path
 import jax
 import psutil
 
-from statelab import commands, layout
+import statelab
+from statelab import layout
 from statelab.execution import pipeline
 
 
@@ -61,12 +62,17 @@ def measure(args, out: Path, workers: int | None) -> dict[str, float]:
     execution = pipeline.Execution(workers=workers)
     with PeakMemory() as memory:
         started = time.perf_counter()
-        ran = commands.generalise(args.data, None, args.sample, args.sample_seed, args.repeats,
-                                  {"epochs": args.epochs}, 1, 0.01, out, execution)  # fmt: skip
+        settings = statelab.GeneraliseSettings(
+            args.data,
+            sample=args.sample,
+            sample_seed=args.sample_seed,
+            repeats=args.repeats,
+            spec={"epochs": args.epochs},
+        )
+        outcome = statelab.generalise(settings, out=out, execution=execution)
         wall = time.perf_counter() - started
-    outcome = ran.outcome
     return {
-        "series": len(ran.plan.series),
+        "series": len(outcome.result.collection.members),
         "networks": outcome.filled.run,
         "wall s": wall,
         "fill s": outcome.fill_s,

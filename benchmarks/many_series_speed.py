@@ -23,8 +23,9 @@ import statelab
 from statelab.data import catalog
 from statelab.execution import buckets, pipeline, runner
 from statelab.execution.backends import InProcess
+from statelab.execution.plan import repeats_per_chunk
 from statelab.execution.store import Store
-from statelab.studies import slice as runs
+from statelab.studies.slice import slice_plan
 
 
 def useful_and_compiled(plan) -> tuple[int, int]:
@@ -38,8 +39,8 @@ def useful_and_compiled(plan) -> tuple[int, int]:
 
 def measure(selection, preset: str, repeats: int, epochs: int, chunk=None) -> dict[str, float]:
     spec = statelab.PRESETS[preset].spec.replace(epochs=epochs)
-    plan = runs.plan(preset, spec, selection, repeats, seed=1)
-    chunk = chunk or runs.default_chunk(plan)
+    plan = slice_plan(preset, spec, selection, repeats, seed=1)
+    chunk = chunk or repeats_per_chunk(plan)
     own, compiled = useful_and_compiled(plan)
     programs = len(runner._COMPILED)
     with tempfile.TemporaryDirectory() as folder, Store(Path(folder)) as store:

@@ -17,7 +17,7 @@ from statelab.studies import study
 
 
 def plan():
-    return study.plan(statelab.shampoo(), repeats=8, pool=12, settings={"epochs": 40}, seed=5)
+    return study.study_plan(study.StudySettings(repeats=8, pool=12, spec={"epochs": 40}, seed=5))
 
 
 def stored_rmse(folder) -> dict[tuple[str, int], float]:

@@ -19,12 +19,11 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
+import statelab
 from statelab import layout, stats
 from statelab.cli import main
 from statelab.data import catalog
 from statelab.errors import StatelabError
-from statelab.execution import pipeline
-from statelab.outputs.generalise import GeneraliseFiles
 from statelab.spec import PRESETS
 from statelab.stats import Meta
 from statelab.studies import generalise
@@ -53,8 +52,10 @@ def test_the_batch_12_pair_runs_at_the_horizon_and_the_rest_as_they_are():
 
 
 def test_plan_runs_every_preset_on_every_series_and_shampoo_beside_them():
-    selection = catalog.select("m3:N1402,m3:N1403")
-    plan, collection = generalise.plan(selection, 3, {"epochs": 2}, seed=7)
+    settings = statelab.GeneraliseSettings(
+        "m3:N1402,m3:N1403", repeats=3, spec={"epochs": 2}, seed=7
+    )
+    plan, collection = generalise.generalise_plan(settings)
     assert set(plan.series) == {"m3:N1402", "m3:N1403", "shampoo"}
     assert len(plan.tasks) == 3 * 11 and plan.repeats == 3 and plan.seed == 7
     by = {(t.series, t.name): t for t in plan.tasks}
@@ -80,7 +81,9 @@ def test_plan_runs_every_preset_on_every_series_and_shampoo_beside_them():
 )
 def test_plan_refuses_what_it_cannot_compare(data, repeats, margin, message):
     with pytest.raises(StatelabError, match=message):
-        generalise.plan(catalog.select(data), repeats, {}, 1, margin)
+        generalise.generalise_plan(
+            statelab.GeneraliseSettings(data, repeats=repeats, margin=margin)
+        )
 
 
 def test_sample_is_seeded_in_order_and_checked():
@@ -124,7 +127,7 @@ def meta(low: float, high: float) -> Meta:
     ],
 )
 def test_pooled_verdict(expectation, ci, identical, expected):
-    assert generalise.pooled_verdict(expectation, meta(*ci), identical, 0.01) == expected
+    assert stats.pooled_verdict(expectation, meta(*ci), identical, 0.01) == expected
 
 
 def per_series_table(effects: dict[str, float], lengths: dict[str, int],
@@ -205,18 +208,19 @@ RAW = ["n_a", "n_b", "mean_a", "mean_b", "mean_difference", "ci_low", "ci_high",
        "log_ratio", "log_ratio_se", "margin_rmse", "equivalence_p"]  # fmt: skip
 
 
-def generalised(folder: Path, data: str):
-    plan, collection = generalise.plan(catalog.select(data), 4, {"epochs": 4}, seed=5)
-    return pipeline.execute(plan, folder, GeneraliseFiles(collection)).written
+def generalised(data: str) -> generalise.Generalisation:
+    """The library call a notebook makes: no folder, nothing written."""
+    settings = statelab.GeneraliseSettings(data, repeats=4, spec={"epochs": 4}, seed=5)
+    return statelab.generalise(settings).result
 
 
-def test_a_series_result_does_not_depend_on_the_series_beside_it(tmp_path):
+def test_a_series_result_does_not_depend_on_the_series_beside_it():
     """m3:N1402 beside N1403, and beside N1879 (126 training values against 50, so another
     compiled length, other buckets and lane counts):
     its repeats and every statistic of its own are the same to the bit; only the adjustment
     across series (BH) may differ."""
-    one = generalised(tmp_path / "one", "m3:N1402,m3:N1403").result
-    two = generalised(tmp_path / "two", "m3:N1402,m3:N1879").result
+    one = generalised("m3:N1402,m3:N1403")
+    two = generalised("m3:N1402,m3:N1879")
     pick = lambda r: r.per_series[r.per_series["series"] == "m3:N1402"][RAW].reset_index(  # noqa: E731
         drop=True
     )
@@ -229,7 +233,7 @@ def test_a_series_result_does_not_depend_on_the_series_beside_it(tmp_path):
 
 def cli_argv(out: Path) -> list[str]:
     """Four chunks (three series and Shampoo, one a chunk), each long enough to be stopped."""
-    return ["generalise", "--data", THREE, "--repeats", "3", "--epochs", "4000", "--chunk", "1",
+    return ["generalise", "--data", THREE, "--repeats", "3", "--epochs", "4000", "--chunk-series", "1",
             "--seed", "3", "--out", str(out), "--quiet"]  # fmt: skip
 
 
@@ -292,7 +296,7 @@ def test_generalise_killed_midway_resumes_to_an_uninterrupted_runs_results(tmp_p
         (["--margin", "2"], "--margin must be"),
         (["--data", "shampoo"], "holds one series"),
         (["--repeats", "1"], "at least 2 repeats"),
-        (["--chunk", "0"], "--chunk must be"),
+        (["--chunk-series", "0"], "--chunk-series must be"),
         (["--workers", "1", "--cluster", "tcp://127.0.0.1:1"], "not both"),
         (["--data", "m3:N9999"], "N9999"),
     ],

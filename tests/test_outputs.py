@@ -1,6 +1,6 @@
-"""A reproduced study's files (statelab.outputs.study): the describe table with its ``failed`` row,
-column labels, the verdict lines, study.json's provenance, and write_outputs writing exactly
-the files statelab.layout names, each agreeing with the Reproduction it returns."""
+"""A reproduced study's files (statelab.outputs.study): the describe table with its ``failed``
+row, column labels, the verdict lines, study.json's provenance, and write_study writing
+exactly the files statelab.layout names, each agreeing with the Reproduction it writes."""
 
 from __future__ import annotations
 
@@ -15,19 +15,10 @@ import pytest
 
 import statelab
 from statelab import layout
-from statelab.execution import pipeline
-from statelab.outputs.study import (
-    StudyFiles,
-    describe,
-    file_names,
-    format_verdicts,
-    label,
-    provenance,
-    write_outputs,
-)
+from statelab.outputs.study import file_names, format_verdicts, provenance, write_study
 from statelab.spec import PRESETS
 from statelab.studies import study
-from statelab.studies.study import COMPARISONS
+from statelab.studies.study import COMPARISONS, describe, label
 
 REPEATS, POOL = 3, 5
 REASON = "training loss not finite from epoch 2"
@@ -50,10 +41,10 @@ def expected_files() -> set[str]:
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory):
     out = tmp_path_factory.mktemp("study")
-    plan = study.plan(statelab.shampoo(), REPEATS, POOL, {"epochs": 3}, 1)
-    reproduction = pipeline.execute(plan, out, StudyFiles()).written
-    assert isinstance(reproduction, statelab.outputs.study.Reproduction)
-    return out, reproduction
+    settings = statelab.StudySettings(repeats=REPEATS, pool=POOL, spec={"epochs": 3}, seed=1)
+    outcome = statelab.reproduce(settings, out=out)
+    assert isinstance(outcome.result, study.Reproduction)
+    return out, outcome
 
 
 def comparison(key: str) -> study.Comparison:
@@ -142,7 +133,7 @@ def test_format_verdicts_writes_one_line_per_expectation():
     ]
 
 
-def test_write_outputs_writes_exactly_the_files_layout_names(outcome):
+def test_write_study_writes_exactly_the_files_layout_names(outcome):
     out, done = outcome
     written = [path.name for path in done.files]
     assert len(written) == len(set(written))  # each once
@@ -157,19 +148,19 @@ def test_write_outputs_writes_exactly_the_files_layout_names(outcome):
 
 def test_experiment_files_hold_the_study_repeats_only(outcome):
     out, done = outcome
-    for name, result in done.results.items():
+    for name, result in done.result.results.items():
         frame = pd.read_csv(out / layout.experiment_csv(name))
         assert list(frame.columns) == ["results"]
         assert len(frame) == REPEATS  # the pool experiment ran 5, its file holds 3
         np.testing.assert_array_equal(frame["results"].to_numpy(), result.rmse, err_msg=name)
-    assert len(done.study.pool) == POOL
+    assert len(done.result.pool) == POOL
 
 
 def test_tables_agree_with_the_returned_reproduction_and_the_rmses(outcome):
     out, done = outcome
-    results = done.results
+    results = done.result.results
     for c in COMPARISONS:
-        table = done.tables[c.key]
+        table = done.result.tables[c.key]
         assert list(table.columns) == [label(n, c) for n in c.experiments]
         read = pd.read_csv(out / layout.table_csv(c.key), index_col=0)
         pd.testing.assert_frame_equal(read, table, check_exact=True, check_names=False)
@@ -186,16 +177,18 @@ def test_verdicts_se_curve_and_power_files_agree_with_the_reproduction(outcome):
     out, done = outcome
     verdicts = pd.read_csv(out / layout.VERDICTS, index_col=0)
     assert list(verdicts.index) == ["E1", "E2", "E3", "E4", "E5", "E6"]
-    pd.testing.assert_frame_equal(verdicts, done.verdicts, check_dtype=False, check_names=False)
+    pd.testing.assert_frame_equal(
+        verdicts, done.result.verdicts, check_dtype=False, check_names=False
+    )
     assert verdicts.loc["E3", "verdict"] == "identical"  # the batch-12 pair, repeat by repeat
-    lines = format_verdicts(done.verdicts).split("\n")
+    lines = format_verdicts(done.result.verdicts).split("\n")
     assert [line.split(" ")[0] for line in lines] == list(verdicts.index)
-    for name, frame in ((layout.SE_CURVE, done.se_curve),
-                        (layout.POWER, done.power)):  # fmt: skip
+    for name, frame in ((layout.SE_CURVE, done.result.se_curve),
+                        (layout.POWER, done.result.power)):  # fmt: skip
         pd.testing.assert_frame_equal(
             pd.read_csv(out / name, index_col=0), frame, check_dtype=False, check_names=False
         )
-    assert done.se_curve["repeats"].tolist() == [POOL]
+    assert done.result.se_curve["repeats"].tolist() == [POOL]
 
 
 def test_figures_are_pngs(outcome):
@@ -209,7 +202,7 @@ def test_figures_are_pngs(outcome):
 def test_study_json_is_the_provenance_of_the_returned_study(outcome):
     out, done = outcome
     written = json.loads((out / layout.STUDY_JSON).read_text())
-    assert written == json.loads(json.dumps(provenance(done.study)))
+    assert written == json.loads(json.dumps(provenance(done.result)))
     assert set(written) == {"seed", "repeats", "pool", "versions", "device", "persistence_rmse",
                             "margin", "series", "experiments"}  # fmt: skip
     assert written["margin"] == 0.01
@@ -222,7 +215,7 @@ def test_study_json_is_the_provenance_of_the_returned_study(outcome):
     assert written["versions"] == dict(statelab.execution.results.versions())
     assert list(written["experiments"]) == list(PRESETS)
     for name, entry in written["experiments"].items():
-        result = done.results[name]
+        result = done.result.results[name]
         assert set(entry) == {"settings", "settings_hash", "seed_stream", "failed", "versions",
                               "devices", "timings"}  # fmt: skip
         assert entry["settings"] == result.spec.to_dict() and entry["settings"]["epochs"] == 3
@@ -235,14 +228,16 @@ def test_study_json_is_the_provenance_of_the_returned_study(outcome):
 
 def test_a_failed_repeat_is_an_empty_cell_and_counted_in_every_output(outcome, tmp_path):
     _, done = outcome
-    results = dict(done.study.results)
+    reproduction = done.result
+    results = dict(reproduction.results)
     stateless = results["stateless"]
     results["stateless"] = dataclasses.replace(
         stateless, failures=np.array(["", REASON, ""], dtype=object)
     )
-    failed = done.study._replace(results=results)
-    reproduction = write_outputs(failed, tmp_path)
-    assert {p.name for p in reproduction.files} == expected_files()
+    reproduction = study.analyse(reproduction.series, results, reproduction.pool,
+                                 reproduction.settings)  # fmt: skip
+    files = write_study(reproduction, tmp_path)
+    assert {p.name for p in files} == expected_files()
     with open(tmp_path / layout.experiment_csv("stateless")) as handle:
         cells = list(csv.reader(handle))
     assert cells[0] == ["results"] and cells[2] == [""] and len(cells) == 1 + REPEATS

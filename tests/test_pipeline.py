@@ -1,5 +1,5 @@
-"""The pipeline users run (`statelab reproduce` calls it): a plan into the store, only what
-is missing, read back, files written."""
+"""The pipeline users run (`statelab.reproduce`, and so `statelab reproduce`, calls it): a
+plan into the store, only what is missing, read back, analysed, files written."""
 
 from __future__ import annotations
 
@@ -11,18 +11,16 @@ import pytest
 import statelab
 from statelab import layout
 from statelab.execution import pipeline
-from statelab.outputs.study import StudyFiles
-from statelab.studies import study
 
 SETTINGS = {"epochs": 6}
 
 
-def plan(repeats: int, pool: int = 0, seed: int = 1) -> study.Plan:
-    return study.plan(statelab.shampoo(), repeats, pool, SETTINGS, seed)
+def plan(repeats: int, pool: int = 0, seed: int = 1) -> statelab.StudySettings:
+    return statelab.StudySettings(repeats=repeats, pool=pool, spec=SETTINGS, seed=seed)
 
 
-def execute(plan: study.Plan, out, execution=None) -> pipeline.Outcome:
-    return pipeline.execute(plan, out, StudyFiles(), execution)
+def execute(settings: statelab.StudySettings, out, execution=None) -> pipeline.Outcome:
+    return statelab.reproduce(settings, out=out, execution=execution)
 
 
 def test_a_second_run_runs_nothing_and_gives_the_same_study(tmp_path):
@@ -30,11 +28,9 @@ def test_a_second_run_runs_nothing_and_gives_the_same_study(tmp_path):
     assert first.filled.planned == first.filled.run == 33 and first.filled.chunks == 1
     again = execute(plan(3), tmp_path)
     assert again.filled.run == 0 and again.filled.chunks == 0
-    for name, result in first.written.study.results.items():
-        np.testing.assert_array_equal(again.written.study.results[name].rmse, result.rmse)
-    assert sorted(p.name for p in first.written.files) == sorted(
-        p.name for p in again.written.files
-    )
+    for name, result in first.result.results.items():
+        np.testing.assert_array_equal(again.result.results[name].rmse, result.rmse)
+    assert sorted(p.name for p in first.files) == sorted(p.name for p in again.files)
 
 
 def test_more_repeats_run_only_the_new_ones_and_equal_a_fresh_run(tmp_path):
@@ -42,20 +38,18 @@ def test_more_repeats_run_only_the_new_ones_and_equal_a_fresh_run(tmp_path):
     grown = execute(plan(5), tmp_path / "grown")
     assert grown.filled.run == 11 * 2
     fresh = execute(plan(5), tmp_path / "fresh")
-    for name, result in fresh.written.study.results.items():
-        np.testing.assert_array_equal(grown.written.study.results[name].rmse, result.rmse)
-        np.testing.assert_array_equal(grown.written.study.results[name].forecasts, result.forecasts)
+    for name, result in fresh.result.results.items():
+        np.testing.assert_array_equal(grown.result.results[name].rmse, result.rmse)
+        np.testing.assert_array_equal(grown.result.results[name].forecasts, result.forecasts)
 
 
 def test_the_pool_runs_beyond_the_repeats_and_feeds_only_the_se_curve(tmp_path):
     outcome = execute(plan(3, pool=9), tmp_path)
     assert outcome.filled.planned == 11 * 3 + 6
-    assert len(outcome.written.study.pool) == 9
-    assert all(len(r.repeats) == 3 for r in outcome.written.study.results.values())
-    np.testing.assert_array_equal(
-        outcome.written.study.pool[:3], outcome.written.study.results["stateful"].rmse
-    )
-    assert outcome.written.se_curve["repeats"].max() == 9
+    assert len(outcome.result.pool) == 9
+    assert all(len(r.repeats) == 3 for r in outcome.result.results.values())
+    np.testing.assert_array_equal(outcome.result.pool[:3], outcome.result.results["stateful"].rmse)
+    assert outcome.result.se_curve["repeats"].max() == 9
 
 
 def test_chunks_are_the_unit_of_storage(tmp_path):

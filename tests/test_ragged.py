@@ -143,7 +143,7 @@ def test_batched_lanes_bucketed_by_the_plan_equal_each_alone(spec, lengths, test
 
     given = [series(n, k) for k, n in enumerate(lengths)]
     spec = spec.replace(epochs=6)
-    made = plan_module.plan([("x", spec, 2)], given, list(tests), seed=3)
+    made = plan_module.make_plan([("x", spec, 2)], given, list(tests), seed=3)
     assert len(made.tasks) == 3 and any(t.rows for t in made.tasks)  # padded somewhere
     together = run_tasks(made.tasks, seed=3)
     for one, beside in zip(made.tasks, together, strict=True):

@@ -1,21 +1,17 @@
 """The verdicts are stable: two master seeds at the default repeats agree (1000 epochs),
-through the pipeline users run, on a temporary store."""
+through the library call users run (`statelab.reproduce`), on a temporary store."""
 
 from __future__ import annotations
 
 import statelab
 from statelab.defaults import STUDY_REPEATS
-from statelab.execution import pipeline
-from statelab.outputs.study import StudyFiles
-from statelab.studies import study
 
 
-def test_verdicts_agree_across_two_master_seeds_at_the_default_repeats(tmp_path):
+def test_verdicts_agree_across_two_master_seeds_at_the_default_repeats():
     verdicts = []
     for seed in (1, 2):
-        plan = study.plan(statelab.shampoo(), STUDY_REPEATS, 0, {}, seed)
-        outcome = pipeline.execute(plan, tmp_path / f"seed{seed}", StudyFiles())
-        verdicts.append(outcome.written.verdicts["verdict"])
+        settings = statelab.StudySettings(repeats=STUDY_REPEATS, pool=0, seed=seed)
+        verdicts.append(statelab.reproduce(settings).result.verdicts["verdict"])
     assert verdicts[0].to_dict() == verdicts[1].to_dict()
     assert verdicts[0]["E3"] == "identical"
     # A difference near 0.07 on RMSEs near 95: within 1% of the persistence RMSE (1.37)

@@ -1,17 +1,34 @@
-"""The public entry points: validate and convert at the boundary, then call the runner."""
+"""The public entry points: validate and convert at the boundary, then run.
+
+`run` trains one experiment in memory. `reproduce` and `generalise` run a whole study
+through the pipeline and its store and return the study's typed result; the command line
+calls the same functions. Without ``out`` the store lives in a temporary folder and no file
+is written: writing files is one consumer of a result."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from statelab.data import series as data_module
 from statelab.errors import StatelabError
+from statelab.execution.pipeline import Execution, Finish, Outcome, Progress, execute
+from statelab.execution.plan import check_chunk, series_per_chunk
 from statelab.execution.results import Results
 from statelab.execution.runner import Experiment, ProgressCallback, run_experiments
 from statelab.spec import Spec, check_seed, preset
+from statelab.studies.generalise import (
+    Generalisation,
+    GeneraliseSettings,
+    analyse_generalisation,
+    generalise_plan,
+)
+from statelab.studies.study import Reproduction, StudySettings, analyse_study, study_plan
 
 
 def load_series(data: pd.Series | str | Path | None, value_column: str | None = None) -> pd.Series:
@@ -76,3 +93,81 @@ def run(
         initial_weights=initial_weights,
         progress=progress,
     )[chosen.name]
+
+
+@contextlib.contextmanager
+def _folder(out: str | Path | None) -> Iterator[Path]:
+    """``out``, or a temporary folder removed afterwards (a study without files)."""
+    if out is not None:
+        yield Path(out)
+        return
+    with tempfile.TemporaryDirectory(prefix="statelab-") as temporary:
+        yield Path(temporary)
+
+
+def reproduce(
+    settings: StudySettings | None = None,
+    *,
+    out: str | Path | None = None,
+    execution: Execution | None = None,
+    progress: Progress | None = None,
+) -> Outcome[Reproduction]:
+    """The study on one series (Shampoo Sales unless ``settings.data`` names another): the
+    eleven experiments run into the store in ``out`` (resuming whatever an earlier run left),
+    analysed, and, with ``out``, written there as the study's files. ``.result`` is the
+    :class:`Reproduction`: results, describe tables, verdicts, standard-error curve, power."""
+    from statelab.outputs import study as files
+
+    settings = settings or StudySettings()
+    _import_in_background("statelab.stats", "statelab.outputs.plots")
+    plan = study_plan(settings)
+    finish = Finish(partial(analyse_study, settings=settings),
+                    files.write_study if out is not None else None, files.names)  # fmt: skip
+    with _folder(out) as folder:
+        return execute(plan, folder, finish, execution, progress)
+
+
+def generalise(
+    settings: GeneraliseSettings | None = None,
+    *,
+    out: str | Path | None = None,
+    execution: Execution | None = None,
+    progress: Progress | None = None,
+) -> Outcome[Generalisation]:
+    """The study on every selected series of a collection (and on Shampoo Sales, the
+    reference), run into the store in ``out``, tested on each series and across them, and,
+    with ``out``, written there as tables, figures and generalise.json. A chunk holds every
+    repeat of every experiment on a block of series (``execution.series`` of them, or about
+    4,096 lanes). ``.result`` is the :class:`Generalisation`; ``.result.answer`` says it in
+    words."""
+    from statelab.outputs import generalise as files
+
+    settings = settings or GeneraliseSettings()
+    _import_in_background("statelab.stats", "statelab.outputs.plots")
+    execution = execution or Execution()
+    if execution.series is not None:
+        check_chunk(execution.series, "--chunk-series")
+    plan, collection = generalise_plan(settings)
+    execution = execution._replace(
+        chunk=int(max(t.repeats.max() for t in plan.tasks)) + 1,  # every repeat in a chunk
+        series=execution.series or series_per_chunk(plan),
+    )
+    finish = Finish(partial(analyse_generalisation, collection=collection),
+                    files.write_generalisation if out is not None else None, files.names)  # fmt: skip
+    with _folder(out) as folder:
+        return execute(plan, folder, finish, execution, progress)
+
+
+def _import_in_background(*modules: str) -> None:
+    """Import what the analysis and the files will need (SciPy, statsmodels, matplotlib:
+    about a second) in a thread, while this one plans and trains: XLA compiles and the engine
+    runs without holding the GIL, so the imports mostly overlap them. A later import of the
+    same module waits for this one (Python's import lock)."""
+    import importlib
+    import threading
+
+    def run() -> None:
+        for name in modules:
+            importlib.import_module(name)
+
+    threading.Thread(target=run, name="statelab-imports", daemon=True).start()

@@ -146,10 +146,10 @@ def run(
         ran = commands.run(preset, settings, data, value_column, test_size, repeats, seed, out,
                            execution, progress)  # fmt: skip
     if isinstance(ran, commands.ManySeries):
-        for line in runs.summary_lines(ran.outcome.written):
+        for line in runs.summary_lines(ran.outcome.result):
             typer.echo(line)
         _echo_filled(ran.outcome, keep)
-        typer.echo(f"wrote {len(ran.outcome.written.files)} files to {out or defaults.OUT}")
+        typer.echo(f"wrote {len(ran.outcome.files)} files to {out or defaults.OUT}")
         return
     results = ran.results
     for repeat, error, failure in zip(results.repeats, results.rmse, results.failures, strict=True):
@@ -263,26 +263,27 @@ def reproduce(
     """Run all eleven experiments into the store (resuming whatever an earlier run left),
     then write experiment_NAME.csv files, the four comparison tables and box plots, the
     verdicts on E1-E6, the standard-error curve, the series and the forecast plots."""
-    from statelab import commands
+    from statelab import api
     from statelab.execution import pipeline
     from statelab.outputs import study as outputs
     from statelab.studies import study
 
+    settings = study.StudySettings(
+        data=data, value_column=value_column, test_size=test_size, repeats=repeats, pool=pool,
+        seed=seed, margin=margin, spec=_settings(epochs=epochs, profile=profile),
+    )  # fmt: skip
     execution = pipeline.Execution(chunk=chunk, workers=workers, cluster=cluster, keep=keep)
     with _Progress(quiet) as progress:
-        plan, outcome = commands.reproduce(
-            data, value_column, test_size, repeats, pool,
-            _settings(epochs=epochs, profile=profile), seed, out, execution, progress, margin,
-        )  # fmt: skip
-    reproduction = outcome.written
+        outcome = api.reproduce(settings, out=out, execution=execution, progress=progress)
+    reproduction = outcome.result
     for comparison in study.COMPARISONS:
         typer.echo(f"\n{comparison.title}")
         typer.echo(reproduction.tables[comparison.key].to_string())
     results = reproduction.results
-    persistence = next(iter(results.values())).persistence_rmse
-    typer.echo(f"\nPersistence RMSE: {persistence:.3f}")
+    typer.echo(f"\nPersistence RMSE: {reproduction.persistence_rmse:.3f}")
+    repeats_each = len(next(iter(results.values())).repeats)
     typer.echo(
-        f"\nThe study's expectations ({plan.repeats} repeats each, Holm-corrected; a "
+        f"\nThe study's expectations ({repeats_each} repeats each, Holm-corrected; a "
         f"difference within {margin:.3g} x the persistence RMSE is practically equivalent):"
     )
     typer.echo(outputs.format_verdicts(reproduction.verdicts))
@@ -290,7 +291,7 @@ def reproduce(
     if failed:
         typer.echo(f"\n{failed} repeat(s) diverged: stored as failed, counted, not averaged in")
     _echo_filled(outcome, keep)
-    typer.echo(f"wrote {len(reproduction.files)} files to {out}")
+    typer.echo(f"wrote {len(outcome.files)} files to {out}")
 
 
 @app.command()
@@ -319,7 +320,7 @@ def generalise(
     epochs: Annotated[int | None, typer.Option(help="Override the study's 1000 epochs.")] = None,
     profile: Annotated[str | None, typer.Option(help="keras3 (default) or keras2017.")] = None,
     value_column: ValueColumn = None,
-    chunk: Annotated[
+    chunk_series: Annotated[
         int | None,
         typer.Option(
             help="Series per chunk (every repeat of every experiment on them): the unit of "
@@ -334,26 +335,27 @@ def generalise(
     (and on Shampoo, for reference) into the store, resuming whatever an earlier run left;
     test E1-E6 on each series and across them (meta-analysis), rank the experiments, and
     write the tables and figures (`statelab report FOLDER` makes the HTML report)."""
-    from statelab import commands
+    from statelab import api
     from statelab.execution import pipeline
+    from statelab.studies.generalise import GeneraliseSettings
 
-    execution = pipeline.Execution(series=chunk, workers=workers, cluster=cluster)
+    settings = GeneraliseSettings(
+        data=data, value_column=value_column, sample=sample, sample_seed=sample_seed,
+        repeats=repeats, seed=seed, margin=margin, spec=_settings(epochs=epochs, profile=profile),
+    )  # fmt: skip
+    execution = pipeline.Execution(series=chunk_series, workers=workers, cluster=cluster)
     with _Progress(quiet) as progress:
-        ran = commands.generalise(
-            data, value_column, sample, sample_seed, repeats,
-            _settings(epochs=epochs, profile=profile), seed, margin, out, execution, progress,
-        )  # fmt: skip
-    written = ran.outcome.written
-    typer.echo(written.horizon_note)
+        outcome = api.generalise(settings, out=out, execution=execution, progress=progress)
+    result = outcome.result
+    typer.echo(result.horizon_note)
     typer.echo("")
-    for line in written.answer:
+    for line in result.answer:
         typer.echo(line)
-    skipped = ran.plan.skipped
-    if skipped:
-        typer.echo(f"\n{len(skipped)} series skipped (see skipped.csv), first: "
-                   f"{skipped[0].series}: {skipped[0].reason}")  # fmt: skip
-    _echo_filled(ran.outcome)
-    typer.echo(f"wrote {len(written.files)} files to {out}; `statelab report {out}` makes the "
+    if result.skipped:
+        typer.echo(f"\n{len(result.skipped)} series skipped (see skipped.csv), first: "
+                   f"{result.skipped[0].series}: {result.skipped[0].reason}")  # fmt: skip
+    _echo_filled(outcome)
+    typer.echo(f"wrote {len(outcome.files)} files to {out}; `statelab report {out}` makes the "
                "HTML report")  # fmt: skip
 
 

@@ -11,7 +11,7 @@ POOL = 1000
 # Repeats of `statelab run`.
 RUN_REPEATS = 10
 # Repeat indices per chunk (the unit of work, storage and resume) of the study; a run over
-# several series picks its own (statelab.studies.slice.default_chunk).
+# several series picks its own (statelab.execution.plan.repeats_per_chunk).
 CHUNK = 100
 # The folder of a command's store and files.
 OUT = "results"

@@ -1,14 +1,17 @@
 """The study pipeline, one library function: a plan -> the chunks the store lacks, run on a
-backend and stored as each finishes -> read back -> statistics, tables, figures and files.
+backend and stored as each finishes -> read back -> an analysis (a typed result) -> files.
 
-`statelab reproduce` parses its arguments and calls :func:`execute`; so do the tests.
+Every study kind runs through :func:`execute` with its own :class:`Finish` (its analysis and,
+when files are wanted, their writer); `statelab.api` and so the command line call it, and so
+do the tests.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from statelab.defaults import CHUNK
 from statelab.errors import Interrupted, StatelabError
@@ -54,21 +57,26 @@ class Filled(NamedTuple):
     timings: Timings  # summed over the compiled calls (on workers too, with a cluster)
 
 
-class Writer(Protocol):
-    """What a plan's results become: files in the output folder."""
-
-    def names(self, plan: Plan) -> list[str]:
-        """Every file it writes (each is checked before any work starts)."""
-
-    def write(self, plan: Plan, results: list[Results], out: Path) -> Any:
-        """Write the files; returns what they hold."""
+T = TypeVar("T")
 
 
-class Outcome(NamedTuple):
-    written: Any  # what the writer returned
+class Finish(NamedTuple, Generic[T]):
+    """What a plan's results become: ``analyse`` makes the study's typed result from the
+    plan and the results read back; ``write``, when given, writes its files into the folder
+    and returns their paths; ``names`` lists every file ``write`` writes (each is checked
+    before any work starts)."""
+
+    analyse: Callable[[Plan, list[Results]], T]
+    write: Callable[[T, Path], list[Path]] | None = None
+    names: Callable[[Plan], list[str]] | None = None
+
+
+class Outcome(NamedTuple, Generic[T]):
+    result: T  # the study's typed result
+    files: tuple[Path, ...]  # the files written (none without a writer)
     filled: Filled
     fill_s: float  # wall seconds running the missing chunks into the store
-    outputs_s: float  # wall seconds reading back, computing the statistics, writing files
+    outputs_s: float  # wall seconds reading back, analysing and writing files
 
 
 def fill(
@@ -131,14 +139,14 @@ def load(store: Store, plan: Plan) -> list[Results]:
 def execute(
     plan: Plan,
     out: Path,
-    writer: Writer,
+    finish: Finish[T],
     execution: Execution | None = None,
     progress: Progress | None = None,
-) -> Outcome:
+) -> Outcome[T]:
     """Run ``plan`` into the store in folder ``out`` (resuming whatever an earlier run left),
-    read it back, and have ``writer`` write its files there. Every setting is checked before
-    the store is opened or a worker started; Ctrl-C raises :class:`Interrupted` with the
-    count of repeats stored, all of them whole."""
+    read it back, analyse it and, if ``finish`` has a writer, write its files there. Every
+    setting is checked before the store is opened or a worker started; Ctrl-C raises
+    :class:`Interrupted` with the count of repeats stored, all of them whole."""
     execution = execution or Execution()
     progress = progress or Silent()
     keep = parse_keep(execution.keep)
@@ -148,8 +156,8 @@ def execute(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise StatelabError(f"--out {out} is a file; give a folder")
-    if out.is_dir():
-        for name in writer.names(plan):
+    if out.is_dir() and finish.write is not None and finish.names is not None:
+        for name in finish.names(plan):
             resolve_target(out / name)
     check_workers(execution.workers, execution.cluster)
     cache.enable()
@@ -166,6 +174,7 @@ def execute(
         except KeyboardInterrupt:
             raise Interrupted(store.count()) from None
         filled_at = time.perf_counter()
-        written = writer.write(plan, load(store, plan), out)  # under the store's lock
+        result = finish.analyse(plan, load(store, plan))
+        files = () if finish.write is None else tuple(finish.write(result, out))  # locked
     done = time.perf_counter()
-    return Outcome(written, filled, filled_at - started, done - filled_at)
+    return Outcome(result, files, filled, filled_at - started, done - filled_at)

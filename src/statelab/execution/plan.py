@@ -23,6 +23,9 @@ from statelab.execution.runner import (
 )
 from statelab.spec import Spec, check_seed
 
+# A chunk holds about this many lanes unless told otherwise: few enough that a chunk finishes
+# in seconds and memory stays small, many enough to fill the compiled calls.
+LANES_PER_CHUNK = 4096
 # The most repeats (lanes) one command may plan: each is held as an index until it runs,
 # and a typo (--repeats 1000000 on a slice of 645 series) must be refused, not allocated.
 MAX_PLANNED = 50_000_000
@@ -52,7 +55,7 @@ class Plan:
         return sum(len(t.repeats) for t in self.tasks)
 
 
-def plan(
+def make_plan(
     experiments: Sequence[tuple[str, Spec, int]],
     series: Sequence[pd.Series],
     test_sizes: Sequence[int],
@@ -138,9 +141,36 @@ def check_margin(margin: float) -> float:
     return float(margin)
 
 
-def check_chunk(size: int) -> None:
-    if not 1 <= size <= MAX_REPEATS:
-        raise StatelabError(f"--chunk must be a whole number from 1 to {MAX_REPEATS:,}, got {size}")
+def check_paired_repeats(repeats: int) -> int:
+    """The repeats of a study whose statistics pair them: at least 2; returns their count."""
+    count = len(repeat_indices(repeats))
+    if count < 2:
+        raise StatelabError(
+            "the study's paired statistics need at least 2 repeats: use --repeats 2 or more"
+        )
+    return count
+
+
+def check_chunk(size: int, option: str = "--chunk") -> None:
+    """A chunk's size, in repeat indices (--chunk) or in series (--chunk-series)."""
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_REPEATS:
+        raise StatelabError(
+            f"{option} must be a whole number from 1 to {MAX_REPEATS:,}, got {size}"
+        )
+
+
+def repeats_per_chunk(plan: Plan, most: int = 100) -> int:
+    """Repeat indices per chunk when every series shares each chunk (a run over a slice):
+    about LANES_PER_CHUNK lanes a chunk, at most ``most``."""
+    return max(1, min(most, LANES_PER_CHUNK // max(1, len(plan.tasks))))
+
+
+def series_per_chunk(plan: Plan) -> int:
+    """Series per chunk when a chunk holds every repeat of every experiment on a block of
+    series (generalise): about LANES_PER_CHUNK lanes a chunk, so a chunk finishes in seconds
+    and a finished chunk is finished series."""
+    lanes = plan.planned // max(1, len(plan.series))  # a series' lanes
+    return max(1, LANES_PER_CHUNK // max(1, lanes))
 
 
 def chunks(tasks: Sequence[Task], size: int, series: int | None = None) -> list[tuple[Task, ...]]:
@@ -151,7 +181,7 @@ def chunks(tasks: Sequence[Task], size: int, series: int | None = None) -> list[
     if series is None:
         blocks = [list(tasks)]
     else:
-        check_chunk(series)
+        check_chunk(series, "--chunk-series")
         order = list(dict.fromkeys(t.series for t in tasks))
         block_of = {name: i // series for i, name in enumerate(order)}
         blocks = [[] for _ in range(-(-len(order) // series))]

@@ -20,7 +20,7 @@ from statelab import files, layout, stats
 from statelab.errors import StatelabError
 from statelab.files import shown
 from statelab.outputs import plots
-from statelab.outputs import study as outputs
+from statelab.studies.study import describe
 
 FORMAT = "the study's format: a header 'results', then one RMSE per line"
 LARGEST = 1e50  # beyond this, variances squared (Welch's degrees of freedom) overflow float64
@@ -158,7 +158,7 @@ def compare(paths: Sequence[Path], plot: Path, paired: bool = False) -> Compared
     columns = read_all(paths)
     if paired:
         check_pairs(columns)
-    table = outputs.describe(columns)
+    table = describe(columns)
     pairs = stats.pairwise_table(columns, paired=paired) if len(columns) >= 2 else None
     dropped = dropped_pairs(columns) if paired else {}
     finished = {name: values[np.isfinite(values)] for name, values in columns.items()}

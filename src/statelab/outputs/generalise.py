@@ -8,26 +8,15 @@ the folder as it was and an interruption never leaves half a file.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from statelab import layout
 from statelab.execution.plan import Plan
-from statelab.execution.results import Results
 from statelab.files import write_atomic, write_text
-from statelab.spec import PRESETS
-from statelab.studies.generalise import (
-    HORIZON_PAIR,
-    Collection,
-    Generalisation,
-    answer_lines,
-    generalise,
-    horizons,
-)
+from statelab.studies.generalise import Generalisation
 
 TABLES = (layout.PER_SERIES, layout.EXPERIMENTS, layout.ACROSS, layout.RANKS, layout.NEMENYI,
           layout.REFERENCE, layout.SKIPPED)  # fmt: skip
@@ -35,42 +24,24 @@ FIGURES = (layout.LOG_RATIOS_PLOT, layout.FOREST_PLOT, layout.CD_DIAGRAM,
            layout.RELATIVE_RMSE_PLOT)  # fmt: skip
 
 
-class Written(NamedTuple):
-    result: Generalisation
-    answer: list[str]  # the answer in plain words
-    horizon_note: str
-    files: list[Path]
-
-
-def horizon_note(plan: Plan, collection: Collection) -> str:
-    sizes = horizons(plan, collection.members)
-    return (
-        f"The batch-12 pair ({', '.join(HORIZON_PAIR)}) runs at batch size = training window "
-        f"= the series' test horizon ({', '.join(map(str, sizes))} here; 12 on Shampoo, as in "
-        "the study)."
-    )
-
-
-def settings(plan: Plan, result: Generalisation, note: str, answer: list[str]) -> dict:
-    """What produced the generalisation: settings, seeds, versions, series, skips, answer."""
-    by_name = {}
-    for one in plan.tasks:  # every preset's settings, as on the first series
-        by_name.setdefault(one.name, one.spec.to_dict())
+def record(result: Generalisation) -> dict:
+    """generalise.json: what produced the generalisation (settings, seeds, versions, series,
+    skips) and the answer in words."""
     collection = result.collection
     ranks = result.ranking.ranks
     return {
         "kind": "generalise",
         "data": collection.name,
-        "seed": plan.seed,
-        "repeats": plan.repeats,
+        "seed": result.seed,
+        "repeats": result.repeats,
         "margin": collection.margin,
         "margin_meaning": "a share of each series' persistence RMSE (the equivalence margin)",
         "reference": collection.reference,
-        "horizon_note": note,
+        "horizon_note": result.horizon_note,
         "series": len(result.per_series["series"].unique()) if len(result.per_series) else 0,
         "selected": len(collection.members),
-        "skipped": [{"series": s.series, "reason": s.reason} for s in plan.skipped],
-        "experiments_on_first_series": {n: by_name[n] for n in PRESETS if n in by_name},
+        "skipped": [{"series": s.series, "reason": s.reason} for s in result.skipped],
+        "experiments_on_first_series": {n: dict(s) for n, s in result.specs.items()},
         "friedman": None
         if ranks is None
         else {
@@ -79,18 +50,11 @@ def settings(plan: Plan, result: Generalisation, note: str, answer: list[str]) -
             "critical_difference": ranks.critical_difference,
             "series": ranks.series,
         },  # fmt: skip
-        "answer": answer,
+        "answer": result.answer,
+        "versions": [dict(v) for v in result.provenance.versions],
+        "devices": list(result.provenance.devices),
+        "code": list(result.provenance.code),
     }
-
-
-def _provenance(loaded: Sequence[Results]) -> dict:
-    versions, devices, codes = set(), set(), set()
-    for r in loaded:
-        versions.update(json.dumps(dict(v), sort_keys=True) for v in r.provenance.versions)
-        devices.update(r.provenance.devices)
-        codes.add(r.provenance.code)
-    return {"versions": [json.loads(v) for v in sorted(versions)], "devices": sorted(devices),
-            "code": sorted(codes)}  # fmt: skip
 
 
 def forest_rows(across: pd.DataFrame) -> pd.DataFrame:
@@ -106,17 +70,17 @@ def forest_rows(across: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_outputs(plan: Plan, loaded: Sequence[Results], collection: Collection,
-                  out: Path) -> Written:  # fmt: skip
-    """Compute every statistic, then write the tables, figures and generalise.json."""
+def names(plan: Plan) -> list[str]:
+    """Every file :func:`write_generalisation` may write."""
+    return [*TABLES, *FIGURES, layout.GENERALISE_JSON]
+
+
+def write_generalisation(result: Generalisation, out: Path) -> list[Path]:
+    """Write the tables, figures and generalise.json of ``result`` into ``out``."""
     from statelab.outputs import plots
     from statelab.stats import EXPECTATIONS
 
-    result = generalise(plan, loaded, collection)
-    note = horizon_note(plan, collection)
-    answer = answer_lines(result)
-    record = settings(plan, result, note, answer) | _provenance(loaded)
-    skipped = pd.DataFrame(plan.skipped, columns=["series", "reason"])
+    skipped = pd.DataFrame(result.skipped, columns=["series", "reason"])
     reference = result.reference if result.reference is not None else pd.DataFrame()
     tables = {
         layout.PER_SERIES: (result.per_series, False),
@@ -130,7 +94,8 @@ def write_outputs(plan: Plan, loaded: Sequence[Results], collection: Collection,
     ratios = {e.key: result.per_series.loc[result.per_series["expectation"] == e.key,
                                            "log_ratio"].to_numpy() for e in EXPECTATIONS}  # fmt: skip
     marks = None if result.reference is None else result.reference["log_ratio"].to_dict()
-    relative = result.experiments[result.experiments["series"].isin(collection.members)]
+    experiments = result.experiments
+    relative = experiments[experiments["series"].isin(result.collection.members)]
     figures = [
         (layout.LOG_RATIOS_PLOT, lambda: plots.log_ratio_plot(
             ratios, {e.key: e.claim for e in EXPECTATIONS}, marks)),
@@ -142,7 +107,7 @@ def write_outputs(plan: Plan, loaded: Sequence[Results], collection: Collection,
     if result.ranking.ranks is not None:
         figures.append((layout.CD_DIAGRAM, lambda: plots.cd_diagram(
             result.ranking.ranks, "Mean ranks of the eleven experiments (Nemenyi)")))  # fmt: skip
-    text = json.dumps(record, indent=2, default=_json_value) + "\n"
+    text = json.dumps(record(result), indent=2, default=_json_value) + "\n"
 
     files = []
     for name, (frame, index) in tables.items():
@@ -152,24 +117,10 @@ def write_outputs(plan: Plan, loaded: Sequence[Results], collection: Collection,
     files.append(write_text(out / layout.GENERALISE_JSON, text))
     if result.ranking.ranks is None:  # fewer than two complete series: no diagram, and
         (out / layout.CD_DIAGRAM).unlink(missing_ok=True)  # none left by an earlier run
-    return Written(result, answer, note, files)
+    return files
 
 
 def _json_value(value):
     if isinstance(value, np.integer | np.floating | np.bool_):
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-class GeneraliseFiles:
-    """The generalisation's files, for :func:`statelab.execution.pipeline.execute`."""
-
-    def __init__(self, collection: Collection) -> None:
-        self.collection = collection
-
-    @staticmethod
-    def names(plan: Plan) -> list[str]:
-        return [*TABLES, *FIGURES, layout.GENERALISE_JSON]
-
-    def write(self, plan: Plan, results: list[Results], out: Path) -> Written:
-        return write_outputs(plan, results, self.collection, out)

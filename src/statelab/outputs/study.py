@@ -10,57 +10,19 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from statelab import layout
-from statelab.defaults import MARGIN as DEFAULT_MARGIN
 from statelab.execution.plan import Plan
-from statelab.execution.results import Results, describe_with_failures
 from statelab.files import write_atomic, write_text
-from statelab.spec import PRESETS
-from statelab.studies.study import (
-    COMPARISONS,
-    POOL_EXPERIMENT,
-    POWER_DIFFERENCES,
-    Comparison,
-    Study,
-    assemble,
-)
+from statelab.studies.study import COMPARISONS, POOL_EXPERIMENT, Reproduction, label
 
 
-def label(name: str, comparison: Comparison) -> str:
-    """An experiment's column label: the study's noseed_1..3 and seed_1..3 in the resets
-    comparison, its own name elsewhere."""
-    return PRESETS[name].label if comparison.key == "resets" else name
-
-
-def describe(columns: dict[str, Sequence[float]]) -> pd.DataFrame:
-    """pandas describe() of RMSE columns side by side, as the study's script prints it, plus
-    a ``failed`` row: repeats that diverged (NaN) are counted there, never averaged in."""
-    return pd.DataFrame(
-        {
-            name: describe_with_failures(pd.Series(values, dtype=float))
-            for name, values in columns.items()
-        }
-    )
-
-
-class Reproduction(NamedTuple):
-    study: Study
-    results: dict[str, Results]
-    tables: dict[str, pd.DataFrame]  # comparison key -> describe table (labels as columns)
-    verdicts: pd.DataFrame  # E1-E6
-    se_curve: pd.DataFrame
-    power: pd.DataFrame
-    files: list[Path]
-
-
-def provenance(study: Study, margin: float = DEFAULT_MARGIN) -> dict[str, object]:
-    """What produced the study: settings, seeds, repeats, the verdicts' equivalence margin
-    (a share of the persistence RMSE), versions, data, timings."""
+def provenance(study: Reproduction) -> dict[str, object]:
+    """study.json: what produced the study: settings, seeds, repeats, the verdicts'
+    equivalence margin (a share of the persistence RMSE), versions, data, timings."""
     first = next(iter(study.results.values()))
     series = study.series
     return {
@@ -70,7 +32,7 @@ def provenance(study: Study, margin: float = DEFAULT_MARGIN) -> dict[str, object
         "versions": dict(first.provenance.versions[0]),
         "device": first.provenance.devices[0],
         "persistence_rmse": first.persistence_rmse,
-        "margin": margin,
+        "margin": study.settings.margin,
         "series": {
             "name": str(series.name),
             "data_hash": first.data_hash,
@@ -103,41 +65,31 @@ def file_names(experiments: Sequence[str]) -> list[str]:
     ]  # fmt: skip
 
 
-def write_outputs(study: Study, out: Path, margin: float = DEFAULT_MARGIN) -> Reproduction:
-    """Compute every table, statistic and figure of the study, then write them under ``out``,
-    one figure at a time (drawn, saved and closed before the next). ``margin``, a share of
-    the persistence RMSE, is the equivalence margin of the verdicts."""
-    from statelab import stats
-    from statelab.outputs import plots  # matplotlib, SciPy, statsmodels: only when writing
+def names(plan: Plan) -> list[str]:
+    """Every file :func:`write_study` writes for the plan's study."""
+    return file_names(list(dict.fromkeys(t.name for t in plan.tasks)))
+
+
+def write_study(study: Reproduction, out: Path) -> list[Path]:
+    """Write every table and figure of the study under ``out``, one figure at a time (drawn,
+    saved and closed before the next)."""
+    from statelab.outputs import plots  # matplotlib: only when writing
 
     results = study.results
-    seed = next(iter(results.values())).seed
-    tables = {}
-    for comparison in COMPARISONS:
-        columns = {label(n, comparison): results[n].rmse for n in comparison.experiments}
-        tables[comparison.key] = describe(columns)
-    persistence = next(iter(results.values())).persistence_rmse
-    verdicts = stats.expectation_table({n: r.rmse for n, r in results.items()}, seed=seed,
-                                       margin=margin * persistence)  # fmt: skip
-    se_curve = stats.standard_error_curve(study.pool, seed=seed)
-    finished = study.pool[np.isfinite(study.pool)]
-    spread = float(np.std(finished, ddof=1)) if len(finished) >= 2 else float("nan")
-    power = stats.repeats_for_power(spread, POWER_DIFFERENCES)
-    text = json.dumps(provenance(study, margin), indent=2) + "\n"
-
+    text = json.dumps(provenance(study), indent=2) + "\n"
     files: list[Path] = []
     for name, result in results.items():
         files.append(write_atomic(out / layout.experiment_csv(name),
                                   lambda path, r=result: r.study_csv().to_csv(path, index=False)))  # fmt: skip
-    for key, table in tables.items():
+    for key, table in study.tables.items():
         files.append(
             write_atomic(out / layout.table_csv(key), lambda path, t=table: t.to_csv(path))
         )
         files.append(write_text(out / layout.table_txt(key), table.to_string() + "\n"))
     for name, frame in (
-        (layout.VERDICTS, verdicts),
-        (layout.SE_CURVE, se_curve),
-        (layout.POWER, power),
+        (layout.VERDICTS, study.verdicts),
+        (layout.SE_CURVE, study.se_curve),
+        (layout.POWER, study.power),
     ):
         files.append(write_atomic(out / name, lambda path, f=frame: f.to_csv(path)))
     figures = [
@@ -148,26 +100,12 @@ def write_outputs(study: Study, out: Path, margin: float = DEFAULT_MARGIN) -> Re
     ] + [
         (layout.SERIES_PLOT, lambda: plots.series_plot(study.series)),
         (layout.FORECASTS_PLOT, lambda: plots.forecast_plot(results)),
-        (layout.SE_CURVE_PLOT, lambda: plots.se_curve_plot(se_curve, POOL_EXPERIMENT)),
+        (layout.SE_CURVE_PLOT, lambda: plots.se_curve_plot(study.se_curve, POOL_EXPERIMENT)),
     ]  # fmt: skip
     for name, draw in figures:
         files.append(plots.save(draw(), out / name))
     files.append(write_text(out / layout.STUDY_JSON, text))
-    return Reproduction(study, results, tables, verdicts, se_curve, power, files)
-
-
-class StudyFiles:
-    """The study's files, for :func:`statelab.execution.pipeline.execute`."""
-
-    def __init__(self, margin: float = DEFAULT_MARGIN) -> None:
-        self.margin = margin
-
-    @staticmethod
-    def names(plan: Plan) -> list[str]:
-        return file_names([t.name for t in plan.tasks])
-
-    def write(self, plan: Plan, results: list[Results], out: Path) -> Reproduction:
-        return write_outputs(assemble(plan, results), out, self.margin)
+    return files
 
 
 def format_verdicts(verdicts: pd.DataFrame) -> str:

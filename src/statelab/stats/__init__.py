@@ -7,9 +7,14 @@ ranks (Friedman, Nemenyi), verdict (the expectations and the one verdict rule), 
 """
 
 from statelab.defaults import ALPHA
-from statelab.stats.equivalence import equivalence_p
+from statelab.stats.equivalence import (
+    equivalence_p,
+    log_margins,
+    pooled_equivalent,
+    series_margin,
+)
 from statelab.stats.expectations import Tested, expectation_table, expectation_tests, pairwise_table
-from statelab.stats.multiplicity import benjamini_hochberg, holm
+from statelab.stats.multiplicity import benjamini_hochberg, benjamini_hochberg_by, holm
 from statelab.stats.pairs import (
     BOOTSTRAP_BLOCK_VALUES,
     LogRatio,
@@ -24,15 +29,17 @@ from statelab.stats.pairs import (
     primary_p,
 )
 from statelab.stats.pooling import Meta, SignTest, meta_analysis, prediction_interval, sign_test
-from statelab.stats.power import repeats_for_power, standard_error_curve
+from statelab.stats.power import power_from_pool, repeats_for_power, standard_error_curve
 from statelab.stats.ranks import Ranks, critical_difference, rank_experiments
 from statelab.stats.verdict import (
     EXPECTATIONS,
     VERDICTS,
     Expectation,
+    answer,
     decide,
     explain,
     finding,
+    pooled_verdict,
     verdict,
 )
 
@@ -48,9 +55,11 @@ __all__ = [
     "SignTest",
     "Tested",
     "VERDICTS",
+    "answer",
     "bca_acceleration",
     "bca_interval",
     "benjamini_hochberg",
+    "benjamini_hochberg_by",
     "bootstrap_ci",
     "cliffs_delta",
     "cohens_d",
@@ -63,13 +72,18 @@ __all__ = [
     "explain",
     "finding",
     "holm",
+    "log_margins",
     "log_ratio",
     "meta_analysis",
     "pairwise_table",
+    "pooled_equivalent",
+    "pooled_verdict",
+    "power_from_pool",
     "prediction_interval",
     "primary_p",
     "rank_experiments",
     "repeats_for_power",
+    "series_margin",
     "sign_test",
     "standard_error_curve",
     "verdict",

@@ -1,4 +1,12 @@
-"""Equivalence tests (TOST): is a difference within a stated margin?"""
+"""Equivalence tests (TOST): is a difference within a stated margin?
+
+The margin is one number, a share (0.01: 1%), read on two scales:
+- on one series, a share of the persistence RMSE (:func:`series_margin`), so that "too
+  small to matter" is judged against the simplest forecast of that series;
+- pooled over series, a share of B's RMSE, on the log ratio (:func:`log_margins`): the
+  ratio of mean RMSEs within 1 -+ margin, as a ratio pools where RMSE units do not. The
+  bounds log(1 - margin) and log(1 + margin) are not symmetric about 0.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from statsmodels.stats.weightstats import ttost_paired
 
+from statelab.defaults import ALPHA
 from statelab.stats.pairs import _finished_pairs
 
 
@@ -25,3 +34,29 @@ def equivalence_p(a: Sequence[float], b: Sequence[float], margin: float) -> floa
     if np.ptp(difference) == 0:
         return 0.0 if abs(difference[0]) < margin else 1.0
     return float(ttost_paired(a, b, -margin, margin)[0])
+
+
+def series_margin(margin: float, persistence_rmse: float) -> float:
+    """The equivalence margin on one series, in RMSE units: ``margin`` x its persistence
+    RMSE."""
+    return margin * persistence_rmse
+
+
+def log_margins(margin: float) -> tuple[float, float]:
+    """The pooled equivalence bounds on a log ratio of mean RMSEs: (log(1 - margin),
+    log(1 + margin))."""
+    return float(np.log1p(-margin)), float(np.log1p(margin))
+
+
+def pooled_equivalent(
+    pooled: float, ci_low: float, ci_high: float, margin: float, alpha: float = ALPHA
+) -> bool:
+    """The pooled TOST at ``alpha``: the (1 - 2 alpha) interval of the pooled log ratio lies
+    within :func:`log_margins`. The interval is the normal one with the standard error that
+    the 95% CI (``ci_low``, ``ci_high``) was built from: both one-sided z-tests reject at
+    ``alpha`` exactly when it does."""
+    from scipy.special import ndtri
+
+    half = (ci_high - ci_low) / 2 * ndtri(1 - alpha) / ndtri(1 - alpha / 2)
+    low, high = log_margins(margin)
+    return bool(low < pooled - half and pooled + half < high)

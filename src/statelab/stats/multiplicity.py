@@ -41,3 +41,18 @@ def benjamini_hochberg(p_values: Sequence[float]) -> np.ndarray:
     if present.any():
         adjusted[present] = sps.false_discovery_control(p[present], method="bh")
     return adjusted
+
+
+def benjamini_hochberg_by(p_values: Sequence[float], families: Sequence[object]) -> np.ndarray:
+    """Benjamini-Hochberg within each family: the p-values that share a label in
+    ``families`` (for example, one expectation across every series) are adjusted together,
+    apart from the others. NaN stays NaN, as in :func:`benjamini_hochberg`."""
+    p = np.asarray(p_values, float)
+    labels = np.asarray(families, dtype=object)
+    if p.shape != labels.shape:
+        raise ValueError(f"{p.shape} p-values but {labels.shape} family labels")
+    adjusted = np.full_like(p, np.nan)
+    for family in dict.fromkeys(labels.tolist()):
+        mine = labels == family
+        adjusted[mine] = benjamini_hochberg(p[mine])
+    return adjusted

@@ -57,3 +57,12 @@ def repeats_for_power(
         rows.append({"rmse_difference": difference, "effect_size_d": effect,
                      "repeats_needed": needed})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def power_from_pool(pool: Sequence[float], differences: Sequence[float]) -> pd.DataFrame:
+    """:func:`repeats_for_power` at the standard deviation of a pool of repeats (failed
+    repeats, NaN, left out; fewer than two finished give an empty table)."""
+    pool = np.asarray(pool, float)
+    finished = pool[np.isfinite(pool)]
+    spread = float(np.std(finished, ddof=1)) if len(finished) >= 2 else float("nan")
+    return repeats_for_power(spread, differences)

@@ -110,3 +110,42 @@ def explain(
         f"{abs(test.mean_difference):.2f} {direction} (95% CI {test.ci_low:.2f} to {test.ci_high:.2f}), "
         f"Holm-adjusted p = {adjusted_p:.3g}{within}"
     )
+
+
+def pooled_verdict(
+    expectation: Expectation, meta, identical: bool, margin: float, alpha: float = ALPHA
+) -> str:
+    """The collection's verdict by the same rule (:func:`decide`), from a random-effects
+    meta-analysis (:class:`statelab.stats.Meta`) of the log ratios: a difference when the
+    pooled 95% CI excludes 0; practically equivalent by the pooled TOST
+    (:func:`statelab.stats.equivalence.pooled_equivalent`); identical when every series gave
+    identical RMSEs."""
+    from statelab.stats.equivalence import pooled_equivalent
+
+    if identical:
+        found = "identical"
+    elif meta.ci_high < 0:
+        found = "a lower"
+    elif meta.ci_low > 0:
+        found = "b lower"
+    else:
+        found = "no detectable difference"
+    equivalent = pooled_equivalent(meta.pooled, meta.ci_low, meta.ci_high, margin, alpha)
+    return decide(expectation, found, equivalent)
+
+
+def answer(expectation: Expectation, verdict: str) -> str:
+    """A collection's verdict in the words of the answer: HOLDS, REVERSED, DOES NOT MATTER,
+    DOES NOT HOLD (a claim of "same" that fails) or UNSETTLED, with what it means."""
+    if expectation.same:
+        return {
+            "identical": "HOLDS: identical on every series",
+            "practically equivalent": "HOLDS: equivalent on the whole (pooled within the margin)",
+            "contradicted": "DOES NOT HOLD: the two differ on the whole",
+        }.get(verdict, "UNSETTLED: no detectable pooled difference, but not shown equivalent")
+    return {
+        "supported": "HOLDS on the whole",
+        "contradicted": "REVERSED: the opposite holds on the whole",
+        "practically equivalent": "DOES NOT MATTER: the pooled difference is within the margin",
+        "identical": "DOES NOT MATTER: identical on every series",
+    }.get(verdict, "UNSETTLED: no detectable pooled difference")

@@ -10,20 +10,22 @@ and the ranks of the eleven experiments. statelab.outputs.generalise writes them
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from statelab.data import catalog
-from statelab.defaults import MARGIN
+from statelab.defaults import GENERALISE_DATA, GENERALISE_REPEATS, MARGIN
 from statelab.errors import StatelabError
-from statelab.execution import plan as plan_module
-from statelab.execution.plan import Plan
+from statelab.execution.plan import Plan, Skip, check_margin, check_paired_repeats, make_plan
 from statelab.execution.results import Results
-from statelab.execution.runner import repeat_indices
 from statelab.spec import PRESETS, Spec
+
+if TYPE_CHECKING:  # SciPy and scikit-posthocs load only when the ranks are computed
+    from statelab.stats import Ranks
 
 # The batch-12 pair assumes the study's 12 test rows (a batch of the last 12 training rows,
 # one batched forecast of the 12 test rows). On a collection the study's idea carries over:
@@ -52,19 +54,34 @@ class Collection(NamedTuple):
     reference: str | None  # the Shampoo series run beside them (None: it was not run)
 
 
-def plan(
-    selection: catalog.Selection,
-    repeats: int,
-    settings: dict[str, object],
-    seed: int,
-    margin: float = MARGIN,
-) -> tuple[Plan, Collection]:
-    """The eleven presets (``settings`` override every one) on every series of ``selection``
+@dataclass(frozen=True)
+class GeneraliseSettings:
+    """What the study across a collection runs; how it runs (chunks, workers) is an
+    :class:`statelab.execution.pipeline.Execution` and changes no result."""
+
+    data: str | None = None  # as --data names the series (None: GENERALISE_DATA)
+    value_column: str | None = None  # for CSV files in a list
+    sample: int | None = None  # run on this many series drawn at random from ``data``
+    sample_seed: int | None = None  # the draw's seed (None: 1)
+    repeats: int = GENERALISE_REPEATS  # per experiment and series
+    seed: int = 1  # the master seed: repeat k draws from (seed, k)
+    margin: float = MARGIN  # the equivalence margin, a share of each series' persistence RMSE
+    spec: Mapping[str, object] = field(default_factory=dict)  # Spec fields set in every preset
+
+
+def generalise_plan(settings: GeneraliseSettings) -> tuple[Plan, Collection]:
+    """The eleven presets (``settings.spec`` overrides every one) on every selected series
     and on Shampoo Sales (the reference), ``repeats`` each; repeat k of every preset on a
     series starts from the same initial weights."""
-    margin = plan_module.check_margin(margin)
-    if len(repeat_indices(repeats)) < 2:
-        raise StatelabError("the paired tests need at least 2 repeats: use --repeats 2 or more")
+    if settings.sample_seed is not None and settings.sample is None:
+        raise StatelabError("--sample-seed applies to a sample: give --sample N too")
+    data = GENERALISE_DATA if settings.data is None else settings.data
+    selection = catalog.select(data, settings.value_column)
+    if settings.sample is not None:
+        seed = 1 if settings.sample_seed is None else settings.sample_seed
+        selection = catalog.sample(selection, settings.sample, seed)
+    margin = check_margin(settings.margin)
+    check_paired_repeats(settings.repeats)
     names = [str(s.name) for s in selection.series]
     if len(names) < 2:
         raise StatelabError(
@@ -76,8 +93,9 @@ def plan(
         shampoo = catalog.select(REFERENCE)
         series.append(shampoo.series[0])
         sizes.append(shampoo.test_size[0])
-    experiments = [(name, p.spec.replace(**settings), repeats) for name, p in PRESETS.items()]
-    made = plan_module.plan(experiments, series, sizes, seed, adapt=at_horizon)
+    experiments = [(name, p.spec.replace(**settings.spec), settings.repeats)
+                   for name, p in PRESETS.items()]  # fmt: skip
+    made = make_plan(experiments, series, sizes, settings.seed, adapt=at_horizon)
     usable = set(names) & set(made.series)
     if len(usable) < 2:
         reason = made.skipped[0].reason if made.skipped else ""
@@ -148,7 +166,7 @@ def _tested(results: dict[str, Results], margin: float, seed: int):
 
     persistence = next(iter(results.values())).persistence_rmse
     rmse = {name: r.rmse for name, r in results.items()}
-    return stats.expectation_tests(rmse, margin=margin * persistence, seed=seed)
+    return stats.expectation_tests(rmse, margin=stats.series_margin(margin, persistence), seed=seed)
 
 
 def per_series(runs: Runs, collection: Collection, seed: int) -> pd.DataFrame:
@@ -156,13 +174,13 @@ def per_series(runs: Runs, collection: Collection, seed: int) -> pd.DataFrame:
     ratio of mean RMSEs with its SE, the equivalence test, both Benjamini-Hochberg adjusted
     across the series (each expectation its own family) and the verdict."""
     from statelab import stats
-    from statelab.stats import benjamini_hochberg
 
-    rows = []
+    rows, tested = [], []
     for series in collection.members:
         if series not in runs.by_series:
             continue  # skipped by the plan
         for one in _tested(runs.by_series[series], collection.margin, seed):
+            tested.append(one)
             rows.append({
                 "series": series, "domain": collection.domain.get(series, ""),
                 "train_length": collection.train_length[series], "expectation": one.expectation.key,
@@ -171,19 +189,13 @@ def per_series(runs: Runs, collection: Collection, seed: int) -> pd.DataFrame:
                 "margin_rmse": one.margin, "equivalence_p": one.equivalence_p,
             })  # fmt: skip
     frame = pd.DataFrame(rows)
-    frame["bh_p"] = np.nan
-    frame["bh_equivalence_p"] = np.nan
-    frame["verdict"] = ""
-    for expectation in stats.EXPECTATIONS:
-        rows_of = frame.index[frame["expectation"] == expectation.key]
-        part = frame.loc[rows_of]
-        frame.loc[rows_of, "bh_p"] = benjamini_hochberg(part["primary_p"])
-        frame.loc[rows_of, "bh_equivalence_p"] = benjamini_hochberg(part["equivalence_p"])
-        frame.loc[rows_of, "verdict"] = [
-            stats.verdict(expectation, stats.PairTest(*(row[f] for f in stats.PairTest._fields)),
-                          row["bh_p"], row["bh_equivalence_p"])
-            for _, row in frame.loc[rows_of].iterrows()
-        ]  # fmt: skip
+    family = frame["expectation"]
+    frame["bh_p"] = stats.benjamini_hochberg_by(frame["primary_p"], family)
+    frame["bh_equivalence_p"] = stats.benjamini_hochberg_by(frame["equivalence_p"], family)
+    frame["verdict"] = [
+        stats.verdict(one.expectation, one.test, p, q)
+        for one, p, q in zip(tested, frame["bh_p"], frame["bh_equivalence_p"], strict=True)
+    ]
     return frame
 
 
@@ -197,7 +209,7 @@ def reference_table(runs: Runs, collection: Collection, seed: int) -> pd.DataFra
     results = runs.by_series[collection.reference]
     persistence = next(iter(results.values())).persistence_rmse
     return stats.expectation_table({n: r.rmse for n, r in results.items()}, seed=seed,
-                                   margin=collection.margin * persistence)  # fmt: skip
+                                   margin=stats.series_margin(collection.margin, persistence))  # fmt: skip
 
 
 # --- Across series -------------------------------------------------------------------------
@@ -229,30 +241,6 @@ def count_column(verdict: str) -> str:
     return "n_" + verdict.replace(" ", "_")
 
 
-def pooled_verdict(expectation, meta, identical: bool, margin: float) -> str:
-    """The collection's verdict (statelab.stats.decide) from the meta-analysis: a difference
-    when the pooled log ratio's 95% CI excludes 0; practically equivalent when its 90% CI
-    lies within log(1 -+ margin) (the pooled TOST at alpha 0.05: the ratio of mean RMSEs is
-    within 1 -+ margin, the per-series margin's share taken of B's RMSE rather than the
-    persistence RMSE, as a ratio pools); identical when every series gave identical RMSEs."""
-    from scipy.special import ndtri
-
-    from statelab import stats
-
-    if identical:
-        found = "identical"
-    elif meta.ci_high < 0:
-        found = "a lower"
-    elif meta.ci_low > 0:
-        found = "b lower"
-    else:
-        found = "no detectable difference"
-    half_90 = (meta.ci_high - meta.ci_low) / 2 * ndtri(0.95) / ndtri(0.975)
-    equivalent = (np.log1p(-margin) < meta.pooled - half_90
-                  and meta.pooled + half_90 < np.log1p(margin))  # fmt: skip
-    return stats.decide(expectation, found, bool(equivalent))
-
-
 def across_series(table: pd.DataFrame, margin: float) -> pd.DataFrame:
     """A row per expectation and group: the series in each verdict, a sign test and a
     random-effects meta-analysis of the log ratios, and the group's verdict."""
@@ -276,7 +264,7 @@ def across_series(table: pd.DataFrame, margin: float) -> pd.DataFrame:
                 "sign_zero": sign.zero, "sign_p": sign.p,
                 **{f"meta_{field}": value for field, value in meta._asdict().items()},
                 "pooled_ratio": np.exp(meta.pooled),
-                "verdict": pooled_verdict(expectation, meta, identical, margin),
+                "verdict": stats.pooled_verdict(expectation, meta, identical, margin),
             })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -284,7 +272,7 @@ def across_series(table: pd.DataFrame, margin: float) -> pd.DataFrame:
 class Ranking(NamedTuple):
     table: pd.DataFrame  # per experiment: mean rank, median relative RMSE, beats persistence
     nemenyi: pd.DataFrame  # pairwise Nemenyi p-values
-    ranks: object  # statelab.stats.Ranks (None: fewer than 2 complete series)
+    ranks: Ranks | None  # None: fewer than 2 complete series
 
 
 def ranking(experiments: pd.DataFrame, members: Sequence[str]) -> Ranking:
@@ -312,26 +300,72 @@ def ranking(experiments: pd.DataFrame, members: Sequence[str]) -> Ranking:
 
 
 class Generalisation(NamedTuple):
+    """The study across a collection, analysed."""
+
     collection: Collection
-    per_series: pd.DataFrame
-    experiments: pd.DataFrame
-    across: pd.DataFrame
+    per_series: pd.DataFrame  # a row per series and expectation (per_series)
+    experiments: pd.DataFrame  # a row per series and experiment (experiment_table)
+    across: pd.DataFrame  # a row per expectation and group (across_series)
     ranking: Ranking
     reference: pd.DataFrame | None  # the study's verdicts on Shampoo from this run
     repeats: int
     seed: int
+    skipped: tuple[Skip, ...]  # the selected series left out, and why
+    specs: Mapping[str, Mapping[str, object]]  # each preset's settings, on the first series
+    horizon_note: str  # the batch-12 pair's batch sizes, in words
+    provenance: Provenance  # the versions, devices and code that computed the results
+
+    @property
+    def answer(self) -> list[str]:
+        """The answer in plain words (:func:`answer_lines`)."""
+        return answer_lines(self)
 
 
-def generalise(plan: Plan, loaded: Sequence[Results], collection: Collection) -> Generalisation:
+class Provenance(NamedTuple):
+    versions: tuple[Mapping[str, str], ...]  # each distinct set of package versions
+    devices: tuple[str, ...]
+    code: tuple[str, ...]  # statelab's version and engine revision, as stored
+
+
+def provenance(loaded: Sequence[Results]) -> Provenance:
+    """Every distinct set of versions, device and code among the results."""
+    import json
+
+    versions, devices, codes = set(), set(), set()
+    for r in loaded:
+        versions.update(json.dumps(dict(v), sort_keys=True) for v in r.provenance.versions)
+        devices.update(r.provenance.devices)
+        codes.add(r.provenance.code)
+    return Provenance(tuple(json.loads(v) for v in sorted(versions)), tuple(sorted(devices)),
+                      tuple(sorted(codes)))  # fmt: skip
+
+
+def horizon_note(plan: Plan, collection: Collection) -> str:
+    sizes = horizons(plan, collection.members)
+    return (
+        f"The batch-12 pair ({', '.join(HORIZON_PAIR)}) runs at batch size = training window "
+        f"= the series' test horizon ({', '.join(map(str, sizes))} here; 12 on Shampoo, as in "
+        "the study)."
+    )
+
+
+def analyse_generalisation(
+    plan: Plan, loaded: Sequence[Results], collection: Collection
+) -> Generalisation:
     """Every statistic of the generalisation, from the plan's results."""
     runs = Runs.of(plan, loaded)
     table = per_series(runs, collection, plan.seed)
     experiments = experiment_table(runs, collection.reference)
     members = [s for s in collection.members if s in runs.by_series]
+    specs: dict[str, Mapping[str, object]] = {}
+    for one in plan.tasks:  # every preset's settings, as on the first series
+        specs.setdefault(one.name, one.spec.to_dict())
     return Generalisation(
         collection, table, experiments, across_series(table, collection.margin),
         ranking(experiments, members), reference_table(runs, collection, plan.seed),
-        runs.repeats, plan.seed,
+        runs.repeats, plan.seed, plan.skipped,
+        {name: specs[name] for name in PRESETS if name in specs},
+        horizon_note(plan, collection), provenance(loaded),
     )  # fmt: skip
 
 
@@ -372,7 +406,7 @@ def answer_lines(result: Generalisation) -> list[str]:
             pooled += ")"
         else:
             pooled = f"nothing to pool{left_out}"
-        lines.append(f"- {expectation.key} {expectation.claim}: {_holds(expectation, row)}. "
+        lines.append(f"- {expectation.key} {expectation.claim}: {stats.answer(expectation, row['verdict'])}. "
                      f"Pooled {pooled}. Per series: {counted}.{_by_group(result, expectation)}")  # fmt: skip
     ranking = result.ranking
     if ranking.ranks is not None:
@@ -408,20 +442,3 @@ def _by_group(result: Generalisation, expectation) -> str:
             )  # fmt: skip
             parts.append(f"{title}: {shown}")
     return f" {'; '.join(parts)}." if parts else ""
-
-
-def _holds(expectation, row) -> str:
-    """The collection's verdict in words."""
-    verdict = row["verdict"]
-    if expectation.same:
-        return {
-            "identical": "HOLDS: identical on every series",
-            "practically equivalent": "HOLDS: equivalent on the whole (pooled within the margin)",
-            "contradicted": "DOES NOT HOLD: the two differ on the whole",
-        }.get(verdict, "UNSETTLED: no detectable pooled difference, but not shown equivalent")
-    return {
-        "supported": "HOLDS on the whole",
-        "contradicted": "REVERSED: the opposite holds on the whole",
-        "practically equivalent": "DOES NOT MATTER: the pooled difference is within the margin",
-        "identical": "DOES NOT MATTER: identical on every series",
-    }.get(verdict, "UNSETTLED: no detectable pooled difference")

@@ -4,44 +4,32 @@ left out and why."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from statelab import layout
 from statelab.data.catalog import Selection
-from statelab.execution import plan as plan_module
-from statelab.execution.plan import Plan
+from statelab.execution.plan import Plan, make_plan
 from statelab.execution.results import Results
-from statelab.files import write_atomic
 from statelab.spec import Spec
 
-# A chunk holds about this many lanes when --chunk is not given: few enough that a chunk
-# finishes in seconds and memory stays small, many enough to fill the compiled calls.
-LANES_PER_CHUNK = 4096
 SKIPS_SHOWN = 10  # skipped series printed; skipped.csv has them all
 COLUMNS = ["experiment", "series", "seed", "repeat", "rmse", "relative_rmse", "mase", "failure"]
 
 
-def plan(name: str, spec: Spec, selection: Selection, repeats: int, seed: int) -> Plan:
+def slice_plan(name: str, spec: Spec, selection: Selection, repeats: int, seed: int) -> Plan:
     """``spec`` (named ``name``) on every series of ``selection``, each with its own test
     size; series the split cannot use are left out, with why."""
-    return plan_module.plan([(name, spec, repeats)], selection.series, selection.test_size, seed)
+    return make_plan([(name, spec, repeats)], selection.series, selection.test_size, seed)
 
 
-def default_chunk(plan: Plan) -> int:
-    """Repeat indices per chunk when none is given: about LANES_PER_CHUNK lanes a chunk,
-    at most the default 100."""
-    return max(1, min(100, LANES_PER_CHUNK // max(1, len(plan.tasks))))
+class SliceRun(NamedTuple):
+    """One experiment on many series, analysed."""
 
-
-class RunOutputs(NamedTuple):
     results: pd.DataFrame  # a row per series and repeat (COLUMNS)
     by_series: pd.DataFrame  # a row per series: means over its finished repeats, failures
     skipped: pd.DataFrame  # series, reason
-    files: list[Path]
 
 
 def results_frame(results: list[Results]) -> pd.DataFrame:
@@ -66,25 +54,14 @@ def by_series(frame: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
-class RunFiles:
-    """The files of a run over several series, for :func:`statelab.execution.pipeline.execute`."""
-
-    @staticmethod
-    def names(plan: Plan) -> list[str]:
-        return [layout.RUN_RESULTS, layout.SKIPPED]
-
-    @staticmethod
-    def write(plan: Plan, results: list[Results], out: Path) -> RunOutputs:
-        frame = results_frame(results)
-        skipped = pd.DataFrame(plan.skipped, columns=["series", "reason"])
-        files = [
-            write_atomic(out / layout.RUN_RESULTS, lambda p: frame.to_csv(p, index=False)),
-            write_atomic(out / layout.SKIPPED, lambda p: skipped.to_csv(p, index=False)),
-        ]
-        return RunOutputs(frame, by_series(frame), skipped, files)
+def analyse_slice(plan: Plan, loaded: list[Results]) -> SliceRun:
+    """Every repeat of every series, the per-series means, and the series left out."""
+    frame = results_frame(loaded)
+    skipped = pd.DataFrame(plan.skipped, columns=["series", "reason"])
+    return SliceRun(frame, by_series(frame), skipped)
 
 
-def summary_lines(outputs: RunOutputs, shown: int = 20) -> list[str]:
+def summary_lines(outputs: SliceRun, shown: int = 20) -> list[str]:
     """What `statelab run` prints for several series: the per-series means (the first and
     last ``shown`` // 2 when there are more), then across series."""
     table = outputs.by_series

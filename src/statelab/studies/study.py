@@ -4,16 +4,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from statelab.data import catalog
+from statelab.data.series import validate
+from statelab.defaults import MARGIN, POOL, STUDY_REPEATS
 from statelab.errors import StatelabError
-from statelab.execution import plan as plan_module
-from statelab.execution.plan import Plan
-from statelab.execution.results import Results
-from statelab.execution.runner import MAX_REPEATS, repeat_indices
+from statelab.execution.plan import Plan, check_margin, check_paired_repeats, make_plan
+from statelab.execution.results import Results, describe_with_failures
+from statelab.execution.runner import MAX_REPEATS
 from statelab.spec import PRESETS
 
 
@@ -55,43 +58,110 @@ POOL_EXPERIMENT = "stateful"
 POWER_DIFFERENCES = (1.0, 2.0, 5.0, 10.0)
 
 
-class Study(NamedTuple):
-    """A study read back from the store."""
+@dataclass(frozen=True)
+class StudySettings:
+    """What the study runs; how it runs (chunks, workers) is an
+    :class:`statelab.execution.pipeline.Execution` and changes no result."""
 
-    series: pd.Series
-    results: dict[str, Results]  # the eleven experiments, `repeats` each
-    pool: np.ndarray  # (P,) RMSEs of POOL_EXPERIMENT over repeats 0..P-1
+    data: str | pd.Series | None = None  # as --data names one series, or a Series (None: Shampoo)
+    value_column: str | None = None  # a CSV's column to forecast (None: the first numeric)
+    test_size: int | None = None  # test rows (None: the collection's horizon; 12)
+    repeats: int = STUDY_REPEATS  # per experiment
+    pool: int = POOL  # repeats of POOL_EXPERIMENT behind the standard-error curve
+    seed: int = 1  # the master seed: repeat k draws from (seed, k)
+    margin: float = MARGIN  # the equivalence margin, a share of the persistence RMSE
+    spec: Mapping[str, object] = field(default_factory=dict)  # Spec fields set in every preset
 
 
-def plan(
-    series: pd.Series,
-    repeats: int,
-    pool: int,
-    settings: Mapping[str, object],
-    seed: int,
-    test_size: int = 12,
-) -> Plan:
-    """The eleven presets on one series (``settings`` override every one), each with the
-    repeats the study needs: ``repeats`` each, and ``pool`` for the pool experiment."""
-    count = len(repeat_indices(repeats))
-    if count < 2:
-        raise StatelabError(
-            "the study's statistics need at least 2 repeats: use --repeats 2 or more"
-        )
-    if not 0 <= pool <= MAX_REPEATS:
+def study_plan(settings: StudySettings) -> Plan:
+    """The eleven presets on the one series ``settings.data`` names (``settings.spec``
+    overrides every preset), each with the repeats the study needs: ``repeats`` each, and
+    ``pool`` for the pool experiment."""
+    check_margin(settings.margin)
+    if isinstance(settings.data, pd.Series):
+        series = [validate(settings.data, str(settings.data.name or "series"))]
+        sizes = [catalog.CSV_TEST_SIZE if settings.test_size is None else settings.test_size]
+    else:
+        selection = catalog.select(settings.data, settings.value_column, settings.test_size)
+        if len(selection.series) > 1:
+            raise StatelabError(
+                f"--data {settings.data} holds {len(selection.series)} series; the study runs "
+                "on one (`statelab run PRESET --data ...` runs a preset on many)"
+            )
+        series, sizes = selection.series, selection.test_size
+    count = check_paired_repeats(settings.repeats)
+    pool = settings.pool
+    if isinstance(pool, bool) or not isinstance(pool, int) or not 0 <= pool <= MAX_REPEATS:
         raise StatelabError(f"--pool must be a whole number from 0 to {MAX_REPEATS:,}, got {pool}")
     experiments = [
-        (name, preset.spec.replace(**settings),
+        (name, preset.spec.replace(**settings.spec),
          max(count, pool) if name == POOL_EXPERIMENT else count)
         for name, preset in PRESETS.items()
     ]  # fmt: skip
-    return plan_module.plan(experiments, [series], [test_size], seed)
+    return make_plan(experiments, series, sizes, settings.seed)
 
 
-def assemble(plan: Plan, loaded: Sequence[Results]) -> Study:
+def label(name: str, comparison: Comparison) -> str:
+    """An experiment's column label: the study's noseed_1..3 and seed_1..3 in the resets
+    comparison, its own name elsewhere."""
+    return PRESETS[name].label if comparison.key == "resets" else name
+
+
+def describe(columns: dict[str, Sequence[float]]) -> pd.DataFrame:
+    """pandas describe() of RMSE columns side by side, as the study's script prints it, plus
+    a ``failed`` row: repeats that diverged (NaN) are counted there, never averaged in."""
+    return pd.DataFrame(
+        {
+            name: describe_with_failures(pd.Series(values, dtype=float))
+            for name, values in columns.items()
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """The study on one series, analysed: every experiment's results (the first
+    ``repeats``), the pool, the describe table of each comparison, the verdicts on E1-E6,
+    the standard-error curve and the power table."""
+
+    settings: StudySettings
+    series: pd.Series
+    results: Mapping[str, Results]  # the eleven experiments, ``repeats`` each
+    pool: np.ndarray  # (P,) RMSEs of POOL_EXPERIMENT over repeats 0..P-1
+    tables: Mapping[str, pd.DataFrame]  # comparison key -> describe table (labels as columns)
+    verdicts: pd.DataFrame  # E1-E6 (statelab.stats.expectation_table)
+    se_curve: pd.DataFrame
+    power: pd.DataFrame
+
+    @property
+    def persistence_rmse(self) -> float:
+        return next(iter(self.results.values())).persistence_rmse
+
+
+def analyse_study(plan: Plan, loaded: Sequence[Results], settings: StudySettings) -> Reproduction:
     """The study from its tasks' results: the first ``plan.repeats`` of every experiment,
-    and the pool experiment's whole pool."""
+    and the pool experiment's whole pool (:func:`analyse`)."""
     by_name = {result.name: result for result in loaded}
     pool = by_name[POOL_EXPERIMENT].rmse
-    trimmed = {name: r.subset(r.repeats < plan.repeats) for name, r in by_name.items()}
-    return Study(next(iter(plan.series.values())), trimmed, pool)
+    results = {name: r.subset(r.repeats < plan.repeats) for name, r in by_name.items()}
+    return analyse(next(iter(plan.series.values())), results, pool, settings)
+
+
+def analyse(
+    series: pd.Series, results: Mapping[str, Results], pool: np.ndarray, settings: StudySettings
+) -> Reproduction:
+    """Every table and statistic of the study on ``series``: the describe table of each
+    comparison, the verdicts on E1-E6, the standard-error curve and power from ``pool``."""
+    from statelab import stats  # SciPy, statsmodels: only when analysing
+
+    tables = {
+        c.key: describe({label(n, c): results[n].rmse for n in c.experiments}) for c in COMPARISONS
+    }
+    first = next(iter(results.values()))
+    verdicts = stats.expectation_table(
+        {n: r.rmse for n, r in results.items()}, seed=first.seed,
+        margin=stats.series_margin(settings.margin, first.persistence_rmse),
+    )  # fmt: skip
+    se_curve = stats.standard_error_curve(pool, seed=first.seed)
+    power = stats.power_from_pool(pool, POWER_DIFFERENCES)
+    return Reproduction(settings, series, dict(results), pool, tables, verdicts, se_curve, power)
