@@ -1,7 +1,17 @@
-"""The output folder's layout: every file name `reproduce` writes and `report` reads, in one
-place."""
+"""The output folder's layout: every file's name, and each table's schema, declared once.
+
+The writers (statelab.outputs) check every table against its schema before writing it, and
+the report (statelab.report) reads it back through the same declaration, so a writer and its
+reader cannot disagree. A schema lists the columns a reader relies on and their kinds; the
+check coerces a copy (pandera) and never changes what is written.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STORE = "statelab.sqlite"
 STUDY_JSON = "study.json"
@@ -53,3 +63,111 @@ LOG_RATIOS_PLOT = "log_ratios.png"
 FOREST_PLOT = "forest.png"
 CD_DIAGRAM = "cd_diagram.png"
 RELATIVE_RMSE_PLOT = "relative_rmse.png"
+
+
+# --- The tables' schemas ---------------------------------------------------------------------
+
+
+class Table(NamedTuple):
+    """A CSV file: its name, its columns (name, kind) and, when its first column is the
+    index, that column's name ("" for pandas' unnamed index). Kinds: "float" (NaN allowed),
+    "int", "count" (a whole number, or empty), "bool" and "str" (empty allowed)."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    index: str | None = None
+
+
+def _columns(kind: str, names: str) -> tuple[tuple[str, str], ...]:
+    return tuple((name, kind) for name in names.split())
+
+
+# A paired test of A against B (statelab.stats.PairTest), as every table of tests holds it.
+PAIR_TEST = (
+    *_columns("int", "n_a n_b"),
+    *_columns("float", "mean_a mean_b mean_difference ci_low ci_high welch_p mann_whitney_p "
+                       "wilcoxon_p cohens_d cliffs_delta"),
+    ("identical", "bool"), ("primary_p", "float"),
+)  # fmt: skip
+VERDICTS_TABLE = Table(VERDICTS, (
+    *_columns("str", "claim a b"), *PAIR_TEST, ("holm_p", "float"),
+    *_columns("float", "log_ratio log_ratio_se margin_rmse equivalence_p holm_equivalence_p"),
+    *_columns("str", "verdict explanation"),
+), index="expectation")  # fmt: skip
+SE_CURVE_TABLE = Table(SE_CURVE, (
+    ("repeats", "int"), *_columns("float", "bootstrap_se formula_se ci95_half_width"),
+), index="")  # fmt: skip
+POWER_TABLE = Table(POWER, (
+    *_columns("float", "rmse_difference effect_size_d"), ("repeats_needed", "count"),
+), index="")  # fmt: skip
+REFERENCE_TABLE = VERDICTS_TABLE._replace(name=REFERENCE)  # the study's verdicts on Shampoo
+PER_SERIES_TABLE = Table(PER_SERIES, (
+    *_columns("str", "series domain"), ("train_length", "int"), ("expectation", "str"),
+    *PAIR_TEST,
+    *_columns("float", "log_ratio log_ratio_se margin_rmse equivalence_p bh_p bh_equivalence_p"),
+    ("verdict", "str"),
+))  # fmt: skip
+EXPERIMENTS_TABLE = Table(EXPERIMENTS, (
+    ("series", "str"), ("reference", "bool"), ("experiment", "str"),
+    *_columns("float", "mean_rmse mean_relative_rmse mean_mase persistence_rmse"),
+    *_columns("int", "finished failed"),
+))  # fmt: skip
+ACROSS_TABLE = Table(ACROSS, (
+    *_columns("str", "expectation claim group label"), ("series", "int"),
+    *_columns("int", "n_identical n_supported n_contradicted n_practically_equivalent "
+                     "n_no_detectable_difference n_untested sign_lower sign_higher sign_zero"),
+    ("sign_p", "float"), ("meta_k", "int"),
+    *_columns("float", "meta_pooled meta_ci_low meta_ci_high meta_pi_low meta_pi_high meta_tau2 "
+                       "meta_i2 meta_q meta_q_p"),
+    ("meta_zero_se", "int"), ("pooled_ratio", "float"), ("verdict", "str"),
+))  # fmt: skip
+RANKS_TABLE = Table(RANKS, _columns("float", "mean_rank median_relative_rmse beats_persistence"),
+                    index="experiment")  # fmt: skip
+SKIPPED_TABLE = Table(SKIPPED, _columns("str", "series reason"))
+RUN_RESULTS_TABLE = Table(RUN_RESULTS, (
+    *_columns("str", "experiment series"), *_columns("int", "seed repeat"),
+    *_columns("float", "rmse relative_rmse mase"), ("failure", "str"),
+))  # fmt: skip
+EXPERIMENT_RESULTS = Table("experiment_NAME.csv", (("results", "float"),))  # the study's format
+
+
+class SchemaMismatch(ValueError):
+    """A table does not match its schema: a missing column, or a value of the wrong kind."""
+
+
+_DTYPES = {"float": "float64", "int": "int64", "count": "Int64", "bool": "bool", "str": "str"}
+
+
+def _schema(table: Table):
+    import pandera.pandas as pa  # half a second to import: only when a table is checked
+
+    # Booleans are not coerced: any text would coerce to True.
+    columns = {name: pa.Column(_DTYPES[kind], nullable=kind in ("float", "count", "str"),
+                               coerce=kind != "bool") for name, kind in table.columns}  # fmt: skip
+    return pa.DataFrameSchema(columns, strict=False)
+
+
+def check(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (its index a column when the table has one) as its schema reads it: a copy
+    with every declared column of its kind. Raises :class:`SchemaMismatch` in one line naming
+    the first problem."""
+    import pandera.errors as pe
+
+    if table.index is not None and table.index not in frame.columns:
+        frame = frame.reset_index()
+        if table.index == "" and "index" in frame.columns:
+            frame = frame.rename(columns={"index": ""})
+    missing = [name for name, _ in table.columns if name not in frame.columns]
+    if missing:
+        raise SchemaMismatch(f"lacks column(s) {', '.join(missing)}")
+    try:
+        return _schema(table).validate(frame)
+    except pe.SchemaErrors as errors:  # a value that does not convert to its column's kind
+        first = errors.failure_cases.iloc[0]
+        raise SchemaMismatch(
+            f"column {first['column']!r} is not of its kind: {first['failure_case']!r}"
+        ) from None
+    except pe.SchemaError as error:  # a column of another kind (booleans are not coerced)
+        name = getattr(error.schema, "name", None)
+        problem = " ".join(str(error).split())[:120]
+        raise SchemaMismatch(f"column {name!r} is not of its kind: {problem}") from None

@@ -16,6 +16,7 @@ import pandas as pd
 from statelab import layout
 from statelab.execution.plan import Plan
 from statelab.files import write_atomic, write_text
+from statelab.outputs.tables import write_table
 from statelab.studies.generalise import Generalisation
 
 TABLES = (layout.PER_SERIES, layout.EXPERIMENTS, layout.ACROSS, layout.RANKS, layout.NEMENYI,
@@ -82,15 +83,13 @@ def write_generalisation(result: Generalisation, out: Path) -> list[Path]:
 
     skipped = pd.DataFrame(result.skipped, columns=["series", "reason"])
     reference = result.reference if result.reference is not None else pd.DataFrame()
-    tables = {
-        layout.PER_SERIES: (result.per_series, False),
-        layout.EXPERIMENTS: (result.experiments, False),
-        layout.ACROSS: (result.across, False),
-        layout.RANKS: (result.ranking.table, True),
-        layout.NEMENYI: (result.ranking.nemenyi, True),
-        layout.REFERENCE: (reference, True),
-        layout.SKIPPED: (skipped, False),
-    }
+    tables = [
+        (layout.PER_SERIES_TABLE, result.per_series),
+        (layout.EXPERIMENTS_TABLE, result.experiments),
+        (layout.ACROSS_TABLE, result.across),
+        (layout.RANKS_TABLE, result.ranking.table),
+        (layout.SKIPPED_TABLE, skipped),
+    ]
     ratios = {e.key: result.per_series.loc[result.per_series["expectation"] == e.key,
                                            "log_ratio"].to_numpy() for e in EXPECTATIONS}  # fmt: skip
     marks = None if result.reference is None else result.reference["log_ratio"].to_dict()
@@ -109,9 +108,14 @@ def write_generalisation(result: Generalisation, out: Path) -> list[Path]:
             result.ranking.ranks, "Mean ranks of the eleven experiments (Nemenyi)")))  # fmt: skip
     text = json.dumps(record(result), indent=2, default=_json_value) + "\n"
 
-    files = []
-    for name, (frame, index) in tables.items():
-        files.append(write_atomic(out / name, lambda p, f=frame, i=index: f.to_csv(p, index=i)))
+    files = [write_table(out, table, frame) for table, frame in tables]
+    # The pairwise Nemenyi p-values (experiments by experiments) and the Shampoo verdicts,
+    # which are empty tables when there are no ranks or no reference: written as they are.
+    files.append(write_atomic(out / layout.NEMENYI, lambda p: result.ranking.nemenyi.to_csv(p)))
+    if result.reference is not None:
+        files.append(write_table(out, layout.REFERENCE_TABLE, reference))
+    else:
+        files.append(write_atomic(out / layout.REFERENCE, lambda p: reference.to_csv(p)))
     for name, draw in figures:
         files.append(plots.save(draw(), out / name))
     files.append(write_text(out / layout.GENERALISE_JSON, text))

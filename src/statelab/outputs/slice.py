@@ -7,7 +7,7 @@ from pathlib import Path
 
 from statelab import layout
 from statelab.execution.plan import Plan
-from statelab.files import write_atomic
+from statelab.outputs.tables import write_table
 from statelab.studies.slice import SliceRun
 
 
@@ -18,6 +18,6 @@ def names(plan: Plan) -> list[str]:
 
 def write_slice(result: SliceRun, out: Path) -> list[Path]:
     return [
-        write_atomic(out / layout.RUN_RESULTS, lambda p: result.results.to_csv(p, index=False)),
-        write_atomic(out / layout.SKIPPED, lambda p: result.skipped.to_csv(p, index=False)),
+        write_table(out, layout.RUN_RESULTS_TABLE, result.results),
+        write_table(out, layout.SKIPPED_TABLE, result.skipped),
     ]

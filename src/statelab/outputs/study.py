@@ -17,6 +17,7 @@ import pandas as pd
 from statelab import layout
 from statelab.execution.plan import Plan
 from statelab.files import write_atomic, write_text
+from statelab.outputs.tables import write_table
 from statelab.studies.study import COMPARISONS, POOL_EXPERIMENT, Reproduction, label
 
 
@@ -86,12 +87,12 @@ def write_study(study: Reproduction, out: Path) -> list[Path]:
             write_atomic(out / layout.table_csv(key), lambda path, t=table: t.to_csv(path))
         )
         files.append(write_text(out / layout.table_txt(key), table.to_string() + "\n"))
-    for name, frame in (
-        (layout.VERDICTS, study.verdicts),
-        (layout.SE_CURVE, study.se_curve),
-        (layout.POWER, study.power),
+    for table, frame in (
+        (layout.VERDICTS_TABLE, study.verdicts),
+        (layout.SE_CURVE_TABLE, study.se_curve),
+        (layout.POWER_TABLE, study.power),
     ):
-        files.append(write_atomic(out / name, lambda path, f=frame: f.to_csv(path)))
+        files.append(write_table(out, table, frame))
     figures = [
         (layout.box_plot(c.key), lambda c=c: plots.box_plot(
             {label(n, c): results[n].rmse for n in c.experiments}, c.title,
