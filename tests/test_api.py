@@ -102,6 +102,23 @@ def test_load_series_reads_the_builtin_set_and_csv_files(tmp_path):
         statelab.load_series(tmp_path / "missing.csv")
 
 
+def test_load_series_takes_any_data_string_without_an_oserror(tmp_path, monkeypatch):
+    """A list too long for a file name, a name too long for a path, and @FILE: each is
+    told apart from a CSV path without raising OSError (File name too long)."""
+    many = ",".join(f"m3:N{k}" for k in range(1402, 1702))  # 2,699 characters
+    with pytest.raises(statelab.StatelabError, match="holds 300 series; give one"):
+        statelab.load_series(many)
+    with pytest.raises(statelab.StatelabError, match="cannot read the data file .*too long"):
+        statelab.load_series("x" * 300 + ".csv")
+    (tmp_path / "one.txt").write_text("# the documented one\nm3:N1402\n")
+    assert statelab.load_series(f"@{tmp_path / 'one.txt'}").iloc[0] == 2640.0
+    monkeypatch.chdir(tmp_path)  # a file named shampoo, or @one.txt, is not read as a CSV
+    (tmp_path / "shampoo").write_text("t,v\n1,1\n2,2\n")
+    (tmp_path / "@one.txt").write_text("t,v\n1,1\n2,2\n")
+    pd.testing.assert_series_equal(statelab.load_series("shampoo"), statelab.shampoo())
+    assert statelab.load_series("@one.txt").name == "m3:N1402"
+
+
 def test_the_same_seed_gives_the_same_bits_and_another_seed_other_ones():
     first = statelab.run("stateless_shuffle", repeats=3, epochs=EPOCHS, seed=11)
     again = statelab.run("stateless_shuffle", repeats=3, epochs=EPOCHS, seed=11)

@@ -124,6 +124,131 @@ def test_a_list_keeps_its_order_and_each_series_own_horizon():
     assert catalog.select("m3:N1402,m3:N1403", test_size=5).test_size == (5, 5)
 
 
+def test_a_list_of_any_length_is_a_list_never_a_path():
+    """300 M3 monthly series (N1402 .. N2829 are M3's monthly ones) in 2,699 characters,
+    past a file name's 255; 600 in 5,399, past a path's 4,096. Both are lists, and the
+    file-name test on the whole never raises OSError (File name too long)."""
+    names = [f"m3:N{k}" for k in range(1402, 1702)]
+    chosen = catalog.select(",".join(names))
+    assert [s.name for s in chosen.series] == names and chosen.name == ",".join(names)
+    assert chosen.test_size == (18,) * 300 and set(chosen.domain) <= set(M3_DOMAINS)
+    last = raw_json("m3_data.json")["N1701"]
+    assert chosen.series[-1].tolist() == last["x"] + last["xx"]
+    longer = ",".join(f"m3:N{k}" for k in range(1402, 2002))
+    assert len(longer) > 4096 and len(catalog.select(longer).series) == 600
+    assert len(catalog.listing(longer)) == 600
+
+
+def test_a_name_too_long_to_be_a_path_is_one_line_not_an_oserror():
+    for data, fragment in [
+        ("x" * 300 + ".csv", "cannot read the data file xxx"),  # read as a CSV path
+        ("m9:" + "N1" * 200, "unknown collection 'm9'"),  # a collection name, or a path
+        ("q" * 300, "unknown data set"),
+        ("dir/" * 1100 + "s.csv", "File name too long"),  # past a path's 4,096
+    ]:
+        with pytest.raises(StatelabError, match=fragment) as caught:
+            catalog.select(data)
+        assert "\n" not in str(caught.value)
+        assert catalog.is_csv_path(data) is False
+
+
+def write_names(folder, text: str, name: str = "names.txt") -> str:
+    (folder / name).write_text(text, encoding="utf-8")
+    return "@" + str(folder / name)
+
+
+def test_names_from_a_file_one_a_line(tmp_path, monkeypatch):
+    """Each line any --data form, read from the current folder; blank lines and comments
+    (at a line's start, or after a space) skipped; the same series, in the same order, as
+    the comma list of the same names."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sales#2.csv").write_text("t,v\n" + "".join(f"{i},{i * i}\n" for i in range(30)))
+    names = write_names(
+        tmp_path,
+        "\ufeff# the study's series, then two of M3's\r\n"
+        "shampoo\r\n"
+        "\n"
+        "   m3:N1402   # the documented MICRO one\n"
+        "\t# an indented comment\n"
+        "m1:YAF2,tourism:Y1\n"
+        "sales#2.csv\n"
+        "m3/other",
+    )
+    chosen = catalog.select(names)
+    same = catalog.select("shampoo,m3:N1402,m1:YAF2,tourism:Y1,sales#2.csv,m3/other")
+    assert chosen.name == names
+    assert [s.name for s in chosen.series] == [s.name for s in same.series]
+    assert len(chosen.series) == 4 + 1 + 174  # M3 has 174 "other" series
+    assert chosen.test_size == same.test_size and chosen.test_size[:5] == (12, 18, 6, 4, 12)
+    assert chosen.series[4].name == "sales#2.csv" and chosen.series[4].iloc[-1] == 29 * 29
+    assert all(a.equals(b) for a, b in zip(chosen.series, same.series, strict=True))
+    # @FILE in a list; a file whose name holds a comma, given alone
+    both = catalog.select(f"m3:N1403,{write_names(tmp_path, 'm3:N1404', 'more.txt')}")
+    assert [s.name for s in both.series] == ["m3:N1403", "m3:N1404"]
+    assert len(catalog.select(write_names(tmp_path, "m3/yearly", "a,b.txt")).series) == 645
+
+
+def test_hundreds_of_names_from_a_file(tmp_path):
+    names = [f"m3:N{k}" for k in range(1402, 1902)]
+    chosen = catalog.select(write_names(tmp_path, "\n".join(names) + "\n"))
+    assert [s.name for s in chosen.series] == names and chosen.test_size == (18,) * 500
+
+
+def test_the_at_sign_alone_decides_names_or_series(tmp_path, monkeypatch):
+    """A file of names is never read as a series, nor a CSV series as names, whatever the
+    files hold or are called."""
+    monkeypatch.chdir(tmp_path)
+    csv = "date,value\n" + "".join(f"{y}-{m:02d},{m}\n" for y in (2000, 2001) for m in range(1, 13))
+    (tmp_path / "series.csv").write_text(csv)
+    (tmp_path / "@series.csv").write_text(csv)  # a CSV whose name begins with @
+    (tmp_path / "names.txt").write_text("m3:N1402\nm3:N1403\n")
+    with pytest.raises(StatelabError, match="@series.csv line 1: unknown data set 'date'"):
+        catalog.select("@series.csv")  # the names in series.csv, not the CSV @series.csv
+    with pytest.raises(StatelabError, match="names.txt needs two columns"):
+        catalog.select("names.txt")  # without @, a CSV
+    assert catalog.select("./@series.csv").series[0].tolist() == list(range(1, 13)) * 2
+    assert catalog.is_csv_path("./@series.csv") and not catalog.is_csv_path("@series.csv")
+    with pytest.raises(StatelabError, match="file of names not found: nothing.txt"):
+        catalog.select("@nothing.txt")
+
+
+def test_a_bad_file_of_names_is_one_line_naming_it_and_the_fix(tmp_path):
+    at = f"@{tmp_path / 'names.txt'}"
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (tmp_path / "inner.txt").write_text("m3:N1403\n")
+    inner = f"@{tmp_path / 'inner.txt'}"  # exists, and is never read
+    cases = [
+        ("", "names no series (every line is blank or a comment); write one name a line"),
+        ("\n  \n# only comments\n", "names no series"),
+        ("m3:N1402\n\nm3:N99\n", "names.txt line 3: m3 has no series 'N99'"),
+        ("m3:N1402\n# fine\nmnist\n", "names.txt line 3: unknown data set 'mnist'"),
+        ("m3:N1402\nm3:n1403", "names.txt line 2: m3 has no series 'n1403'"),
+        (f"m3:N1402\n{inner}\n", f"{at} line 2: {inner} names a file of names inside"),
+        ("@names.txt", "which is refused (no nesting); copy its lines into this file"),
+        ("m3:N1402\nm3/monthly\n", f"names m3:N1402 twice ({at} line 1, then {at} line 2)"),
+        ("m3:N1402,,m3:N1403\n", "names.txt line 1 has an empty name between commas"),
+        ("m3:N1402\nmissing.csv\n", "names.txt line 2: data file not found: missing.csv"),
+        ("m3:N1402\x00\n", "is not a text file (it holds a NUL byte)"),
+    ]
+    for text, fragment in cases:
+        with pytest.raises(StatelabError) as caught:
+            catalog.select(write_names(tmp_path, text))
+        assert fragment in str(caught.value) and "\n" not in str(caught.value), text
+    (tmp_path / "latin.txt").write_bytes("m3:N1402 # caf\xe9\n".encode("latin-1"))
+    for data, fragment in [
+        (f"@{tmp_path / 'latin.txt'}", "is not UTF-8 text; save it as UTF-8"),
+        (f"@{folder}", "is a folder; give a text file, one name a line"),
+        ("@", "--data @ needs a file name"),
+        (f"@{tmp_path / 'nothing.txt'}", "file of names not found"),
+        ("@" + "n" * 300, "cannot read the file of names @nnn"),
+        (f"m3:N1403,{write_names(tmp_path, 'm3:N1403')}", "names m3:N1403 twice (--data, then "),
+    ]:
+        with pytest.raises(StatelabError) as caught:
+            catalog.select(data)
+        assert fragment in str(caught.value) and "\n" not in str(caught.value), data
+
+
 def test_shampoo_is_the_default():
     for chosen in (catalog.select(None), catalog.select("shampoo")):
         (series,) = chosen.series
@@ -191,8 +316,8 @@ BAD = [
     ("shampoo", {"test_size": -3}, "--test-size must be at least 1"),
     ("m3:N1402", {"test_size": 65}, "too long for m3:N1402, which has 68 values, so at most 64"),
     ("shampoo", {"test_size": 33}, "give --test-size 32 or less"),
-    ("m3:N1402,m3/monthly", {}, "names m3:N1402 twice"),
-    ("m3:N1402,,m3:N1403", {}, "has an empty name between commas"),
+    ("m3:N1402,m3/monthly", {}, "--data names m3:N1402 twice; each series may appear once"),
+    ("m3:N1402,,m3:N1403", {}, "--data has an empty name between commas"),
     ("  ", {}, "--data is empty"),
 ]
 

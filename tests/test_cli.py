@@ -29,6 +29,22 @@ def test_every_command_has_help_text(capsys):
         assert code == 0 and "Usage" in out
 
 
+def test_every_command_that_takes_data_documents_long_lists_and_names_files(capsys):
+    import typer.main
+
+    group = typer.main.get_command(app)
+    taking = {
+        name: next(option.help for option in command.params if option.name == "data")
+        for name, command in group.commands.items()
+        if any(option.name == "data" for option in command.params)
+    }
+    assert set(taking) >= {"run", "reproduce", "generalise"}
+    for name, text in taking.items():
+        assert "any length" in text and "@FILE: the names in a text file, one a line" in text
+        code, out, _ = run_cli(capsys, name, "--help")
+        assert code == 0 and "@FILE" in out, name
+
+
 def test_run_prints_repeats_persistence_and_summary_and_writes_the_study_csv(capsys, tmp_path):
     out_file = tmp_path / "experiment_x.csv"
     code, out, err = run_cli(

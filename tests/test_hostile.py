@@ -61,6 +61,11 @@ def file(name: str, content: str | bytes) -> Builder:
     return make
 
 
+def names(name: str, content: str | bytes) -> Builder:
+    """--data @NAME, NAME a file of names in the case's folder (the current folder)."""
+    return lambda base: (file(name, content)(base), f"@{name}")[1]
+
+
 def folder(name: str) -> Builder:
     def make(base: Path) -> str:
         (base / name).mkdir(parents=True, exist_ok=True)
@@ -152,6 +157,19 @@ def reproduce(
 def store(content: bytes) -> Builder:
     """A study folder whose store file holds ``content``."""
     return file(f"study/{STORE}", content)
+
+
+LONG_LIST = ",".join(f"m3:N{k}" for k in range(1402, 1702))  # 300 series, 2,699 characters
+
+
+def ran_in_order(name: str, series: list[str], repeats: int) -> Callable[[Path], bool]:
+    """The results file ``name`` holds ``repeats`` rows of each of ``series``, in order."""
+
+    def check(base: Path) -> bool:
+        rows = (base / name).read_text().splitlines()[1:]
+        return [row.split(",")[1] for row in rows] == [s for s in series for _ in range(repeats)]
+
+    return check
 
 
 HELD: list = []  # stores held open by a case, as another statelab process would
@@ -304,6 +322,21 @@ CASES = [
     Case("run learning rate 1e308", argv("run", "--learning-rate", "1e308", "--epochs", "1"), "learning-rate must be"),
     Case("run learning rate nan", argv("run", "--learning-rate", "nan", "--epochs", "1"), "learning-rate must be"),
     Case("run 1e10 repeats", argv("run", "--repeats", "10000000000", "--epochs", "1"), "repeats must be"),
+    # --data: lists of any length, names from a file (@FILE)
+    Case("run a list of 300 series", argv("run", "stateless", "--data", LONG_LIST, "--epochs", "2", "--repeats", "2", "--quiet", "--out", at("o")),
+         then=ran_in_order("o/results.csv", LONG_LIST.split(","), 2)),
+    Case("run one name from a file", argv("run", "stateless", "--data", names("n.txt", "# the documented one\n\nm3:N1402  # MICRO\n"), "--epochs", "2", "--repeats", "2", "--out", at("r.csv")),
+         then=lambda d: len((d / "r.csv").read_text().splitlines()) == 3),
+    Case("generalise a list of 300 series", argv("generalise", "--data", LONG_LIST, "--repeats", "1", "--out", at("g")), "at least 2 repeats"),
+    Case("reproduce a list of 300 series", reproduce("--data", LONG_LIST), "holds 300 series; the study runs on one"),
+    Case("run a data name too long", argv("run", "--data", "x" * 300 + ".csv", "--epochs", "1"), "File name too long"),
+    Case("run names from a missing file", argv("run", "--data", "@none.txt", "--epochs", "1"), "file of names not found: none.txt"),
+    Case("run names from an empty file", argv("run", "--data", names("n.txt", "\n# nothing yet\n"), "--epochs", "1"), "names no series"),
+    Case("run an unknown name in a file", argv("run", "--data", names("n.txt", "m3:N1402\n\nm3:N99\n"), "--epochs", "1"), "n.txt line 3: m3 has no series 'N99'"),
+    Case("run a CSV series as a file of names", argv("run", "--data", names("s.csv", "date,v\n2000-01,1\n"), "--epochs", "1"), "s.csv line 1: unknown data set 'date'"),
+    Case("generalise a nested file of names", argv("generalise", "--data", names("n.txt", "m3:N1402\n@n.txt\n"), "--out", at("g")), "refused (no nesting)"),
+    Case("generalise names from a folder", argv("generalise", "--data", lambda d: "@" + folder("names")(d), "--out", at("g")), "is a folder; give a text file"),
+    Case("run a file of names with a NUL byte", argv("run", "--data", names("n.txt", b"m3:N1402\x00\n"), "--epochs", "1"), "holds a NUL byte"),
     Case("run a million repeats on a slice", argv("run", "--repeats", "1000000", "--data", "m3/yearly", "--epochs", "1", "--out", at("o")), "one command runs at most 50,000,000"),
 ]  # fmt: skip
 

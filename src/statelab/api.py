@@ -39,12 +39,12 @@ def load_series(data: pd.Series | str | Path | None, value_column: str | None = 
 
 def _one_series(data, value_column) -> tuple[pd.Series, int | None]:
     """The series and its own test size (a collection's horizon; None for a Series)."""
-    if isinstance(data, pd.Series):
-        return data_module.validate(data, str(data.name or "series")), None
-    if isinstance(data, Path) or (isinstance(data, str) and Path(data).is_file()):
-        return data_module.load(data, value_column), None  # named by its value column
     from statelab.data import catalog
 
+    if isinstance(data, pd.Series):
+        return data_module.validate(data, str(data.name or "series")), None
+    if isinstance(data, Path) or (isinstance(data, str) and catalog.is_csv_path(data)):
+        return data_module.load(data, value_column), None  # named by its value column
     selection = catalog.select(data, value_column)
     if len(selection.series) != 1:
         raise StatelabError(

@@ -23,11 +23,14 @@ app = typer.Typer(
 
 Repeats = Annotated[int, typer.Option(help="Repeats (independent initial weights) per experiment.")]
 Seed = Annotated[int, typer.Option(help="Master seed: repeat k draws from (seed, k).")]
+# How --data names series from a file, in the help of every command that takes --data.
+NAMES_FILE_HELP = "@FILE: the names in a text file, one a line (blank lines, # comments ignored)"
 Data = Annotated[
     str | None,
     typer.Option(
         help="shampoo (default), a collection's series (m3:N1402), a slice (m3/monthly; "
-        "`statelab datasets` lists them), a list (m3:N1402,m3:N1403), or a CSV file."
+        "`statelab datasets` lists them), a list of any length (m3:N1402,m3:N1403), "
+        f"a CSV file, or {NAMES_FILE_HELP}."
     ),
 ]
 TestSize = Annotated[
@@ -300,7 +303,8 @@ def generalise(
         str | None,
         typer.Option(
             help=f"The series (default {defaults.GENERALISE_DATA}): a slice, a collection, a "
-            "list of series, or CSV files in a list (`statelab datasets`)."
+            "list of series of any length, or CSV files in a list (`statelab datasets`); "
+            f"or {NAMES_FILE_HELP}."
         ),
     ] = None,
     sample: Annotated[
@@ -400,7 +404,10 @@ def report(
 @app.command()
 def datasets(
     name: Annotated[
-        str | None, typer.Argument(help="A collection or slice (m3, m3/monthly) to list.")
+        str | None,
+        typer.Argument(
+            help="A collection or slice (m3, m3/monthly) to list, or any --data (a list, @FILE)."
+        ),
     ] = None,
 ) -> None:
     """List the built-in data: each collection and period with its number of series, range

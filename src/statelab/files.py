@@ -40,13 +40,16 @@ def reason(error: OSError) -> str:
 
 def lookup(path: str | Path, failing: str) -> os.stat_result | None:
     """os.stat of path (following links), or None where nothing is there; any other error
-    (a name too long, a loop, no permission) is a StatelabError that begins ``failing``."""
+    (a name too long, a loop, no permission, a NUL in the name) is a StatelabError that
+    begins ``failing``."""
     try:
         return os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as error:
         raise StatelabError(f"{failing}: {error.strerror or type(error).__name__}") from None
+    except ValueError as error:  # "embedded null byte"
+        raise StatelabError(f"{failing}: {error}") from None
 
 
 def resolve_target(path: str | Path) -> Path:

@@ -5,7 +5,12 @@
   collection (the collection's name in any case, a colon, the series' own name exactly).
 - ``m3/monthly``, ``m1/yearly``, ``tourism/quarterly``, ...: every series of one period of a
   collection; ``m3``: the whole collection.
-- ``m3:N1402,m3:N1403``: a comma-separated list of any of these (and of CSV paths).
+- ``m3:N1402,m3:N1403``: a comma-separated list of any of these (and of CSV paths), of any
+  length.
+- ``@FILE``: the names in the text file FILE, one a line (each line any form a list takes;
+  blank lines and ``#`` comments ignored). The ``@`` decides, never the file's content, so a
+  file of names is never read as a series nor a CSV series as names; FILE may not name
+  another ``@FILE`` (refused rather than followed, so there are no loops to guard against).
 - anything else: the path of a CSV file (``statelab.data.series.load``).
 
 The M1 (1,001 series), M3 (3,003) and Tourism (1,311) collections ship inside the wheel of
@@ -18,7 +23,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
+import stat
 from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
@@ -28,6 +35,7 @@ import pandas as pd
 
 from statelab.data import series as _data
 from statelab.errors import StatelabError
+from statelab.files import lookup, shown
 
 
 class Selection(NamedTuple):
@@ -54,6 +62,10 @@ CSV_TEST_SIZE = 12
 # run checks once it knows them (statelab.data.dataset.rows_needed).
 HARNESS_ROWS = 4
 PERIODS = ("monthly", "quarterly", "yearly", "other")
+NAMES_FILE = "@"  # --data @FILE: the names in FILE, one a line
+# A comment in a file of names: "#" at the start of a line or after a space (as in pip's
+# requirements files), so a CSV path such as "sales#2.csv" keeps its "#".
+_COMMENT = re.compile(r"(?:^|\s)#.*")
 
 
 class _Source(NamedTuple):
@@ -197,6 +209,13 @@ def collections() -> pd.DataFrame:
 # --- names -----------------------------------------------------------------------------
 
 
+def is_csv_path(data: str) -> bool:
+    """Whether the --data string ``data`` is read as one CSV file: an existing file, and
+    neither ``shampoo`` nor an ``@FILE`` (names, whatever the folder holds). A string that
+    cannot be a path (too long, a NUL) is no file: os.path.isfile never raises."""
+    return data.lower() != SHAMPOO and not data.startswith(NAMES_FILE) and os.path.isfile(data)
+
+
 def _resolve_all(data: str | Path | None, value_column: str | None) -> list[_Item]:
     if data is None:
         return _resolve(SHAMPOO, value_column)
@@ -205,21 +224,90 @@ def _resolve_all(data: str | Path | None, value_column: str | None) -> list[_Ite
     text = str(data)
     if not text.strip():
         raise StatelabError("--data is empty: give shampoo, a collection name or a CSV path")
-    parts = [text] if "," not in text or Path(text).is_file() else text.split(",")
-    if any(not part.strip() for part in parts):
-        raise StatelabError(f"--data {text!r} has an empty name between commas")
-    items = [item for part in parts for item in _resolve(part.strip(), value_column)]
-    seen: set[str] = set()
-    for item in items:
-        if item.name in seen:
+    found: list[tuple[_Item, str]] = []  # each series, and where it was named
+    for part in _split(text, "--data"):
+        if part.startswith(NAMES_FILE):
+            found += _names_file(part.removeprefix(NAMES_FILE), value_column)
+        else:
+            found += [(item, "--data") for item in _resolve(part, value_column)]
+    first: dict[str, str] = {}
+    for item, where in found:
+        if item.name in first:
+            places = "" if first[item.name] == where else f" ({first[item.name]}, then {where})"
             raise StatelabError(
-                f"--data {text!r} names {item.name} twice (each series may appear once)"
+                f"--data names {item.name} twice{places}; each series may appear once"
             )
-        seen.add(item.name)
-    return items
+        first[item.name] = where
+    return [item for item, _ in found]
+
+
+def _split(text: str, where: str) -> list[str]:
+    """The names of a comma-separated list, stripped; an existing file's name (a CSV, or
+    the file of an @FILE) is one name even if it holds a comma."""
+    whole = "," not in text or os.path.isfile(text.removeprefix(NAMES_FILE))
+    parts = [text] if whole else text.split(",")
+    if any(not part.strip() for part in parts):
+        raise StatelabError(f"{where} has an empty name between commas; remove the extra comma")
+    return [part.strip() for part in parts]
+
+
+def _names_file(path: str, value_column: str | None) -> list[tuple[_Item, str]]:
+    """The series the lines of the text file ``path`` name (--data @FILE), each with the
+    line that names it; an error names the line."""
+    label = shown(NAMES_FILE + path)
+    found: list[tuple[_Item, str]] = []
+    for number, line in enumerate(_read_names(path, label).split("\n"), 1):
+        entry = _COMMENT.sub("", line).strip()
+        if not entry:
+            continue
+        where = f"{label} line {number}"
+        for part in _split(entry, where):
+            try:
+                items = _resolve(part, value_column)
+            except StatelabError as error:
+                raise StatelabError(f"{where}: {error}") from None
+            found += [(item, where) for item in items]
+    if not found:
+        raise StatelabError(
+            f"{label} names no series (every line is blank or a comment); write one name a "
+            "line, such as m3:N1402"
+        )
+    return found
+
+
+def _read_names(path: str, label: str) -> str:
+    if not path:
+        raise StatelabError("--data @ needs a file name: --data @FILE reads one name a line")
+    found = lookup(path, f"cannot read the file of names {label}")
+    if found is None:
+        raise StatelabError(
+            f"file of names not found: {shown(path)} (--data @FILE reads the series' names "
+            "from FILE, one a line; a CSV series is given without the @)"
+        )
+    if not stat.S_ISREG(found.st_mode):
+        kind = "a folder" if stat.S_ISDIR(found.st_mode) else "not a regular file"
+        raise StatelabError(f"{label}: {shown(path)} is {kind}; give a text file, one name a line")
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")  # a byte-order mark is no name
+    except UnicodeDecodeError:
+        raise StatelabError(
+            f"{label} is not UTF-8 text; save it as UTF-8, one name a line"
+        ) from None
+    except OSError as error:
+        raise StatelabError(f"cannot read the file of names {label}: {error.strerror}") from None
+    if "\x00" in text:
+        raise StatelabError(
+            f"{label} is not a text file (it holds a NUL byte); give one name a line"
+        )
+    return text
 
 
 def _resolve(part: str, value_column: str | None) -> list[_Item]:
+    if part.startswith(NAMES_FILE):  # on the command line, _resolve_all reads it
+        raise StatelabError(
+            f"{part} names a file of names inside a file of names, which is refused (no "
+            "nesting); copy its lines into this file"
+        )
     if part.lower() == SHAMPOO:
         if value_column is not None:
             raise StatelabError(
@@ -236,7 +324,7 @@ def _resolve(part: str, value_column: str | None) -> list[_Item]:
                 "Shampoo Sales, monthly, 1901-01 .. 1903-12",
             )
         ]
-    match = None if Path(part).is_file() else _NAME.fullmatch(part)  # a file is a file
+    match = None if is_csv_path(part) else _NAME.fullmatch(part)  # a file is a file
     if match:
         key, separator, rest = match[1].lower(), match[2], match[3]
         if key == "m4":
@@ -252,7 +340,7 @@ def _resolve(part: str, value_column: str | None) -> list[_Item]:
                     f"name {part}"
                 )
             return _from_collection(key, separator, rest)
-        if not Path(part).exists():
+        if not os.path.exists(part):  # never raises: a name too long is no file
             if separator is None:
                 raise StatelabError(
                     f"unknown data set {part!r}: not a built-in name (shampoo, {_KNOWN}) and no "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from importlib import resources
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from statelab.errors import StatelabError
+from statelab.files import lookup, shown
 
 BUILTIN = ("shampoo",)
 
@@ -55,9 +57,10 @@ def load(source: str | Path | None = None, value_column: str | None = None) -> p
 
 
 def _read_csv(path: Path, value_column: str | None) -> pd.Series:
-    if not path.exists():
+    found = lookup(path, f"cannot read the data file {shown(path)}")  # too long, a loop, ...
+    if found is None:
         raise StatelabError(f"data file not found: {path} (give the path of a CSV file)")
-    if not path.is_file():
+    if not stat.S_ISREG(found.st_mode):
         raise StatelabError(f"data path is not a file: {path}")
     try:
         frame = pd.read_csv(path)
