@@ -5,6 +5,9 @@ same whether it runs alone or among many."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -151,3 +154,51 @@ def test_common_random_numbers_across_presets_but_not_for_the_a_vs_a_twin():
     for x, y in zip(a.weights, b.weights, strict=True):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a.weights.kernel, twin.weights.kernel)
+
+
+# --- The studies from a notebook: typed results, no files ----------------------------------
+
+
+def temporary_stores() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("statelab-*")}
+
+
+def test_a_notebook_reads_the_generalisations_verdicts_and_nothing_is_written(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    before = temporary_stores()
+    settings = statelab.GeneraliseSettings("m3:N1402,m3:N1403", repeats=3, spec={"epochs": 3})
+    outcome = statelab.generalise(settings)
+    result = outcome.result
+    assert isinstance(result, statelab.studies.generalise.Generalisation)
+    overall = result.across[result.across["group"] == "all"].set_index("expectation")
+    assert list(overall.index) == ["E1", "E2", "E3", "E4", "E5", "E6"]
+    assert set(overall["verdict"]) <= set(statelab.stats.VERDICTS)
+    assert overall.loc["E3", "verdict"] == "identical"  # the batch pair, same weights
+    assert set(result.per_series["series"]) == {"m3:N1402", "m3:N1403"}
+    assert result.answer[0].startswith("On 2 series of m3:N1402,m3:N1403 (3 repeats")
+    assert outcome.files == () and outcome.filled.run == 3 * 11 * 3  # Shampoo runs beside
+    assert list(tmp_path.iterdir()) == []  # nothing in the working folder
+    assert temporary_stores() == before  # and the temporary store is gone
+
+
+def test_a_notebook_reproduces_the_study_without_files_and_the_same_as_the_command(tmp_path):
+    settings = statelab.StudySettings(repeats=3, pool=0, spec={"epochs": 3}, seed=4)
+    in_memory = statelab.reproduce(settings).result
+    assert isinstance(in_memory, statelab.studies.study.Reproduction)
+    assert list(in_memory.verdicts.index) == ["E1", "E2", "E3", "E4", "E5", "E6"]
+    assert set(in_memory.tables) == {"a_vs_a", "stateful_vs_stateless", "batch12", "resets"}
+    written = statelab.reproduce(settings, out=tmp_path / "study")
+    assert written.files and all(p.parent == tmp_path / "study" for p in written.files)
+    pd.testing.assert_frame_equal(written.result.verdicts, in_memory.verdicts)
+    for name, result in in_memory.results.items():
+        np.testing.assert_array_equal(written.result.results[name].rmse, result.rmse)
+
+
+def test_settings_are_checked_before_anything_runs(tmp_path):
+    with pytest.raises(statelab.StatelabError, match="--margin must be"):
+        statelab.reproduce(statelab.StudySettings(margin=0), out=tmp_path / "x")
+    with pytest.raises(statelab.StatelabError, match="at least 2 repeats"):
+        statelab.generalise(statelab.GeneraliseSettings("m3:N1402,m3:N1403", repeats=1))
+    assert not (tmp_path / "x").exists()
