@@ -254,3 +254,15 @@ def test_a_failed_repeat_is_an_empty_cell_and_counted_in_every_output(outcome, t
     assert written["experiments"]["stateless"]["failed"] == 1
     assert written["experiments"]["stateful"]["failed"] == 0
     assert reproduction.verdicts.loc["E1", "n_b"] == 2  # stateless: 2 finished repeats
+
+
+def test_an_underflowed_p_value_reads_below_1e_300_never_zero(outcome):
+    _, done = outcome
+    verdicts = done.result.verdicts.copy()
+    verdicts["verdict"] = "supported"
+    verdicts[["wilcoxon_p", "welch_p", "mann_whitney_p", "holm_p"]] = [0.0, 0.0, 3e-7, 0.0]
+    lines = format_verdicts(verdicts).split("\n")
+    assert (
+        "Wilcoxon p < 1e-300, Welch p < 1e-300, Mann-Whitney p=3e-07, Holm p < 1e-300" in lines[0]
+    )
+    assert "p=0," not in format_verdicts(verdicts)

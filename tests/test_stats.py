@@ -511,3 +511,17 @@ def test_holm_agrees_with_statsmodels_on_random_p_values_with_ties(seed):
     rng = np.random.default_rng(seed)
     p = np.round(rng.uniform(0, 0.2, size=12), 2)  # rounded: ties among them
     np.testing.assert_allclose(stats.holm(p), multipletests(p, method="holm")[1], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("p", "text"),
+    [(0.0, "p < 1e-300"), (0.012345, "p=0.012"), (1.0, "p=1"), (5e-324, "p=4.9e-324")],
+)
+def test_p_text_says_an_underflowed_p_is_below_1e_300(p, text):
+    assert stats.p_text(p) == text
+
+
+def test_explain_never_says_p_is_zero():
+    tested = stats.compare_pair(np.arange(20.0), np.arange(20.0) + 5, paired=True)
+    line = stats.explain(stats.EXPECTATIONS[0], tested, "contradicted", 0.0)
+    assert line.endswith("Holm-adjusted p < 1e-300") and "p = 0" not in line

@@ -111,6 +111,8 @@ def write_study(study: Reproduction, out: Path) -> list[Path]:
 
 def format_verdicts(verdicts: pd.DataFrame) -> str:
     """One line per expectation: verdict, then the statistics behind it."""
+    from statelab.stats import p_text
+
     lines = []
     for key, row in verdicts.iterrows():
         if row["verdict"] == "identical":
@@ -120,12 +122,12 @@ def format_verdicts(verdicts: pd.DataFrame) -> str:
         else:
             stats_text = (
                 f"diff {row['mean_difference']:+.2f} [{row['ci_low']:+.2f}, {row['ci_high']:+.2f}], "
-                f"Wilcoxon p={row['wilcoxon_p']:.2g}, Welch p={row['welch_p']:.2g}, "
-                f"Mann-Whitney p={row['mann_whitney_p']:.2g}, Holm p={row['holm_p']:.2g}, "
+                f"Wilcoxon {p_text(row['wilcoxon_p'])}, Welch {p_text(row['welch_p'])}, "
+                f"Mann-Whitney {p_text(row['mann_whitney_p'])}, Holm {p_text(row['holm_p'])}, "
                 f"d={row['cohens_d']:+.2f}, Cliff's delta={row['cliffs_delta']:+.2f}"
             )
             if np.isfinite(row.get("holm_equivalence_p", np.nan)):
                 stats_text += (f", equivalence (TOST within +-{row['margin_rmse']:.3g}) Holm "
-                               f"p={row['holm_equivalence_p']:.2g}")  # fmt: skip
+                               f"{p_text(row['holm_equivalence_p'])}")  # fmt: skip
         lines.append(f"{key} {row['claim']}: {row['verdict'].upper()} ({stats_text})")
     return "\n".join(lines)

@@ -39,6 +39,7 @@ from statelab.stats.verdict import (
     decide,
     explain,
     finding,
+    p_text,
     pooled_verdict,
     verdict,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "log_margins",
     "log_ratio",
     "meta_analysis",
+    "p_text",
     "pairwise_table",
     "pooled_equivalent",
     "pooled_verdict",

@@ -83,6 +83,12 @@ def verdict(
     return decide(expectation, finding(test, adjusted_p, alpha), equivalence_p < alpha)
 
 
+def p_text(p: float, digits: int = 2, equals: str = "=") -> str:
+    """A p-value in words: "p=0.012", or "p < 1e-300" for one that underflowed to 0 in
+    floating point (never "p=0", which no test can give)."""
+    return "p < 1e-300" if p == 0 else f"p{equals}{p:.{digits}g}"
+
+
 def explain(
     expectation: Expectation,
     test: PairTest,
@@ -108,7 +114,7 @@ def explain(
     return (
         f"{expectation.better} mean RMSE {test.mean_a:.2f} vs {expectation.worse} {test.mean_b:.2f}: "
         f"{abs(test.mean_difference):.2f} {direction} (95% CI {test.ci_low:.2f} to {test.ci_high:.2f}), "
-        f"Holm-adjusted p = {adjusted_p:.3g}{within}"
+        f"Holm-adjusted {p_text(adjusted_p, 3, ' = ')}{within}"
     )
 
 

@@ -413,16 +413,11 @@ def answer_lines(result: Generalisation) -> list[str]:
         best = ranking.table.index[0]
         lines.append(
             f"- Best mean rank: {best} ({ranking.table['mean_rank'].iloc[0]:.2f} of "
-            f"{len(ranking.table)}; Friedman p {_p(ranking.ranks.friedman_p)}, Nemenyi "
+            f"{len(ranking.table)}; Friedman {stats.p_text(ranking.ranks.friedman_p, 2, ' = ')}, Nemenyi "
             f"critical difference {ranking.ranks.critical_difference:.2f}); it beats "
             f"persistence on {ranking.table['beats_persistence'].iloc[0]:.0%} of the series."
         )
     return lines
-
-
-def _p(p: float) -> str:
-    """A p-value for a sentence; one that underflowed to 0 in floating point says so."""
-    return "< 1e-300" if p == 0 else f"= {p:.2g}"
 
 
 def _by_group(result: Generalisation, expectation) -> str:
