@@ -7,9 +7,8 @@ is written: writing files is one consumer of a result."""
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -95,14 +94,13 @@ def run(
     )[chosen.name]
 
 
-@contextlib.contextmanager
-def _folder(out: str | Path | None) -> Iterator[Path]:
-    """``out``, or a temporary folder removed afterwards (a study without files)."""
+def _run(plan, finish: Finish, out, execution, progress) -> Outcome:
+    """Run ``plan`` through the pipeline into the store in ``out``, writing its files there;
+    without ``out``, into a temporary folder removed afterwards, writing nothing."""
     if out is not None:
-        yield Path(out)
-        return
+        return execute(plan, Path(out), finish, execution, progress)
     with tempfile.TemporaryDirectory(prefix="statelab-") as temporary:
-        yield Path(temporary)
+        return execute(plan, Path(temporary), finish._replace(write=None), execution, progress)
 
 
 def reproduce(
@@ -121,10 +119,8 @@ def reproduce(
     settings = settings or StudySettings()
     _import_in_background("statelab.stats", "statelab.outputs.plots")
     plan = study_plan(settings)
-    finish = Finish(partial(analyse_study, settings=settings),
-                    files.write_study if out is not None else None, files.names)  # fmt: skip
-    with _folder(out) as folder:
-        return execute(plan, folder, finish, execution, progress)
+    finish = Finish(partial(analyse_study, settings=settings), files.write_study, files.names)
+    return _run(plan, finish, out, execution, progress)
 
 
 def generalise(
@@ -153,9 +149,8 @@ def generalise(
         series=execution.series or series_per_chunk(plan),
     )
     finish = Finish(partial(analyse_generalisation, collection=collection),
-                    files.write_generalisation if out is not None else None, files.names)  # fmt: skip
-    with _folder(out) as folder:
-        return execute(plan, folder, finish, execution, progress)
+                    files.write_generalisation, files.names)  # fmt: skip
+    return _run(plan, finish, out, execution, progress)
 
 
 def _import_in_background(*modules: str) -> None:
