@@ -1,7 +1,7 @@
 """The study's harness steps 1-4 (statelab.data.dataset.prepare), checked by hand on Shampoo Sales:
 differencing, framing, the 22/12 split, a scaler fitted on the training rows only, the
 training window, and the exact inverse back to sales units. The oracle is plain Python on the
-36 values printed in DESIGN.md, not statelab's own transforms."""
+36 values printed in docs/design.md section 1, not statelab's own transforms."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import statelab
 from statelab.data.dataset import prepare, rows_needed
 from statelab.spec import Spec
 
-# DESIGN.md section 1, the 36 months as printed there.
+# docs/design.md section 1, the 36 months as printed there.
 SHAMPOO = [
     266.0, 145.9, 183.1, 119.3, 180.3, 168.5, 231.8, 224.5, 192.8, 122.9, 336.5, 185.9,
     194.3, 149.5, 210.1, 273.3, 191.4, 287.0, 226.0, 303.6, 289.9, 421.6, 264.5, 342.3,
@@ -38,10 +38,17 @@ def by_hand(rows: list[tuple[float, float]], fitted_on: list[tuple[float, float]
     return np.array(out)
 
 
-def test_the_series_is_the_one_in_the_design_notes():
+def test_the_series_is_the_one_in_the_design():
     series = statelab.shampoo()
     assert series.to_list() == SHAMPOO
     assert str(series.index[0]) == "1901-01" and str(series.index[-1]) == "1903-12"
+
+
+def test_the_design_prints_these_36_months(design):
+    study = design[1]
+    printed = study.split("```")[1]  # section 1's first code block: the series
+    assert [float(value) for value in printed.split()] == SHAMPOO
+    assert "1901-01 .. 1903-12" in study
 
 
 def test_shampoo_frames_into_22_training_and_12_test_rows():

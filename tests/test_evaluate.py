@@ -1,5 +1,6 @@
 """Walk-forward scoring (statelab.execution.evaluate): RMSE worked by hand, and the persistence
-baseline, 136.761 on Shampoo, computed independently from the raw values in DESIGN.md."""
+baseline, 136.761 on Shampoo, computed independently from the raw values in docs/design.md
+section 1."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from statelab.data.dataset import prepare
 from statelab.execution.evaluate import mase, persistence_rmse, rmse
 from statelab.spec import Spec
 
-# DESIGN.md section 1.
+# docs/design.md section 1.
 SHAMPOO = [
     266.0, 145.9, 183.1, 119.3, 180.3, 168.5, 231.8, 224.5, 192.8, 122.9, 336.5, 185.9,
     194.3, 149.5, 210.1, 273.3, 191.4, 287.0, 226.0, 303.6, 289.9, 421.6, 264.5, 342.3,
@@ -36,10 +37,18 @@ def test_rmse_reduces_the_last_axis_only():
     assert rmse(actual, forecasts[None]).shape == (1, 3)
 
 
-def test_persistence_on_shampoo_is_136_761_computed_independently():
-    # next month = this month, over the 12 months of 1903
+def persistence_by_hand() -> float:
+    """Next month = this month, over the 12 months of 1903."""
     errors = [SHAMPOO[t] - SHAMPOO[t - 1] for t in range(24, 36)]
-    by_hand = math.sqrt(sum(e * e for e in errors) / 12)
+    return math.sqrt(sum(e * e for e in errors) / 12)
+
+
+def test_the_design_states_the_persistence_rmse_worked_by_hand(design):
+    assert f"RMSE **{persistence_by_hand():.3f}**" in design[1]
+
+
+def test_persistence_on_shampoo_is_136_761_computed_independently():
+    by_hand = persistence_by_hand()
     assert round(by_hand, 3) == 136.761
     found = persistence_rmse(prepare(statelab.shampoo(), Spec()))
     assert isinstance(found, float)
