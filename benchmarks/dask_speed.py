@@ -20,6 +20,7 @@ import jax
 from statelab.execution import pipeline, runner
 from statelab.execution.backends import InProcess, open_backend
 from statelab.execution.store import Store
+from statelab.spec import Setup
 from statelab.studies import study
 
 
@@ -46,7 +47,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     plan = study.study_plan(
-        study.StudySettings(repeats=args.repeats, pool=0, spec={"epochs": args.epochs}, seed=1)
+        study.StudySettings(repeats=args.repeats, pool=0, setup=Setup(epochs=args.epochs), seed=1)
     )
     print(f"device: {jax.devices()[0]}; {plan.planned} repeats x {args.epochs} epochs, "
           f"chunks of {args.chunk}")  # fmt: skip

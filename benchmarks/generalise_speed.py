@@ -67,7 +67,7 @@ def measure(args, out: Path, workers: int | None) -> dict[str, float]:
             sample=args.sample,
             sample_seed=args.sample_seed,
             repeats=args.repeats,
-            spec={"epochs": args.epochs},
+            setup=statelab.Setup(epochs=args.epochs),
         )
         outcome = statelab.generalise(settings, out=out, execution=execution)
         wall = time.perf_counter() - started

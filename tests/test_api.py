@@ -168,7 +168,9 @@ def test_a_notebook_reads_the_generalisations_verdicts_and_nothing_is_written(
 ):
     monkeypatch.chdir(tmp_path)
     before = temporary_stores()
-    settings = statelab.GeneraliseSettings("m3:N1402,m3:N1403", repeats=3, spec={"epochs": 3})
+    settings = statelab.GeneraliseSettings(
+        "m3:N1402,m3:N1403", repeats=3, setup=statelab.Setup(epochs=3)
+    )
     outcome = statelab.generalise(settings)
     result = outcome.result
     assert isinstance(result, statelab.studies.generalise.Generalisation)
@@ -184,7 +186,7 @@ def test_a_notebook_reads_the_generalisations_verdicts_and_nothing_is_written(
 
 
 def test_a_notebook_reproduces_the_study_without_files_and_the_same_as_the_command(tmp_path):
-    settings = statelab.StudySettings(repeats=3, pool=0, spec={"epochs": 3}, seed=4)
+    settings = statelab.StudySettings(repeats=3, pool=0, setup=statelab.Setup(epochs=3), seed=4)
     in_memory = statelab.reproduce(settings).result
     assert isinstance(in_memory, statelab.studies.study.Reproduction)
     assert list(in_memory.verdicts.index) == ["E1", "E2", "E3", "E4", "E5", "E6"]

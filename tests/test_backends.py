@@ -17,7 +17,9 @@ from statelab.studies import study
 
 
 def plan():
-    return study.study_plan(study.StudySettings(repeats=8, pool=12, spec={"epochs": 40}, seed=5))
+    return study.study_plan(
+        study.StudySettings(repeats=8, pool=12, setup=statelab.Setup(epochs=40), seed=5)
+    )
 
 
 def stored_rmse(folder) -> dict[tuple[str, int], float]:

@@ -53,7 +53,7 @@ def test_the_batch_12_pair_runs_at_the_horizon_and_the_rest_as_they_are():
 
 def test_plan_runs_every_preset_on_every_series_and_shampoo_beside_them():
     settings = statelab.GeneraliseSettings(
-        "m3:N1402,m3:N1403", repeats=3, spec={"epochs": 2}, seed=7
+        "m3:N1402,m3:N1403", repeats=3, setup=statelab.Setup(epochs=2), seed=7
     )
     plan, collection = generalise.generalise_plan(settings)
     assert set(plan.series) == {"m3:N1402", "m3:N1403", "shampoo"}
@@ -210,7 +210,7 @@ RAW = ["n_a", "n_b", "mean_a", "mean_b", "mean_difference", "ci_low", "ci_high",
 
 def generalised(data: str) -> generalise.Generalisation:
     """The library call a notebook makes: no folder, nothing written."""
-    settings = statelab.GeneraliseSettings(data, repeats=4, spec={"epochs": 4}, seed=5)
+    settings = statelab.GeneraliseSettings(data, repeats=4, setup=statelab.Setup(epochs=4), seed=5)
     return statelab.generalise(settings).result
 
 

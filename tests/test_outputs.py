@@ -41,7 +41,9 @@ def expected_files() -> set[str]:
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory):
     out = tmp_path_factory.mktemp("study")
-    settings = statelab.StudySettings(repeats=REPEATS, pool=POOL, spec={"epochs": 3}, seed=1)
+    settings = statelab.StudySettings(
+        repeats=REPEATS, pool=POOL, setup=statelab.Setup(epochs=3), seed=1
+    )
     outcome = statelab.reproduce(settings, out=out)
     assert isinstance(outcome.result, study.Reproduction)
     return out, outcome

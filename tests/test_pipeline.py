@@ -12,11 +12,11 @@ import statelab
 from statelab import layout
 from statelab.execution import pipeline
 
-SETTINGS = {"epochs": 6}
+SETTINGS = statelab.Setup(epochs=6)
 
 
 def plan(repeats: int, pool: int = 0, seed: int = 1) -> statelab.StudySettings:
-    return statelab.StudySettings(repeats=repeats, pool=pool, spec=SETTINGS, seed=seed)
+    return statelab.StudySettings(repeats=repeats, pool=pool, setup=SETTINGS, seed=seed)
 
 
 def execute(settings: statelab.StudySettings, out, execution=None) -> pipeline.Outcome:

@@ -8,7 +8,7 @@ import pytest
 
 import statelab
 from statelab.engine.profile import PROFILES
-from statelab.spec import MAX_LEARNING_RATE, Spec
+from statelab.spec import MAX_LEARNING_RATE, PRESETS, Spec
 
 
 @pytest.mark.parametrize(
@@ -47,3 +47,20 @@ def test_the_digest_is_stable_and_tells_settings_apart():
     assert Spec().digest() == Spec().digest()
     assert Spec().digest() != Spec(shuffle=True).digest()
     assert len(Spec().digest()) == 16
+
+
+def test_a_setup_changes_only_what_it_sets_in_every_preset():
+    setup = statelab.Setup(epochs=300, neurons=4)
+    assert setup.changes() == {"epochs": 300, "neurons": 4}
+    for preset in PRESETS.values():
+        changed = setup.apply(preset.spec)
+        assert (changed.epochs, changed.neurons) == (300, 4)
+        assert changed.replace(epochs=preset.spec.epochs, neurons=1) == preset.spec
+    assert statelab.Setup().apply(PRESETS["stateful"].spec) == PRESETS["stateful"].spec
+
+
+def test_a_setup_is_checked_as_a_spec_is():
+    with pytest.raises(statelab.StatelabError, match="profile"):
+        statelab.Setup(profile="keras1").apply(Spec())
+    with pytest.raises(statelab.StatelabError, match="epochs"):
+        statelab.Setup(epochs=0).apply(Spec())

@@ -9,7 +9,7 @@ from PIL import Image
 
 from statelab.cli import main
 from statelab.execution.runner import SHUFFLE_APART_LANES, run_tasks
-from statelab.spec import PRESETS
+from statelab.spec import PRESETS, Setup
 from statelab.studies import study
 from statelab.studies.study import COMPARISONS, label
 
@@ -112,7 +112,7 @@ def test_reproduce_prints_the_tables(capsys, tmp_path):
 
 
 def test_experiments_of_the_same_shape_share_one_compiled_call():
-    plan = study.study_plan(study.StudySettings(repeats=3, pool=0, spec={"epochs": 2}, seed=1))
+    plan = study.study_plan(study.StudySettings(repeats=3, pool=0, setup=Setup(epochs=2), seed=1))
     ran = {r.name: r for r in run_tasks(plan.tasks, seed=1)}
     batch12 = {"stateful_batch12", "stateless_batch12"}
     calls = {r.provenance.call for r in ran.values()}
@@ -128,13 +128,13 @@ def test_a_large_call_runs_its_shuffling_lanes_apart_with_the_same_results():
     draws permutations for all its lanes once any shuffles); its repeats are the same bits
     as in the small, shared call above."""
     repeats = -(-SHUFFLE_APART_LANES // 9)  # nine batch-1 experiments: just enough lanes
-    plan = study.study_plan(study.StudySettings(repeats=repeats, pool=0, spec={"epochs": 2}, seed=1))  # fmt: skip
+    plan = study.study_plan(study.StudySettings(repeats=repeats, pool=0, setup=Setup(epochs=2), seed=1))  # fmt: skip
     ran = {r.name: r for r in run_tasks(plan.tasks, seed=1)}
     apart = {"stateful_batch12", "stateless_batch12", "stateless_shuffle"}
     assert len({r.provenance.call for r in ran.values()}) == 3
     assert len({ran[n].provenance.call for n in ran if n not in apart}) == 1
     assert ran["stateless_shuffle"].provenance.lanes == -(-repeats // 8) * 8
-    small = study.study_plan(study.StudySettings(repeats=3, pool=0, spec={"epochs": 2}, seed=1))
+    small = study.study_plan(study.StudySettings(repeats=3, pool=0, setup=Setup(epochs=2), seed=1))
     shared = {r.name: r for r in run_tasks(small.tasks, seed=1)}
     for name in ("stateless_shuffle", "stateful"):
         assert np.array_equal(ran[name].forecasts_scaled[:3], shared[name].forecasts_scaled)

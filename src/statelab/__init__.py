@@ -15,6 +15,7 @@ _EXPORTS = {
     "LSTMWeights": "statelab.engine.lstm",
     "Preset": "statelab.spec",
     "Results": "statelab.execution.results",
+    "Setup": "statelab.spec",
     "Spec": "statelab.spec",
     "StatelabError": "statelab.errors",
     "Execution": "statelab.execution.pipeline",

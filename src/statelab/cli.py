@@ -269,11 +269,12 @@ def reproduce(
     from statelab import api
     from statelab.execution import pipeline
     from statelab.outputs import study as outputs
+    from statelab.spec import Setup
     from statelab.studies import study
 
     settings = study.StudySettings(
         data=data, value_column=value_column, test_size=test_size, repeats=repeats, pool=pool,
-        seed=seed, margin=margin, spec=_settings(epochs=epochs, profile=profile),
+        seed=seed, margin=margin, setup=Setup(epochs=epochs, profile=profile),
     )  # fmt: skip
     execution = pipeline.Execution(chunk=chunk, workers=workers, cluster=cluster, keep=keep)
     with _Progress(quiet) as progress:
@@ -341,11 +342,12 @@ def generalise(
     write the tables and figures (`statelab report FOLDER` makes the HTML report)."""
     from statelab import api
     from statelab.execution import pipeline
+    from statelab.spec import Setup
     from statelab.studies.generalise import GeneraliseSettings
 
     settings = GeneraliseSettings(
         data=data, value_column=value_column, sample=sample, sample_seed=sample_seed,
-        repeats=repeats, seed=seed, margin=margin, spec=_settings(epochs=epochs, profile=profile),
+        repeats=repeats, seed=seed, margin=margin, setup=Setup(epochs=epochs, profile=profile),
     )  # fmt: skip
     execution = pipeline.Execution(series=chunk_series, workers=workers, cluster=cluster)
     with _Progress(quiet) as progress:

@@ -146,6 +146,30 @@ class Spec:
         return _digest(self)
 
 
+@dataclass(frozen=True)
+class Setup:
+    """The set-up a study runs all its experiments at: the settings a user may vary without
+    changing what an experiment is (None keeps each preset's own; the study's is 1000 epochs,
+    1 neuron, 1 lag, learning rate 0.001, keras3). Statefulness, batch size, shuffling and the
+    resets define the experiments, so they are not part of a set-up."""
+
+    epochs: int | None = None
+    neurons: int | None = None
+    lags: int | None = None
+    learning_rate: float | None = None
+    profile: str | None = None
+
+    def changes(self) -> dict[str, object]:
+        """The settings this set-up changes, by Spec field."""
+        return {
+            name: value for name, value in dataclasses.asdict(self).items() if value is not None
+        }
+
+    def apply(self, spec: Spec) -> Spec:
+        """``spec`` at this set-up (validated again)."""
+        return spec.replace(**self.changes())
+
+
 @functools.lru_cache(maxsize=4096)
 def _digest(spec: Spec) -> str:
     # Cached: the store asks for it once a row, and a spec never changes.

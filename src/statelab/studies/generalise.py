@@ -11,7 +11,7 @@ and the ranks of the eleven experiments. statelab.outputs.generalise writes them
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -22,7 +22,7 @@ from statelab.defaults import GENERALISE_DATA, GENERALISE_REPEATS, MARGIN
 from statelab.errors import StatelabError
 from statelab.execution.plan import Plan, Skip, check_margin, check_paired_repeats, make_plan
 from statelab.execution.results import Results
-from statelab.spec import PRESETS, Spec
+from statelab.spec import PRESETS, Setup, Spec
 
 if TYPE_CHECKING:  # SciPy and scikit-posthocs load only when the ranks are computed
     from statelab.stats import Ranks
@@ -66,11 +66,11 @@ class GeneraliseSettings:
     repeats: int = GENERALISE_REPEATS  # per experiment and series
     seed: int = 1  # the master seed: repeat k draws from (seed, k)
     margin: float = MARGIN  # the equivalence margin, a share of each series' persistence RMSE
-    spec: Mapping[str, object] = field(default_factory=dict)  # Spec fields set in every preset
+    setup: Setup = Setup()  # epochs, neurons, lags, learning rate, profile of every preset
 
 
 def generalise_plan(settings: GeneraliseSettings) -> tuple[Plan, Collection]:
-    """The eleven presets (``settings.spec`` overrides every one) on every selected series
+    """The eleven presets (``settings.setup`` overrides every one) on every selected series
     and on Shampoo Sales (the reference), ``repeats`` each; repeat k of every preset on a
     series starts from the same initial weights."""
     if settings.sample_seed is not None and settings.sample is None:
@@ -93,7 +93,7 @@ def generalise_plan(settings: GeneraliseSettings) -> tuple[Plan, Collection]:
         shampoo = catalog.select(REFERENCE)
         series.append(shampoo.series[0])
         sizes.append(shampoo.test_size[0])
-    experiments = [(name, p.spec.replace(**settings.spec), settings.repeats)
+    experiments = [(name, settings.setup.apply(p.spec), settings.repeats)
                    for name, p in PRESETS.items()]  # fmt: skip
     made = make_plan(experiments, series, sizes, settings.seed, adapt=at_horizon)
     usable = set(names) & set(made.series)

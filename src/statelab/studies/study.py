@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -17,7 +17,7 @@ from statelab.errors import StatelabError
 from statelab.execution.plan import Plan, check_margin, check_paired_repeats, make_plan
 from statelab.execution.results import Results, describe_with_failures
 from statelab.execution.runner import MAX_REPEATS
-from statelab.spec import PRESETS
+from statelab.spec import PRESETS, Setup
 
 
 class Comparison(NamedTuple):
@@ -70,11 +70,11 @@ class StudySettings:
     pool: int = POOL  # repeats of POOL_EXPERIMENT behind the standard-error curve
     seed: int = 1  # the master seed: repeat k draws from (seed, k)
     margin: float = MARGIN  # the equivalence margin, a share of the persistence RMSE
-    spec: Mapping[str, object] = field(default_factory=dict)  # Spec fields set in every preset
+    setup: Setup = Setup()  # epochs, neurons, lags, learning rate, profile of every preset
 
 
 def study_plan(settings: StudySettings) -> Plan:
-    """The eleven presets on the one series ``settings.data`` names (``settings.spec``
+    """The eleven presets on the one series ``settings.data`` names (``settings.setup``
     overrides every preset), each with the repeats the study needs: ``repeats`` each, and
     ``pool`` for the pool experiment."""
     check_margin(settings.margin)
@@ -94,7 +94,7 @@ def study_plan(settings: StudySettings) -> Plan:
     if isinstance(pool, bool) or not isinstance(pool, int) or not 0 <= pool <= MAX_REPEATS:
         raise StatelabError(f"--pool must be a whole number from 0 to {MAX_REPEATS:,}, got {pool}")
     experiments = [
-        (name, preset.spec.replace(**settings.spec),
+        (name, settings.setup.apply(preset.spec),
          max(count, pool) if name == POOL_EXPERIMENT else count)
         for name, preset in PRESETS.items()
     ]  # fmt: skip
