@@ -67,7 +67,7 @@ def test_pooled_tost_is_the_z_tost_worked_by_hand():
     assert equivalent(-0.02, 0.0185, 0.05) and not equivalent(-0.02, 0.0195, 0.05)
 
 
-@pytest.mark.parametrize("alpha", [0.05])
+@pytest.mark.parametrize("alpha", [0.05, 0.01])
 @pytest.mark.parametrize("margin", [0.01, 0.05, 0.2])
 def test_pooled_tost_agrees_with_the_z_tost_everywhere(margin, alpha):
     answers = set()
