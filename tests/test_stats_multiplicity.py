@@ -114,8 +114,9 @@ def test_per_series_adjusts_each_expectation_across_the_series():
                 stateful, "stateful_seed_train": stateful, "stateful_reset_test": stateful}  # fmt: skip
         by_series[series] = {name: repeats(name, series, r) for name, r in rmse.items()}
     collection = generalise.Collection(
-        "made", tuple(made), dict.fromkeys(made, ""), dict.fromkeys(made, 100), 0.01, None
-    )
+        name="made", members=tuple(made), domain=dict.fromkeys(made, ""),
+        train_length=dict.fromkeys(made, 100), margin=0.01, reference=None,
+    )  # fmt: skip
     table = generalise.per_series(generalise.Runs(by_series, PAIRS), collection, seed=1)
     tested = table[table["expectation"].isin(["E1", "E2"])]
     np.testing.assert_allclose(tested["primary_p"], P, rtol=1e-12)  # the Wilcoxon oracle

@@ -190,12 +190,15 @@ def generalisation(table: pd.DataFrame, margin: float) -> generalise.Generalisat
     """The analysed study with this per-series table, and nothing else that the answer reads."""
     series = tuple(dict.fromkeys(table["series"]))
     collection = generalise.Collection(
-        "made", series, dict.fromkeys(series, ""), dict.fromkeys(series, 100), margin, None
-    )
+        name="made", members=series, domain=dict.fromkeys(series, ""),
+        train_length=dict.fromkeys(series, 100), margin=margin, reference=None,
+    )  # fmt: skip
     return generalise.Generalisation(
-        collection, table, pd.DataFrame(), generalise.across_series(table, margin),
-        generalise.Ranking(pd.DataFrame(), pd.DataFrame(), None), None, 10, 1, (), {}, "",
-        generalise.Provenance((), (), ()),
+        collection=collection, per_series=table, experiments=pd.DataFrame(),
+        across=generalise.across_series(table, margin),
+        ranking=generalise.Ranking(pd.DataFrame(), pd.DataFrame(), None), reference=None,
+        repeats=10, seed=1, skipped=(), specs={}, horizon_note="",
+        provenance=generalise.Provenance((), (), ()),
     )  # fmt: skip
 
 
