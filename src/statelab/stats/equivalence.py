@@ -53,10 +53,11 @@ def pooled_equivalent(
 ) -> bool:
     """The pooled TOST at ``alpha``: the (1 - 2 alpha) interval of the pooled log ratio lies
     within :func:`log_margins`. The interval is the normal one with the standard error that
-    the 95% CI (``ci_low``, ``ci_high``) was built from: both one-sided z-tests reject at
-    ``alpha`` exactly when it does."""
+    the 95% CI (``ci_low``, ``ci_high``; the meta-analysis builds it at ``ALPHA``, whatever
+    ``alpha`` is here) was built from: both one-sided z-tests reject at ``alpha`` exactly when
+    it does."""
     from scipy.special import ndtri
 
-    half = (ci_high - ci_low) / 2 * ndtri(1 - alpha) / ndtri(1 - alpha / 2)
+    half = (ci_high - ci_low) / 2 * ndtri(1 - alpha) / ndtri(1 - ALPHA / 2)
     low, high = log_margins(margin)
     return bool(low < pooled - half and pooled + half < high)
