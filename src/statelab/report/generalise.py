@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from statelab import layout
-from statelab.report.study import (
+from statelab.report.toolkit import (
     KINDS,
     STYLE,
     Damaged,

@@ -1,30 +1,32 @@
-"""One self-contained HTML report of a reproduced study: every figure embedded, no network.
+"""The page of a reproduced study (a folder `statelab reproduce` wrote), built with the toolkit.
 
 It reads only what `statelab reproduce` wrote (results -> statistics -> files), so a
-report can be rebuilt at any time from the folder alone. The folder may have been edited
-or damaged: every value drawn from its files is checked where it is used as a number and
-escaped where it is shown, and a damaged file ends in a one-line error naming it.
+report can be rebuilt at any time from the folder alone.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import math
-import numbers
 import os
-import stat
-from html import escape
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from statelab import files, layout
-from statelab.errors import StatelabError
-from statelab.files import shown
+from statelab import layout
+from statelab.report.toolkit import (
+    STYLE,
+    damaged,
+    field,
+    image,
+    number,
+    read_csv,
+    read_json,
+    table,
+    text,
+    verdict_class,
+)
 from statelab.studies.study import COMPARISONS
 
+COMMAND = "reproduce"
 NEEDED = (
     layout.STUDY_JSON,
     layout.VERDICTS,
@@ -38,121 +40,6 @@ VERDICT_COLUMNS = ["a", "b", "mean_a", "mean_b", "mean_difference", "ci_low", "c
 # Written since the equivalence test came in; shown where present.
 OPTIONAL_VERDICT_COLUMNS = ["log_ratio", "margin_rmse", "holm_equivalence_p"]
 VERDICT_TEXT = ["claim", "explanation"]  # and "verdict", among the columns
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-REPORT_SUFFIXES = (".html", ".htm")
-
-STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
-h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; }
-table { border-collapse: collapse; margin: .8em 0; font-size: .85em; }
-th, td { border: 1px solid #ddd; padding: .25em .5em; text-align: right; }
-th { background: #f4f4f4; } td.text, th.text { text-align: left; }
-img { max-width: 100%; border: 1px solid #eee; margin: .5em 0; }
-.supported { color: #1a7f37; font-weight: bold; } .contradicted { color: #b42318; font-weight: bold; }
-.identical { color: #175cd3; font-weight: bold; } .none { color: #666; font-weight: bold; }
-.equivalent { color: #7a5af8; font-weight: bold; }
-"""
-
-
-class Damaged(Exception):
-    """A file of the folder is not what `statelab reproduce` writes (internal to this module)."""
-
-
-def damaged(folder: Path, name: str, problem: str, command: str = "reproduce") -> StatelabError:
-    """The one-line error for a damaged file of the folder, with the fix (``command``: the
-    command that writes the folder)."""
-    problem = " ".join(shown(problem).split())[:200]
-    return StatelabError(
-        f"{shown(folder / name)} is damaged or was edited ({problem}): "
-        f"run `statelab {command} --out {shown(folder)}` again"
-    )
-
-
-def text(value: object) -> str:
-    """Any value drawn from a file, as escaped HTML text; a blank CSV cell shows as nothing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return escape(str(value))
-
-
-def number(value: float, digits: int = 3) -> str:
-    return f"{value:.{digits}g}" if abs(value) < 1e-3 and value else f"{value:.{digits}f}"
-
-
-def cell(value: object, digits: int = 3) -> str:
-    """A table cell: numbers right-aligned, NaN (a test not run) or None as a dash, text left."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "<td>&ndash;</td>"
-    if isinstance(value, float):
-        return f"<td>{number(value, digits)}</td>"
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
-        return f"<td>{int(value)}</td>"
-    return f'<td class="text">{text(value)}</td>'
-
-
-def table(frame: pd.DataFrame, digits: int = 3, index: bool = True) -> str:
-    """An HTML table with every label and cell escaped."""
-    head = [f'<th class="text">{text(frame.index.name)}</th>'] if index else []
-    head += [f"<th>{text(c)}</th>" for c in frame.columns]
-    rows = []
-    for label, values in zip(frame.index, frame.itertuples(index=False), strict=True):
-        cells = [f'<td class="text">{text(label)}</td>'] if index else []
-        cells += [cell(value, digits) for value in values]
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{''.join(head)}</tr>{''.join(rows)}</table>"
-
-
-def image(folder: Path, name: str, alt: str, command: str = "reproduce") -> str:
-    """A PNG of the folder, embedded; anything else there is a damaged file."""
-    data = read_bytes(folder, name, command)
-    if not data.startswith(PNG_SIGNATURE):
-        raise damaged(folder, name, "not a PNG image", command)
-    encoded = base64.b64encode(data).decode("ascii")
-    return f'<img src="data:image/png;base64,{encoded}" alt="{escape(alt)}">'
-
-
-def read_bytes(folder: Path, name: str, command: str = "reproduce") -> bytes:
-    try:
-        return (folder / name).read_bytes()
-    except OSError as error:
-        raise damaged(folder, name, f"cannot read: {error.strerror}", command) from None
-
-
-def read_csv(folder: Path, name: str, command: str = "reproduce") -> pd.DataFrame:
-    """A CSV of the folder with its first column as the index."""
-    try:
-        return pd.read_csv(folder / name, index_col=0)
-    except (ValueError, UnicodeDecodeError, OSError) as error:  # pandas' errors are ValueErrors
-        raise damaged(folder, name, str(error).strip().split("\n")[0], command) from None
-
-
-def read_json(folder: Path, name: str, check, command: str = "reproduce") -> dict:
-    """A JSON file of the folder, which ``check`` (raising Damaged) finds usable."""
-    try:
-        data = json.loads(read_bytes(folder, name, command).decode("utf-8"))
-    except UnicodeDecodeError:
-        raise damaged(folder, name, "not UTF-8 text", command) from None
-    except (ValueError, RecursionError) as error:
-        raise damaged(folder, name, f"not JSON: {error}", command) from None
-    try:
-        check(data)
-    except Damaged as error:
-        raise damaged(folder, name, str(error), command) from None
-    return data
-
-
-def read_study(folder: Path) -> dict:
-    """study.json, checked for every field the report uses."""
-    return read_json(folder, layout.STUDY_JSON, check_study)
-
-
-KINDS = {
-    "an integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "a number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    "an object": lambda v: isinstance(v, dict),
-    "a list": lambda v: isinstance(v, list),
-    "a string": lambda v: isinstance(v, str),
-}
 STUDY_FIELDS = {
     "seed": "an integer",
     "repeats": "an integer",
@@ -168,18 +55,6 @@ STUDY_FIELDS = {
 EXPERIMENT_FIELDS = {"settings": "an object", "versions": "a list"}
 
 
-def field(data: object, keys: tuple[str, ...], kind: str) -> object:
-    """data[a][b] for keys (a, b), which must be of ``kind`` (a key of KINDS)."""
-    value = data
-    for key in keys:
-        if not isinstance(value, dict) or key not in value:
-            raise Damaged(f"'{'.'.join(keys)}' is missing")
-        value = value[key]
-    if not KINDS[kind](value):
-        raise Damaged(f"'{'.'.join(keys)}' must be {kind}, not {type(value).__name__}")
-    return value
-
-
 def check_study(study: object) -> None:
     """Raise Damaged naming the first field of study.json the report cannot use."""
     for dotted, kind in STUDY_FIELDS.items():
@@ -189,18 +64,17 @@ def check_study(study: object) -> None:
             field(study, ("experiments", name, key), kind)
 
 
+def read_study(folder: Path) -> dict:
+    """study.json, checked for every field the report uses."""
+    return read_json(folder, layout.STUDY_JSON, check_study, COMMAND)
+
+
 def read_verdicts(folder: Path) -> pd.DataFrame:
-    verdicts = read_csv(folder, layout.VERDICTS)
+    verdicts = read_csv(folder, layout.VERDICTS, COMMAND)
     missing = [c for c in VERDICT_TEXT + VERDICT_COLUMNS if c not in verdicts.columns]
     if missing:
-        raise damaged(folder, layout.VERDICTS, f"lacks column(s) {', '.join(missing)}")
+        raise damaged(folder, layout.VERDICTS, f"lacks column(s) {', '.join(missing)}", COMMAND)
     return verdicts
-
-
-def verdict_class(verdict: object) -> str:
-    if verdict == "practically equivalent":
-        return "equivalent"
-    return verdict if verdict in ("supported", "contradicted", "identical") else "none"
 
 
 def verdicts_section(verdicts: pd.DataFrame) -> list[str]:
@@ -230,7 +104,7 @@ def series_section(folder: Path, series: dict) -> list[str]:
     span = f", {text(index[0])} to {text(index[-1])}" if index else ""
     return [
         "<h2>The data set</h2>",
-        image(folder, layout.SERIES_PLOT, "the data set"),
+        image(folder, layout.SERIES_PLOT, "the data set", COMMAND),
         f"<p>{text(series.get('name'))}: {len(series['values'])} values{span}.</p>",
     ]
 
@@ -240,12 +114,12 @@ def comparisons_section(folder: Path) -> list[str]:
     for comparison in COMPARISONS:
         parts.append(f"<h3>{text(comparison.title)}</h3>")
         if os.path.isfile(folder / layout.table_csv(comparison.key)):
-            parts.append(table(read_csv(folder, layout.table_csv(comparison.key))))
+            parts.append(table(read_csv(folder, layout.table_csv(comparison.key), COMMAND)))
         if os.path.isfile(folder / layout.box_plot(comparison.key)):
-            parts.append(image(folder, layout.box_plot(comparison.key), comparison.title))
+            parts.append(image(folder, layout.box_plot(comparison.key), comparison.title, COMMAND))
     if os.path.isfile(folder / layout.FORECASTS_PLOT):
         parts.append("<h3>Forecasts for the test year</h3>")
-        parts.append(image(folder, layout.FORECASTS_PLOT, "forecasts for the test year"))
+        parts.append(image(folder, layout.FORECASTS_PLOT, "forecasts for the test year", COMMAND))
     return parts
 
 
@@ -256,9 +130,9 @@ def repeats_section(folder: Path, pool: dict) -> list[str]:
         "the bootstrap standard error of the mean RMSE against the number of repeats, and the "
         "repeats needed per experiment to detect a difference with 80% power at alpha 0.05 "
         "(two-sample t-test).</p>",
-        image(folder, layout.SE_CURVE_PLOT, "standard error against repeats"),
-        table(read_csv(folder, layout.SE_CURVE), index=False),
-        table(read_csv(folder, layout.POWER), index=False),
+        image(folder, layout.SE_CURVE_PLOT, "standard error against repeats", COMMAND),
+        table(read_csv(folder, layout.SE_CURVE, COMMAND), index=False),
+        table(read_csv(folder, layout.POWER, COMMAND), index=False),
     ]
 
 
@@ -296,43 +170,8 @@ def provenance_section(study: dict) -> list[str]:
     ]
 
 
-def check_folder(folder: Path) -> str:
-    """The command that wrote ``folder`` ("reproduce" or "generalise"), once it has every file
-    the report needs."""
-    from statelab.report import generalise as generalise_report
-
-    found = files.lookup(folder, f"cannot read {shown(folder)}")
-    if found is None:
-        raise StatelabError(
-            f"no such folder: {shown(folder)} (run `statelab reproduce --out {shown(folder)}` "
-            "or `statelab generalise --out ...` first)"
-        )
-    if not stat.S_ISDIR(found.st_mode):
-        raise StatelabError(
-            f"{shown(folder)} is not a folder; give the one `reproduce` or `generalise` wrote"
-        )
-    generalised = not os.path.isfile(folder / layout.STUDY_JSON) and any(
-        os.path.isfile(folder / name)
-        for name in (layout.GENERALISE_JSON, layout.ACROSS, layout.PER_SERIES)
-    )
-    command, needed = (
-        ("generalise", generalise_report.NEEDED) if generalised else ("reproduce", NEEDED)
-    )
-    missing = [name for name in needed if not os.path.isfile(folder / name)]
-    if missing:
-        raise StatelabError(
-            f"{shown(folder)} lacks {', '.join(missing)}: "
-            f"run `statelab {command} --out {shown(folder)}` first"
-        )
-    return command
-
-
 def build(folder: Path) -> str:
-    """The report's HTML for a folder written by `statelab reproduce` or `generalise`."""
-    from statelab.report import generalise as generalise_report
-
-    if check_folder(folder) == "generalise":
-        return generalise_report.build(folder)
+    """The page of a folder written by `statelab reproduce`."""
     study = read_study(folder)
     verdicts = read_verdicts(folder)
     parts = [
@@ -351,31 +190,3 @@ def build(folder: Path) -> str:
         "</body></html>",
     ]
     return "\n".join(parts)
-
-
-def check_out(folder: Path, target: Path) -> None:
-    """The report goes to a regular file in an existing folder, never over the study's own
-    files (only an .html name inside the study's folder)."""
-    real = files.resolve_target(target)
-    inside = os.path.realpath(folder) == str(real.parent)
-    if inside and real.suffix.lower() not in REPORT_SUFFIXES:
-        raise StatelabError(
-            f"--out {shown(target)} would overwrite the study's own files in {shown(folder)}; "
-            "give a name ending in .html"
-        )
-
-
-def write(folder: Path, target: Path | None = None) -> Path:
-    """Build the report of ``folder`` and write it to ``target`` (default FOLDER/report.html)."""
-    target = target or folder / layout.REPORT
-    command = check_folder(folder)
-    check_out(folder, target)
-    try:
-        html = build(folder)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError,
-            ArithmeticError) as error:  # fmt: skip
-        if isinstance(error, StatelabError):
-            raise
-        # What the checks above do not foresee still ends in one line, never a traceback.
-        raise damaged(folder, "", f"{type(error).__name__}: {error}", command) from None
-    return files.write_text(target, html)
