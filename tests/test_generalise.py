@@ -352,12 +352,20 @@ def test_the_report_opens_with_the_answer_and_renders_in_headless_chromium(repor
     assert all(url.startswith(("file:", "data:")) for url in requests), requests
 
 
+ACROSS_HEADER = ["expectation", "claim", "group", "label", "series", "n_supported", "n_contradicted",
+                 "n_practically_equivalent", "n_no_detectable_difference", "n_identical",
+                 "sign_lower", "sign_higher", "sign_p", "pooled_ratio", "meta_ci_low",
+                 "meta_ci_high", "meta_pi_low", "meta_pi_high", "meta_tau2", "meta_i2",
+                 "verdict"]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
         (layout.GENERALISE_JSON, "{not json", "not JSON"),
         (layout.GENERALISE_JSON, '{"data": 3}', "'data' must be a string"),
         (layout.ACROSS, "a,b\n1,2\n", "lacks column(s)"),
+        (layout.ACROSS, ",".join(ACROSS_HEADER) + "\n", "holds no rows"),
         (layout.FOREST_PLOT, "not a png", "not a PNG image"),
     ],
 )

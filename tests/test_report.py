@@ -106,6 +106,9 @@ def test_report_of_a_missing_folder_is_a_clean_error(tmp_path, capsys):
 # A study folder written by hand, independent of `reproduce`: plain, or with hostile HTML in
 # every string of study.json and every CSV cell, column name and index label.
 
+VERDICT_HEADER = ["claim", "explanation", "a", "b", "mean_a", "mean_b", "mean_difference", "ci_low",
+                  "ci_high", "welch_p", "mann_whitney_p", "wilcoxon_p", "holm_p", "cohens_d",
+                  "cliffs_delta", "verdict"]  # fmt: skip
 PLAIN_VERDICTS = ("contradicted", "supported", "identical", "contradicted", "supported",
                   "no detectable difference")  # fmt: skip
 FIGURES = ("series.png", "se_curve.png", "forecasts.png") + tuple(
@@ -321,6 +324,15 @@ def rewrite_study(folder: Path, change) -> None:
         (lambda d: rewrite_study(d, lambda s: s["experiments"].update({"x.y": 3})), "'experiments.x.y.settings' is missing"),
         (lambda d: rewrite_study(d, lambda s: s["experiments"]["stateful"].update(versions={})), "'experiments.stateful.versions' must be a list"),
         (lambda d: rewrite_study(d, lambda s: s.update(versions="3.11")), "'versions' must be an object"),
+        (lambda d: rewrite_study(d, lambda s: s["series"].update(index=[], values=[])), "'series.index' is empty"),
+        (lambda d: rewrite_study(d, lambda s: s["series"].update(index=[])), "'series.index' is empty"),
+        (lambda d: rewrite_study(d, lambda s: s["series"]["values"].pop()), "'series.values' holds 11 values for 12 dates"),
+        (lambda d: rewrite_study(d, lambda s: s["series"]["index"].append("2002-01")), "'series.values' holds 12 values for 13 dates"),
+        (lambda d: rewrite_study(d, lambda s: s["series"]["values"].__setitem__(3, "4")), "'series.values' must hold finite numbers only"),
+        (lambda d: rewrite_study(d, lambda s: s["series"]["values"].__setitem__(3, float("nan"))), "'series.values' must hold finite numbers only"),
+        (lambda d: rewrite_study(d, lambda s: s.update(experiments={})), "'experiments' is empty"),
+        (lambda d: rewrite_study(d, lambda s: s.update(persistence_rmse=float("inf"))), "'persistence_rmse' must be a finite number"),
+        (lambda d: (d / "verdicts.csv").write_text(",".join(["expectation", *VERDICT_HEADER]) + "\n"), "verdicts.csv is damaged or was edited (holds no rows)"),
         (lambda d: (d / "verdicts.csv").write_text(""), "verdicts.csv is damaged or was edited"),
         (lambda d: (d / "verdicts.csv").write_bytes(bytes(range(256)) * 4), "verdicts.csv is damaged"),
         (lambda d: (d / "verdicts.csv").write_text("expectation,claim\nE1,x\n"), "lacks column(s) explanation, a, b, mean_a"),

@@ -14,11 +14,11 @@ from statelab.report.toolkit import (
     KINDS,
     STYLE,
     Damaged,
-    damaged,
     field,
     image,
     read_csv,
     read_json,
+    read_table,
     table,
     text,
     verdict_class,
@@ -66,16 +66,8 @@ def read_record(folder: Path) -> dict:
     return read_json(folder, layout.GENERALISE_JSON, check_record, COMMAND)
 
 
-def _damaged(folder: Path, name: str, problem: str):
-    return damaged(folder, name, problem, COMMAND)
-
-
 def read_across(folder: Path) -> pd.DataFrame:
-    across = read_csv(folder, layout.ACROSS, COMMAND).reset_index()
-    missing = [c for c in ACROSS_COLUMNS if c not in across.columns]
-    if missing:
-        raise _damaged(folder, layout.ACROSS, f"lacks column(s) {', '.join(missing)}")
-    return across
+    return read_table(folder, layout.ACROSS, ACROSS_COLUMNS, COMMAND).reset_index()
 
 
 def _interval(low: object, high: object) -> str:
@@ -132,10 +124,7 @@ def expectations_section(folder: Path, across: pd.DataFrame) -> list[str]:
 
 
 def ranks_section(folder: Path, record: dict) -> list[str]:
-    ranks = read_csv(folder, layout.RANKS, COMMAND)
-    missing = [c for c in RANK_COLUMNS if c not in ranks.columns]
-    if missing:
-        raise _damaged(folder, layout.RANKS, f"lacks column(s) {', '.join(missing)}")
+    ranks = read_table(folder, layout.RANKS, RANK_COLUMNS, COMMAND)
     friedman = record.get("friedman")
     parts = ["<h2>Which regime wins</h2>"]
     if isinstance(friedman, dict) and all(

@@ -14,12 +14,14 @@ import pandas as pd
 from statelab import layout
 from statelab.report.toolkit import (
     STYLE,
-    damaged,
+    Damaged,
     field,
     image,
+    is_number,
     number,
     read_csv,
     read_json,
+    read_table,
     table,
     text,
     verdict_class,
@@ -62,6 +64,17 @@ def check_study(study: object) -> None:
     for name in study["experiments"]:
         for key, kind in EXPERIMENT_FIELDS.items():
             field(study, ("experiments", name, key), kind)
+    index, values = study["series"]["index"], study["series"]["values"]
+    if not index:
+        raise Damaged("'series.index' is empty")
+    if len(values) != len(index):
+        raise Damaged(f"'series.values' holds {len(values)} values for {len(index)} dates")
+    if not all(is_number(v) for v in values):
+        raise Damaged("'series.values' must hold finite numbers only")
+    if not study["experiments"]:
+        raise Damaged("'experiments' is empty")
+    if not is_number(study["persistence_rmse"]):
+        raise Damaged("'persistence_rmse' must be a finite number")
 
 
 def read_study(folder: Path) -> dict:
@@ -70,11 +83,7 @@ def read_study(folder: Path) -> dict:
 
 
 def read_verdicts(folder: Path) -> pd.DataFrame:
-    verdicts = read_csv(folder, layout.VERDICTS, COMMAND)
-    missing = [c for c in VERDICT_TEXT + VERDICT_COLUMNS if c not in verdicts.columns]
-    if missing:
-        raise damaged(folder, layout.VERDICTS, f"lacks column(s) {', '.join(missing)}", COMMAND)
-    return verdicts
+    return read_table(folder, layout.VERDICTS, VERDICT_TEXT + VERDICT_COLUMNS, COMMAND)
 
 
 def verdicts_section(verdicts: pd.DataFrame) -> list[str]:

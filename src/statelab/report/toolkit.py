@@ -109,6 +109,23 @@ def read_csv(folder: Path, name: str, command: str) -> pd.DataFrame:
         raise damaged(folder, name, str(error).strip().split("\n")[0], command) from None
 
 
+def read_table(folder: Path, name: str, columns: list[str], command: str) -> pd.DataFrame:
+    """A CSV of the folder that has every one of ``columns`` (its index's name among them,
+    where listed) and at least one row."""
+    frame = read_csv(folder, name, command)
+    missing = [c for c in columns if c not in frame.columns and c != frame.index.name]
+    if missing:
+        raise damaged(folder, name, f"lacks column(s) {', '.join(missing)}", command)
+    if frame.empty:
+        raise damaged(folder, name, "holds no rows", command)
+    return frame
+
+
+def is_number(value: object) -> bool:
+    """A finite number (a CSV cell edited to text, or NaN, is not)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def read_json(folder: Path, name: str, check, command: str) -> dict:
     """A JSON file of the folder, which ``check`` (raising Damaged) finds usable."""
     try:
