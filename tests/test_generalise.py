@@ -382,3 +382,23 @@ def test_a_damaged_generalise_folder_is_one_line_naming_the_file_and_the_fix(
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert name in err and message in err and "statelab generalise --out" in err
     assert not (folder / layout.REPORT).exists()
+
+
+def test_underflowed_p_values_in_the_generalised_page(reported, tmp_path, capsys):
+    import json
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(reported, folder)
+    record = json.loads((folder / layout.GENERALISE_JSON).read_text())
+    record["friedman"]["p"] = 0.0
+    (folder / layout.GENERALISE_JSON).write_text(json.dumps(record))
+    across = pd.read_csv(folder / layout.ACROSS)
+    tested = across["sign_p"].notna()  # E3's pair is identical on every series: no sign test
+    across.loc[tested, "sign_p"] = 0.0
+    across.to_csv(folder / layout.ACROSS, index=False)
+    code, _, err = run_cli(capsys, ["report", str(folder)])
+    assert code == 0, err
+    html = (folder / layout.REPORT).read_text()
+    assert "Friedman chi-square" in html and "p &lt; 1e-300;" in html and "p = 0;" not in html
+    assert html.count("<td>&lt; 1e-300</td>") >= int(tested.sum())

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from statelab.cli import main
+from statelab.report import toolkit
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium package; .ci/run installs it
 HOSTILE = "<script>alert('x')</script>&sales"
@@ -405,3 +406,36 @@ def statelab_with_file_size_limit(limit: int, *argv: str) -> subprocess.Complete
     return subprocess.run(
         [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=300
     )
+
+
+# --- p-values, against values worked by hand ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("p", "shown", "phrase"),
+    [
+        (0.0, "&lt; 1e-300", "p &lt; 1e-300"),  # underflowed to 0
+        (5e-324, "&lt; 1e-300", "p &lt; 1e-300"),  # the smallest subnormal
+        (9.9e-301, "&lt; 1e-300", "p &lt; 1e-300"),
+        (1e-300, "1e-300", "p = 1e-300"),
+        (0.012345, "0.0123", "p = 0.0123"),
+        (1.0, "1", "p = 1"),
+        (float("nan"), "&ndash;", "p = &ndash;"),  # a test not run
+        ("0<b>", "0&lt;b&gt;", "p = 0&lt;b&gt;"),  # an edited cell, escaped
+    ],
+)
+def test_a_p_value_that_underflowed_shows_as_below_1e_300_never_0(p, shown, phrase):
+    assert toolkit.p_value(p) == shown
+    assert toolkit.p_phrase(p) == phrase
+
+
+def test_underflowed_p_values_in_the_reproduced_page(tmp_path):
+    write_study_folder(tmp_path)
+    frame = pd.read_csv(tmp_path / "verdicts.csv", index_col=0)
+    frame["holm_p"] = [0.0, 1e-320, 0.04, 1.0, 0.5, 0.5]
+    frame["welch_p"] = 0.0
+    frame.to_csv(tmp_path / "verdicts.csv")
+    cli("report", str(tmp_path))
+    html = (tmp_path / "report.html").read_text()
+    # Welch's p (0 on every row) and Holm's on two rows, never as 0.
+    assert html.count("<td>&lt; 1e-300</td>") == 6 + 2

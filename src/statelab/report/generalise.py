@@ -16,6 +16,7 @@ from statelab.report.toolkit import (
     Damaged,
     field,
     image,
+    p_phrase,
     read_csv,
     read_json,
     read_table,
@@ -114,7 +115,7 @@ def expectations_section(folder: Path, across: pd.DataFrame) -> list[str]:
         parts += [
             f"<h3>{text(key)} {text(claim)}: <span class='{verdict_class(verdict)}'>"
             f"{text(verdict)}</span></h3>",
-            table(shown, index=False),
+            table(shown, index=False, p_columns={SHOWN["sign_p"]}),
         ]
     parts += [
         image(folder, layout.LOG_RATIOS_PLOT, "per-series log ratios", COMMAND),
@@ -132,7 +133,7 @@ def ranks_section(folder: Path, record: dict) -> list[str]:
     ):
         parts.append(
             f"<p>Mean ranks of the experiments by mean RMSE within each series (1 is best). "
-            f"Friedman chi-square {friedman['statistic']:.1f}, p = {friedman['p']:.3g}; "
+            f"Friedman chi-square {friedman['statistic']:.1f}, {p_phrase(friedman['p'])}; "
             f"Nemenyi critical difference {friedman['critical_difference']:.2f} (experiments "
             "whose mean ranks differ by less are joined in the diagram). The median relative "
             "RMSE is over series of each series' mean RMSE over its persistence RMSE; beats "
@@ -158,7 +159,7 @@ def reference_section(folder: Path) -> list[str]:
         "<p>The study's own series, run beside the collection with the same repeats and seed "
         "(Holm's correction across the six, as <code>statelab reproduce</code>); its log ratios "
         "are the red lines of the figure above.</p>",
-        table(reference[columns]),
+        table(reference[columns], p_columns={"holm_p", "holm_equivalence_p"}),
     ]
 
 

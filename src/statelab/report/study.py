@@ -42,6 +42,7 @@ VERDICT_COLUMNS = ["a", "b", "mean_a", "mean_b", "mean_difference", "ci_low", "c
 # Written since the equivalence test came in; shown where present.
 OPTIONAL_VERDICT_COLUMNS = ["log_ratio", "margin_rmse", "holm_equivalence_p"]
 VERDICT_TEXT = ["claim", "explanation"]  # and "verdict", among the columns
+P_VALUES = {"welch_p", "mann_whitney_p", "wilcoxon_p", "holm_p", "holm_equivalence_p"}
 STUDY_FIELDS = {
     "seed": "an integer",
     "repeats": "an integer",
@@ -96,7 +97,8 @@ def verdicts_section(verdicts: pd.DataFrame) -> list[str]:
             f"{text(verdict)}</span>. {text(explanation)}.</p>"
         )
     optional = [c for c in OPTIONAL_VERDICT_COLUMNS if c in verdicts.columns]
-    parts.append(table(verdicts[VERDICT_COLUMNS[:-1] + optional + VERDICT_COLUMNS[-1:]]))
+    shown = verdicts[VERDICT_COLUMNS[:-1] + optional + VERDICT_COLUMNS[-1:]]
+    parts.append(table(shown, p_columns=P_VALUES))
     parts.append(
         "<p>Tests: Welch's t, Mann-Whitney U, and the paired Wilcoxon signed-rank test (repeat "
         "k of every experiment starts from the same initial weights); Holm's correction across "

@@ -22,6 +22,9 @@ from statelab.errors import StatelabError
 from statelab.files import shown
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Below this a p-value has underflowed (to 0, or to a subnormal) in floating point, so its
+# digits mean nothing: it shows as "< 1e-300".
+P_FLOOR = 1e-300
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
@@ -73,14 +76,35 @@ def cell(value: object, digits: int = 3) -> str:
     return f'<td class="text">{text(value)}</td>'
 
 
-def table(frame: pd.DataFrame, digits: int = 3, index: bool = True) -> str:
-    """An HTML table with every label and cell escaped."""
+def p_value(p: object) -> str:
+    """A p-value as every page shows it: three significant digits, and one that underflowed
+    as "< 1e-300", never 0; NaN (a test not run) as a dash, and text (an edited cell)
+    escaped."""
+    if not is_number(p):
+        return text(p) or "&ndash;"
+    return "&lt; 1e-300" if p < P_FLOOR else f"{p:.3g}"
+
+
+def p_phrase(p: object) -> str:
+    """A p-value in a sentence: "p = 0.0123", or "p < 1e-300"."""
+    shown_p = p_value(p)
+    return f"p {shown_p}" if shown_p.startswith("&lt;") else f"p = {shown_p}"
+
+
+def p_cell(p: object) -> str:
+    return f"<td>{p_value(p)}</td>" if is_number(p) else cell(p)
+
+
+def table(frame: pd.DataFrame, digits: int = 3, index: bool = True, p_columns=()) -> str:
+    """An HTML table with every label and cell escaped; the columns named in ``p_columns``
+    hold p-values (see :func:`p_value`)."""
     head = [f'<th class="text">{text(frame.index.name)}</th>'] if index else []
     head += [f"<th>{text(c)}</th>" for c in frame.columns]
     rows = []
     for label, values in zip(frame.index, frame.itertuples(index=False), strict=True):
         cells = [f'<td class="text">{text(label)}</td>'] if index else []
-        cells += [cell(value, digits) for value in values]
+        cells += [p_cell(value) if column in p_columns else cell(value, digits)
+                  for column, value in zip(frame.columns, values, strict=True)]  # fmt: skip
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{''.join(head)}</tr>{''.join(rows)}</table>"
 
