@@ -28,6 +28,7 @@ from statelab.outputs.generalise import GeneraliseFiles
 from statelab.spec import PRESETS
 from statelab.stats import Meta
 from statelab.studies import generalise
+from test_report import layout_problems
 
 THREE = "m3:N1402,m3:N1403,m3:N1404"
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium package; .ci/run installs it
@@ -319,11 +320,11 @@ def reported(tmp_path_factory) -> Path:
     return out
 
 
-def test_the_report_opens_with_the_answer_and_renders_in_headless_chromium(reported):
+def test_the_report_opens_with_a_summary_then_the_forest_plot_and_renders_in_chromium(reported):
     from playwright.sync_api import sync_playwright
 
     html = (reported / layout.REPORT).read_text()
-    assert html.index("<h2>The answer</h2>") < html.index("<h2>Each expectation")
+    assert html.index('id="summary"') < html.index('alt="forest plot') < html.index("<details>")
     assert "batch size = training window = the series&#x27; test horizon" in html
     assert "<script" not in html.lower()
     messages, requests = [], []
@@ -341,15 +342,31 @@ def test_the_report_opens_with_the_answer_and_renders_in_headless_chromium(repor
             "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
         )
         first_heading = page.locator("h2").first.inner_text()
-        answers = page.locator("ul li").count()
-        verdicts = page.locator("h3 span").count()
+        rows = page.locator("#summary tr").count()
+        badges = page.locator("#summary .badge").all_inner_texts()
+        bars = page.locator("#summary .bar").evaluate_all(
+            "bars => bars.map(b => [b.title, Array.from(b.children).map(s => s.textContent)])"
+        )
+        folded = page.evaluate("Array.from(document.querySelectorAll('details')).map(d => d.open)")
+        answers = page.locator("details li").count()
         browser.close()
-    assert first_heading == "The answer"
-    assert answers == 7  # E1-E6 and the best rank
-    assert verdicts == 6
+    overall = pd.read_csv(reported / layout.ACROSS).query("group == 'all'")
+    assert first_heading == "Across the series"
+    assert rows == 7 and badges == list(overall["verdict"])  # E1-E6 under a header
+    # Each bar: every count of the row's per-series verdicts, in the order of stats.VERDICTS.
+    for (title, counts), (_, row) in zip(bars, overall.iterrows(), strict=True):
+        split = [(row[f"n_{v.replace(' ', '_')}"], v) for v in (*stats.VERDICTS, "untested")]
+        assert title == ", ".join(f"{n} {v}" for n, v in split if n)
+        assert [int(c) for c in counts if c] == [n for n, _ in split if n]  # 3 series: all wide
+    assert folded and not any(folded)  # the details are folded away
+    assert answers == 7  # E1-E6 and the best rank, in words
     assert len(images) == 4 and all(done and w > 100 and h > 100 for done, w, h in images)
     assert not [m for m in messages if m[0] == "error"], messages
     assert all(url.startswith(("file:", "data:")) for url in requests), requests
+
+
+def test_the_generalised_page_fits_the_width_and_its_summary_the_first_screen(reported):
+    assert layout_problems(reported / layout.REPORT) == []
 
 
 ACROSS_HEADER = ["expectation", "claim", "group", "label", "series", "n_supported", "n_contradicted",
@@ -366,6 +383,11 @@ ACROSS_HEADER = ["expectation", "claim", "group", "label", "series", "n_supporte
         (layout.GENERALISE_JSON, '{"data": 3}', "'data' must be a string"),
         (layout.ACROSS, "a,b\n1,2\n", "lacks column(s)"),
         (layout.ACROSS, ",".join(ACROSS_HEADER) + "\n", "holds no rows"),
+        (
+            layout.ACROSS,
+            ",".join(ACROSS_HEADER) + "\n" + "E1,x,length,short,1" + "," * 16 + "\n",
+            "holds no row of group 'all'",
+        ),
         (layout.FOREST_PLOT, "not a png", "not a PNG image"),
     ],
 )
