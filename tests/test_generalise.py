@@ -27,6 +27,7 @@ from statelab.errors import StatelabError
 from statelab.spec import PRESETS
 from statelab.stats import Meta
 from statelab.studies import generalise
+from test_report import layout_problems
 
 THREE = "m3:N1402,m3:N1403,m3:N1404"
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium package; .ci/run installs it
@@ -323,11 +324,11 @@ def reported(tmp_path_factory) -> Path:
     return out
 
 
-def test_the_report_opens_with_the_answer_and_renders_in_headless_chromium(reported):
+def test_the_report_opens_with_a_summary_then_the_forest_plot_and_renders_in_chromium(reported):
     from playwright.sync_api import sync_playwright
 
     html = (reported / layout.REPORT).read_text()
-    assert html.index("<h2>The answer</h2>") < html.index("<h2>Each expectation")
+    assert html.index('id="summary"') < html.index('alt="forest plot') < html.index("<details>")
     assert "batch size = training window = the series&#x27; test horizon" in html
     assert "<script" not in html.lower()
     messages, requests = [], []
@@ -345,15 +346,38 @@ def test_the_report_opens_with_the_answer_and_renders_in_headless_chromium(repor
             "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
         )
         first_heading = page.locator("h2").first.inner_text()
-        answers = page.locator("ul li").count()
-        verdicts = page.locator("h3 span").count()
+        rows = page.locator("#summary tr").count()
+        badges = page.locator("#summary .badge").all_inner_texts()
+        bars = page.locator("#summary .bar").evaluate_all(
+            "bars => bars.map(b => [b.title, Array.from(b.children).map(s => s.textContent)])"
+        )
+        folded = page.evaluate("Array.from(document.querySelectorAll('details')).map(d => d.open)")
+        answers = page.locator("details li").count()
         browser.close()
-    assert first_heading == "The answer"
-    assert answers == 7  # E1-E6 and the best rank
-    assert verdicts == 6
+    overall = pd.read_csv(reported / layout.ACROSS).query("group == 'all'")
+    assert first_heading == "Across the series"
+    assert rows == 7 and badges == list(overall["verdict"])  # E1-E6 under a header
+    # Each bar: every count of the row's per-series verdicts, in the order of stats.VERDICTS.
+    for (title, counts), (_, row) in zip(bars, overall.iterrows(), strict=True):
+        split = [(row[f"n_{v.replace(' ', '_')}"], v) for v in (*stats.VERDICTS, "untested")]
+        assert title == ", ".join(f"{n} {v}" for n, v in split if n)
+        assert [int(c) for c in counts if c] == [n for n, _ in split if n]  # 3 series: all wide
+    assert folded and not any(folded)  # the details are folded away
+    assert answers == 7  # E1-E6 and the best rank, in words
     assert len(images) == 4 and all(done and w > 100 and h > 100 for done, w, h in images)
     assert not [m for m in messages if m[0] == "error"], messages
     assert all(url.startswith(("file:", "data:")) for url in requests), requests
+
+
+def test_the_generalised_page_fits_the_width_and_its_summary_the_first_screen(reported):
+    assert layout_problems(reported / layout.REPORT) == []
+
+
+ACROSS_HEADER = ["expectation", "claim", "group", "label", "series", "n_supported", "n_contradicted",
+                 "n_practically_equivalent", "n_no_detectable_difference", "n_identical",
+                 "sign_lower", "sign_higher", "sign_p", "pooled_ratio", "meta_ci_low",
+                 "meta_ci_high", "meta_pi_low", "meta_pi_high", "meta_tau2", "meta_i2",
+                 "verdict"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -362,6 +386,12 @@ def test_the_report_opens_with_the_answer_and_renders_in_headless_chromium(repor
         (layout.GENERALISE_JSON, "{not json", "not JSON"),
         (layout.GENERALISE_JSON, '{"data": 3}', "'data' must be a string"),
         (layout.ACROSS, "a,b\n1,2\n", "lacks column(s)"),
+        (layout.ACROSS, ",".join(ACROSS_HEADER) + "\n", "holds no rows"),
+        (
+            layout.ACROSS,
+            ",".join(ACROSS_HEADER) + "\n" + "E1,x,length,short,1" + "," * 16 + "\n",
+            "holds no row of group 'all'",
+        ),
         (layout.FOREST_PLOT, "not a png", "not a PNG image"),
     ],
 )
@@ -378,3 +408,23 @@ def test_a_damaged_generalise_folder_is_one_line_naming_the_file_and_the_fix(
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert name in err and message in err and "statelab generalise --out" in err
     assert not (folder / layout.REPORT).exists()
+
+
+def test_underflowed_p_values_in_the_generalised_page(reported, tmp_path, capsys):
+    import json
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(reported, folder)
+    record = json.loads((folder / layout.GENERALISE_JSON).read_text())
+    record["friedman"]["p"] = 0.0
+    (folder / layout.GENERALISE_JSON).write_text(json.dumps(record))
+    across = pd.read_csv(folder / layout.ACROSS)
+    tested = across["sign_p"].notna()  # E3's pair is identical on every series: no sign test
+    across.loc[tested, "sign_p"] = 0.0
+    across.to_csv(folder / layout.ACROSS, index=False)
+    code, _, err = run_cli(capsys, ["report", str(folder)])
+    assert code == 0, err
+    html = (folder / layout.REPORT).read_text()
+    assert "Friedman chi-square" in html and "p &lt; 1e-300;" in html and "p = 0;" not in html
+    assert html.count("<td>&lt; 1e-300</td>") >= int(tested.sum())

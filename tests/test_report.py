@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import struct
@@ -17,6 +18,7 @@ import pandas as pd
 import pytest
 
 from statelab.cli import main
+from statelab.report import toolkit
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium package; .ci/run installs it
 HOSTILE = "<script>alert('x')</script>&sales"
@@ -52,7 +54,8 @@ def test_report_is_self_contained_and_escapes_user_names(report):
     assert not re.search(r"(src|href)=[\"']?(https?:|//)", html)  # no network resources
     assert html.count('src="data:image/png;base64,') == 7
     for section in (
-        "Verdicts",
+        "The six expectations",
+        "The tests behind each verdict",
         "The data set",
         "Settings",
         "Versions and seeds",
@@ -84,16 +87,93 @@ def test_report_renders_in_headless_chromium_with_every_figure(report):
             "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
         )
         title = page.title()
-        verdict_spans = page.locator(
-            "span.supported, span.contradicted, span.identical, span.equivalent, span.none"
-        )
-        verdicts = verdict_spans.count()
+        verdicts = page.locator("#summary .badge").count()
+        summary_rows = page.locator("#summary tr").count()
         browser.close()
     assert title.startswith("statelab")
     assert len(images) == 7 and all(done and w > 100 and h > 100 for done, w, h in images)
-    assert verdicts == 6
+    assert verdicts == 6 and summary_rows == 7  # E1-E6 under a header
     assert not [m for m in messages if m[0] == "error"], messages
     assert all(url.startswith(("file:", "data:")) for url in requests), requests
+
+
+def test_the_reproduced_page_fits_the_width_and_its_summary_the_first_screen(report):
+    assert layout_problems(report) == []
+
+
+def test_the_layout_check_sees_a_table_too_wide_and_a_summary_too_tall(report, tmp_path):
+    """The check above, against pages broken on purpose: tables that may not wrap, and a
+    summary padded past the first screen."""
+    html = report.read_text()
+    unwrapped = tmp_path / "nowrap.html"
+    unwrapped.write_text(html.replace("</style>", "td, th { white-space: nowrap !important; "
+                                      "overflow-wrap: normal !important; } </style>"))  # fmt: skip
+    assert [p for p in layout_problems(unwrapped) if p.startswith("390x844: table")]
+    tall = tmp_path / "tall.html"
+    tall.write_text(html.replace("</style>", "#summary td { padding: 3em; } </style>"))
+    assert [p for p in layout_problems(tall) if "below the first screen" in p]
+    wrapped = tmp_path / "wrapped.html"
+    wrapped.write_text(html.replace("</style>", ".nowrap { white-space: normal; } "
+                                    "#summary table { width: 20em; } </style>"))  # fmt: skip
+    assert [p for p in layout_problems(wrapped) if p.endswith("wraps")]
+
+
+# The screens the layout is checked on: a laptop's, and a phone's (390 x 844 CSS pixels, the
+# viewport of an iPhone 12 to 15). The summary must end within the first screen of each.
+SCREENS = ((1280, 800), (390, 844))
+FIRST_SCREEN = """() => {
+  const summary = document.querySelector('#summary');
+  if (!summary) return ['no #summary'];
+  const problems = [];
+  const bottom = summary.getBoundingClientRect().bottom;
+  if (bottom > window.innerHeight) {
+    problems.push(`the summary ends at ${bottom} px, below the first screen`);
+  }
+  for (const span of summary.querySelectorAll('.nowrap')) {
+    if (span.getClientRects().length > 1) problems.push(`"${span.textContent}" wraps`);
+  }
+  return problems;
+}"""
+WIDTHS = """() => {
+  const problems = [];
+  const page = document.documentElement;
+  if (page.scrollWidth > page.clientWidth) {
+    problems.push(`the page is ${page.scrollWidth} px wide in ${page.clientWidth}`);
+  }
+  document.querySelectorAll('table').forEach((table, i) => {
+    const box = table.parentElement;
+    if (table.scrollWidth > box.clientWidth || box.scrollWidth > box.clientWidth) {
+      const head = table.rows[0].textContent.slice(0, 40);
+      problems.push(`table ${i} (${head}) is ${table.scrollWidth} px wide in ${box.clientWidth}`);
+    }
+  });
+  return problems;
+}"""
+
+
+def layout_problems(html: Path) -> list[str]:
+    """What does not fit in ``html`` as real Chromium lays it out on each of SCREENS: with
+    every section folded, the summary below the first screen or an interval in it wrapping;
+    with every section unfolded, a table wider than its container (scrollWidth > clientWidth)
+    or a page wider than the screen."""
+    from playwright.sync_api import sync_playwright
+
+    problems = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
+        for width, height in SCREENS:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(html.as_uri())
+            page.wait_for_load_state("load")
+            found = page.evaluate(FIRST_SCREEN)
+            page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+            found += page.evaluate(WIDTHS)
+            problems += [f"{width}x{height}: {problem}" for problem in found]
+            page.close()
+        browser.close()
+    return problems
 
 
 def test_report_of_a_missing_folder_is_a_clean_error(tmp_path, capsys):
@@ -106,6 +186,9 @@ def test_report_of_a_missing_folder_is_a_clean_error(tmp_path, capsys):
 # A study folder written by hand, independent of `reproduce`: plain, or with hostile HTML in
 # every string of study.json and every CSV cell, column name and index label.
 
+VERDICT_HEADER = ["claim", "explanation", "a", "b", "mean_a", "mean_b", "mean_difference", "ci_low",
+                  "ci_high", "welch_p", "mann_whitney_p", "wilcoxon_p", "holm_p", "cohens_d",
+                  "cliffs_delta", "verdict"]  # fmt: skip
 PLAIN_VERDICTS = ("contradicted", "supported", "identical", "contradicted", "supported",
                   "no detectable difference")  # fmt: skip
 FIGURES = ("series.png", "se_curve.png", "forecasts.png") + tuple(
@@ -173,7 +256,7 @@ def study_json(mark: Marks) -> dict:
 
 
 def verdicts_frame(mark: Marks) -> pd.DataFrame:
-    rows, key = [], mark("expectation")
+    rows, key = [], mark("expectation", shown=False)  # the page names its own columns
     for i, verdict in enumerate(PLAIN_VERDICTS, 1):
         rows.append(
             {key: mark(f"E{i}"),
@@ -183,7 +266,9 @@ def verdicts_frame(mark: Marks) -> pd.DataFrame:
              "mean_difference": -3.08, "ci_low": -4.6, "ci_high": -0.46, "welch_p": 0.79,
              "mann_whitney_p": 0.7, "wilcoxon_p": float("nan"), "cohens_d": -0.24,
              "cliffs_delta": -0.33, "identical": False, "primary_p": 0.25, "holm_p": 1.0,
-             "verdict": mark(verdict), "explanation": mark("stateful mean RMSE 146.40")}
+             "verdict": mark(verdict),
+             # Not shown: its numbers are in the tables, its p-value in the study's own words.
+             "explanation": mark("stateful mean RMSE 146.40", shown=False)}
         )  # fmt: skip
     frame = pd.DataFrame(rows)
     return frame.set_index(key)
@@ -220,7 +305,8 @@ def write_study_folder(folder: Path, hostile: bool = False) -> list[str]:
 
 
 ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "b",
-                "span", "table", "tr", "th", "td", "img"}  # fmt: skip
+                "span", "table", "tr", "th", "td", "img", "section", "details", "summary",
+                "small", "br"}  # fmt: skip
 
 
 class Tags(HTMLParser):
@@ -248,7 +334,11 @@ def test_a_hand_written_folder_reports_like_a_reproduced_one(tmp_path):
     cli("report", str(tmp_path))
     html = (tmp_path / "report.html").read_text()
     assert html.count('src="data:image/png;base64,') == 7
-    assert "<b>E1</b> stateful beats stateless: <span class='contradicted'>" in html
+    assert (
+        '<td class="text"><b>E1</b> stateful beats stateless<br><small>a: stateful, '
+        'b: stateless</small></td><td class="text"><span class="badge contradicted">'
+        "contradicted</span></td>"
+    ) in html
     assert "<td>3704</td>" in html and "<td>136.761" not in html  # counts stay integers
     assert "persistence RMSE 136.761" in html
     assert_no_markup_from_files(html)
@@ -294,7 +384,10 @@ def test_blank_cells_in_verdicts_still_report(tmp_path):
     frame.to_csv(tmp_path / "verdicts.csv")
     cli("report", str(tmp_path))
     html = (tmp_path / "report.html").read_text()
-    assert "<b>E1</b> : <span class='none'></span>." in html
+    summary = html[html.index('id="summary"') : html.index("</section>")]
+    assert summary.count("<tr>") == 7  # the blank row still has its line
+    blank = '<b>E1</b> <br><small>a: , b: </small></td><td class="text"><span class="badge none">'
+    assert blank in summary
 
 
 def rewrite_study(folder: Path, change) -> None:
@@ -321,6 +414,15 @@ def rewrite_study(folder: Path, change) -> None:
         (lambda d: rewrite_study(d, lambda s: s["experiments"].update({"x.y": 3})), "'experiments.x.y.settings' is missing"),
         (lambda d: rewrite_study(d, lambda s: s["experiments"]["stateful"].update(versions={})), "'experiments.stateful.versions' must be a list"),
         (lambda d: rewrite_study(d, lambda s: s.update(versions="3.11")), "'versions' must be an object"),
+        (lambda d: rewrite_study(d, lambda s: s["series"].update(index=[], values=[])), "'series.index' is empty"),
+        (lambda d: rewrite_study(d, lambda s: s["series"].update(index=[])), "'series.index' is empty"),
+        (lambda d: rewrite_study(d, lambda s: s["series"]["values"].pop()), "'series.values' holds 11 values for 12 dates"),
+        (lambda d: rewrite_study(d, lambda s: s["series"]["index"].append("2002-01")), "'series.values' holds 12 values for 13 dates"),
+        (lambda d: rewrite_study(d, lambda s: s["series"]["values"].__setitem__(3, "4")), "'series.values' must hold finite numbers only"),
+        (lambda d: rewrite_study(d, lambda s: s["series"]["values"].__setitem__(3, float("nan"))), "'series.values' must hold finite numbers only"),
+        (lambda d: rewrite_study(d, lambda s: s.update(experiments={})), "'experiments' is empty"),
+        (lambda d: rewrite_study(d, lambda s: s.update(persistence_rmse=float("inf"))), "'persistence_rmse' must be a finite number"),
+        (lambda d: (d / "verdicts.csv").write_text(",".join(["expectation", *VERDICT_HEADER]) + "\n"), "verdicts.csv is damaged or was edited (holds no rows)"),
         (lambda d: (d / "verdicts.csv").write_text(""), "verdicts.csv is damaged or was edited"),
         (lambda d: (d / "verdicts.csv").write_bytes(bytes(range(256)) * 4), "verdicts.csv is damaged"),
         (lambda d: (d / "verdicts.csv").write_text("expectation,claim\nE1,x\n"), "lacks column(s) explanation, a, b, mean_a"),
@@ -393,3 +495,88 @@ def statelab_with_file_size_limit(limit: int, *argv: str) -> subprocess.Complete
     return subprocess.run(
         [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=300
     )
+
+
+# --- p-values, against values worked by hand ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("p", "shown", "phrase"),
+    [
+        (0.0, "&lt; 1e-300", "p &lt; 1e-300"),  # underflowed to 0
+        (5e-324, "&lt; 1e-300", "p &lt; 1e-300"),  # the smallest subnormal
+        (9.9e-301, "&lt; 1e-300", "p &lt; 1e-300"),
+        (1e-300, "1e-300", "p = 1e-300"),
+        (0.012345, "0.0123", "p = 0.0123"),
+        (1.0, "1", "p = 1"),
+        (float("nan"), "&ndash;", "p = &ndash;"),  # a test not run
+        ("0<b>", "0&lt;b&gt;", "p = 0&lt;b&gt;"),  # an edited cell, escaped
+    ],
+)
+def test_a_p_value_that_underflowed_shows_as_below_1e_300_never_0(p, shown, phrase):
+    assert toolkit.p_value(p) == shown
+    assert toolkit.p_phrase(p) == phrase
+
+
+def test_underflowed_p_values_in_the_reproduced_page(tmp_path):
+    write_study_folder(tmp_path)
+    frame = pd.read_csv(tmp_path / "verdicts.csv", index_col=0)
+    frame["holm_p"] = [0.0, 1e-320, 0.04, 1.0, 0.5, 0.5]
+    frame["welch_p"] = 0.0
+    frame.to_csv(tmp_path / "verdicts.csv")
+    cli("report", str(tmp_path))
+    html = (tmp_path / "report.html").read_text()
+    summary = html[html.index('id="summary"') : html.index("</section>")]
+    holm = re.findall(r"<td>([^<]*)</td></tr>", summary)  # the last cell of each row
+    assert holm == ["&lt; 1e-300", "&lt; 1e-300", "0.04", "1", "0.5", "0.5"]
+    # Below, Welch's p (0 on every row) and Holm's on two rows, never as 0.
+    assert html.count("<td>&lt; 1e-300</td>") == 2 + 6 + 2
+
+
+# --- The toolkit's bar, settings, and the report's own imports ---------------------------
+
+
+def test_the_split_of_verdicts_is_a_bar_of_shares_with_every_count_in_its_title():
+    bar = toolkit.split_bar([("identical", 0), ("supported", 6), ("contradicted", 2),
+                             ("practically equivalent", 1), ("no detectable difference", 1),
+                             ("untested", float("nan"))])  # fmt: skip
+    widths = re.findall(r'class="(\w+)" style="width:([\d.]+)%">(\d*)<', bar)
+    assert widths == [("supported", "60.000", "6"), ("contradicted", "20.000", "2"),
+                      ("equivalent", "10.000", ""), ("none", "10.000", "")]  # fmt: skip
+    assert ('title="6 supported, 2 contradicted, 1 practically equivalent, '
+            '1 no detectable difference"') in bar  # fmt: skip
+    assert toolkit.split_bar([("supported", 0)]) == ""  # nothing to show, no empty bar
+    assert "<script" not in toolkit.split_bar([("<script>", 3)])
+
+
+def test_settings_show_the_first_experiment_whole_and_the_others_by_their_differences():
+    settings = {"stateful": {"stateful": True, "batch_size": 1, "window": None},
+                "stateless": {"stateful": False, "batch_size": 1, "window": None},
+                "batched": {"stateful": True, "batch_size": 12, "window": 12}}  # fmt: skip
+    first, differences = toolkit.settings_tables(settings, {"stateless": {"failed": 2}})
+    assert re.findall(r'<td class="text">([^<]*)</td>', first) == [
+        "stateful", "True", "batch_size", "1", "window", "none"]  # fmt: skip
+    rows = re.findall(r"<tr>(.*?)</tr>", differences)[1:]
+    assert [re.findall(r"<td[^>]*>([^<]*)</td>", row)[:2] for row in rows] == [
+        ["stateful", ""], ["stateless", "stateful False"],
+        ["batched", "batch_size 12, window 12"]]  # fmt: skip
+    assert rows[1].endswith("<td>2</td>") and rows[0].endswith("<td>&ndash;</td>")
+
+
+def test_no_page_imports_another_page():
+    """report/: a toolkit, one page per result kind, and the dispatch; a page imports only
+    the toolkit (of the report's modules), and nothing but the dispatch imports a page."""
+    folder = Path(toolkit.__file__).parent
+    imported = {}
+    for path in folder.glob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+            elif isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+        imported[path.stem] = {n.split(".")[2] for n in names if n.startswith("statelab.report.")}
+    assert imported["toolkit"] == set()
+    assert imported["study"] == imported["generalise"] == {"toolkit"}
+    assert imported["write"] == {"study", "generalise", "toolkit"}
+    assert imported["__init__"] == set()

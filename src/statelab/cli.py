@@ -398,9 +398,9 @@ def report(
     """Write one self-contained HTML report of a reproduced study or of a generalisation
     across series (figures embedded, no network)."""
     from statelab.files import shown
-    from statelab.report import study as report_module
+    from statelab.report.write import write
 
-    typer.echo(f"wrote {shown(report_module.write(folder, out))}")
+    typer.echo(f"wrote {shown(write(folder, out))}")
 
 
 @app.command()

@@ -1,28 +1,47 @@
-"""The HTML report of a folder written by `statelab generalise`: the answer in plain words
-first, then the evidence (across-series tables, figures, ranks, the Shampoo reference,
-settings and versions). It reads only the folder's files, checked where they are used, with
-the helpers of statelab.report.study (escaping, embedded PNGs, one-line errors for damage)."""
+"""The page of a generalisation (a folder `statelab generalise` wrote): each expectation at a
+glance (the pooled verdict, the pooled ratio with its interval, the split of per-series
+verdicts), the forest plot, then the evidence folded away (the answer in words, each
+expectation by group of series, the ranks, the Shampoo reference, settings and versions).
+
+It reads only the folder's files, with the toolkit's checks and escaping.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
 
 from statelab import layout
-from statelab.report.study import (
+from statelab.report.toolkit import (
     KINDS,
-    STYLE,
     Damaged,
+    badge,
     damaged,
     field,
+    folded,
+    html_table,
     image,
+    is_number,
+    legend,
+    p_cell,
+    p_phrase,
+    page,
     read_csv,
     read_json,
+    read_table,
+    settings_tables,
+    shown_value,
+    span_of,
+    split_bar,
+    summary,
     table,
     text,
-    verdict_class,
+    text_cell,
 )
+from statelab.stats import EXPECTATIONS, VERDICTS
+from statelab.studies.generalise import count_column
 
 COMMAND = "generalise"
 NEEDED = (layout.GENERALISE_JSON, layout.ACROSS, layout.RANKS, layout.LOG_RATIOS_PLOT,
@@ -45,16 +64,17 @@ ACROSS_COLUMNS = ["expectation", "claim", "group", "label", "series", "n_support
                   "n_identical", "sign_lower", "sign_higher", "sign_p", "pooled_ratio",
                   "meta_ci_low", "meta_ci_high", "meta_pi_low", "meta_pi_high", "meta_tau2",
                   "meta_i2", "verdict"]  # fmt: skip
-SHOWN = {"label": "group", "series": "series", "n_supported": "supported",
-         "n_contradicted": "contradicted", "n_practically_equivalent": "equivalent",
-         "n_no_detectable_difference": "no difference", "n_identical": "identical",
-         "sign_p": "sign test p", "pooled_ratio": "pooled ratio", "ci": "95% CI",
-         "pi": "new series", "meta_tau2": "tau2", "meta_i2": "I2", "verdict": "verdict"}  # fmt: skip
+UNTESTED = "untested"  # series neither identical nor tested; counted since the count came in
 RANK_COLUMNS = ["mean_rank", "median_relative_rmse", "beats_persistence"]
+RANK_HEADS = {"mean_rank": "mean rank", "median_relative_rmse": "median relative RMSE",
+              "beats_persistence": "share beating persistence"}  # fmt: skip
+REFERENCE_COLUMNS = [("log ratio", "log_ratio", False), ("Holm p", "holm_p", True),
+                     ("Holm equivalence p", "holm_equivalence_p", True)]  # fmt: skip
+RATIOS = {e.key: f"{e.better}/{e.worse}" for e in EXPECTATIONS}
 
 
 def check_record(record: object) -> None:
-    """Raise Damaged naming the first field of generalise.json the report cannot use."""
+    """Raise Damaged naming the first field of generalise.json the page cannot use."""
     for key, kind in FIELDS.items():
         field(record, (key,), kind)
     if not all(isinstance(line, str) for line in record["answer"]):
@@ -62,98 +82,142 @@ def check_record(record: object) -> None:
 
 
 def read_record(folder: Path) -> dict:
-    """generalise.json, checked for every field the report uses."""
+    """generalise.json, checked for every field the page uses."""
     return read_json(folder, layout.GENERALISE_JSON, check_record, COMMAND)
 
 
-def _damaged(folder: Path, name: str, problem: str):
-    return damaged(folder, name, problem, COMMAND)
-
-
 def read_across(folder: Path) -> pd.DataFrame:
-    across = read_csv(folder, layout.ACROSS, COMMAND).reset_index()
-    missing = [c for c in ACROSS_COLUMNS if c not in across.columns]
-    if missing:
-        raise _damaged(folder, layout.ACROSS, f"lacks column(s) {', '.join(missing)}")
+    """across.csv, which must hold the rows over all series that the summary shows."""
+    across = read_table(folder, layout.ACROSS, ACROSS_COLUMNS, COMMAND).reset_index()
+    if not (across["group"] == "all").any():
+        raise damaged(folder, layout.ACROSS, "holds no row of group 'all'", COMMAND)
     return across
 
 
-def _interval(low: object, high: object) -> str:
-    import math
-
-    if not all(KINDS["a number"](v) and math.isfinite(v) for v in (low, high)):
-        return ""
-    return f"{math.exp(low):.3f} to {math.exp(high):.3f}"
+def split_verdicts(columns: pd.Index) -> list[str]:
+    """The per-series verdicts counted in across.csv's ``columns``, in order."""
+    return [*VERDICTS, UNTESTED] if count_column(UNTESTED) in columns else list(VERDICTS)
 
 
-def answer_section(record: dict) -> list[str]:
-    lines = record["answer"]
-    head, items = (lines[0], lines[1:]) if lines else ("", [])
+def split(row: pd.Series) -> str:
+    """The row's per-series verdicts as a stacked bar."""
+    return split_bar([(v, row[count_column(v)]) for v in split_verdicts(row.index)])
+
+
+def ratio(row: pd.Series, predicted: bool = False) -> str:
+    """The pooled ratio and its 95% confidence interval (from the log scale), and where
+    ``predicted`` the 95% prediction interval for a new series; no interval wraps."""
+    interval = span_of(row["meta_ci_low"], row["meta_ci_high"], scale=math.exp)
+    shown = f'<span class="nowrap">{shown_value(row["pooled_ratio"])}</span>'
+    shown += f" ({interval})" if interval else ""
+    new = span_of(row["meta_pi_low"], row["meta_pi_high"], scale=math.exp) if predicted else ""
+    return f"<td>{shown}<br><small>new series {new}</small></td>" if new else f"<td>{shown}</td>"
+
+
+def share(value: object) -> str:
+    return f"{value:.0%}" if is_number(value) else ""
+
+
+def summary_section(across: pd.DataFrame) -> str:
+    """Each expectation on one line: over all series, its verdict, the pooled ratio and the
+    per-series split."""
+    overall = across[across["group"] == "all"].sort_values("expectation", kind="stable")
+    rows = []
+    for _, row in overall.iterrows():
+        of = RATIOS.get(row["expectation"])
+        rows.append([
+            text_cell(f"<b>{text(row['expectation'])}</b> {text(row['claim'])}"
+                      + (f"<br><small>RMSE ratio {text(of)}</small>" if of else "")),
+            text_cell(badge(row["verdict"])),
+            ratio(row),
+            text_cell(split(row)),
+        ])  # fmt: skip
+    head = ["Expectation", "Pooled verdict", "Pooled ratio (95% CI)", "Per-series verdicts"]
+    return summary(
+        "Across the series",
+        [
+            html_table(head, rows, (0, 1), cards=True),
+            legend(split_verdicts(across.columns)),
+            '<p class="note">Pooled ratio of mean RMSEs (random effects): below 1, the '
+            "first-named has the lower RMSE.</p>",
+        ],
+    )
+
+
+def forest_section(folder: Path) -> list[str]:
     return [
-        "<h2>The answer</h2>",
-        f"<p>{text(head)}</p>",
-        "<ul>" + "".join(f"<li>{text(line.removeprefix('- '))}</li>" for line in items) + "</ul>",
-        f"<p>{text(record['horizon_note'])} A difference in mean RMSE within "
-        f"{text(record['margin'])} x the series' persistence RMSE counts as practically "
-        "equivalent (paired TOST).</p>",
+        "<h2>The pooled effects</h2>",
+        image(folder, layout.FOREST_PLOT, "forest plot of the pooled effects", COMMAND),
     ]
 
 
-def expectations_section(folder: Path, across: pd.DataFrame) -> list[str]:
+def answer_section(record: dict) -> str:
+    lines = record["answer"]
+    head, items = (lines[0], lines[1:]) if lines else ("", [])
+    return folded(
+        "The answer in words",
+        [
+            f"<p>{text(head)}</p>",
+            "<ul>"
+            + "".join(f"<li>{text(line.removeprefix('- '))}</li>" for line in items)
+            + "</ul>",
+            f"<p>{text(record['horizon_note'])} A difference in mean RMSE within "
+            f"{text(record['margin'])} x the series' persistence RMSE counts as practically "
+            "equivalent (paired TOST).</p>",
+        ],
+    )
+
+
+def groups_section(folder: Path, across: pd.DataFrame) -> str:
+    """Each expectation by group of series (all, thirds by training length, domains)."""
     parts = [
-        "<h2>Each expectation across series</h2>",
         "<p>Per series: the paired Wilcoxon test (Welch's where repeats do not pair) and the "
         "paired TOST, each Benjamini-Hochberg adjusted across the series. Across series: the "
         "count of series in each verdict, a sign test of the log ratios, and a random-effects "
         "meta-analysis (Paule-Mandel) of log(mean RMSE A / mean RMSE B): the pooled ratio, its "
-        "95% confidence interval, the 95% prediction interval for a new series, tau2 and I2. "
-        "Groups: thirds by training length, and domains where the collection records them.</p>",
+        "95% confidence interval, the 95% prediction interval for a new series, and I2 "
+        "(tau2 is in across.csv). Groups: thirds by training length, and domains where the "
+        "collection records them.</p>",
     ]
+    head = ["Group", "Per-series verdicts", "Pooled ratio (95% CI; new series)", "I2",
+            "Sign test p", "Verdict"]  # fmt: skip
     for key, part in across.groupby("expectation", sort=True):
-        claim = part["claim"].iloc[0]
-        overall = part[part["group"] == "all"]
-        verdict = overall["verdict"].iloc[0] if len(overall) else ""
-        shown = part.assign(
-            ci=[_interval(lo, hi) for lo, hi in zip(part["meta_ci_low"], part["meta_ci_high"],
-                                                    strict=True)],
-            pi=[_interval(lo, hi) for lo, hi in zip(part["meta_pi_low"], part["meta_pi_high"],
-                                                    strict=True)],
-        )[list(SHOWN)].rename(columns=SHOWN)  # fmt: skip
+        rows = [
+            [text_cell(f"{text(row['label'])}<br><small>{shown_value(row['series'])} "
+                       "series</small>"),
+             text_cell(split(row)), ratio(row, predicted=True),
+             f"<td>{share(row['meta_i2'])}</td>", p_cell(row["sign_p"]),
+             text_cell(badge(row["verdict"]))]
+            for _, row in part.iterrows()
+        ]  # fmt: skip
         parts += [
-            f"<h3>{text(key)} {text(claim)}: <span class='{verdict_class(verdict)}'>"
-            f"{text(verdict)}</span></h3>",
-            table(shown, index=False),
+            f"<h3>{text(key)} {text(part['claim'].iloc[0])}</h3>",
+            html_table(head, rows, (0, 1, 5), cards=True),
         ]
-    parts += [
-        image(folder, layout.LOG_RATIOS_PLOT, "per-series log ratios", COMMAND),
-        image(folder, layout.FOREST_PLOT, "forest plot of the pooled effects", COMMAND),
-    ]
-    return parts
+    parts.append(image(folder, layout.LOG_RATIOS_PLOT, "per-series log ratios", COMMAND))
+    return folded("Each expectation by group of series", parts)
 
 
-def ranks_section(folder: Path, record: dict) -> list[str]:
-    ranks = read_csv(folder, layout.RANKS, COMMAND)
-    missing = [c for c in RANK_COLUMNS if c not in ranks.columns]
-    if missing:
-        raise _damaged(folder, layout.RANKS, f"lacks column(s) {', '.join(missing)}")
+def ranks_section(folder: Path, record: dict) -> str:
+    ranks = read_table(folder, layout.RANKS, RANK_COLUMNS, COMMAND)
     friedman = record.get("friedman")
-    parts = ["<h2>Which regime wins</h2>"]
+    parts = []
     if isinstance(friedman, dict) and all(
         KINDS["a number"](friedman.get(k)) for k in ("statistic", "p", "critical_difference")
     ):
         parts.append(
             f"<p>Mean ranks of the experiments by mean RMSE within each series (1 is best). "
-            f"Friedman chi-square {friedman['statistic']:.1f}, p = {friedman['p']:.3g}; "
+            f"Friedman chi-square {friedman['statistic']:.1f}, {p_phrase(friedman['p'])}; "
             f"Nemenyi critical difference {friedman['critical_difference']:.2f} (experiments "
             "whose mean ranks differ by less are joined in the diagram). The median relative "
             "RMSE is over series of each series' mean RMSE over its persistence RMSE; beats "
             "persistence is the share of series where that is below 1.</p>"
         )
-    parts.append(table(ranks[RANK_COLUMNS]))
+    parts.append(table(ranks[RANK_COLUMNS].rename(columns=RANK_HEADS)))
     if (folder / layout.CD_DIAGRAM).is_file():
         parts.append(image(folder, layout.CD_DIAGRAM, "critical-difference diagram", COMMAND))
     parts.append(image(folder, layout.RELATIVE_RMSE_PLOT, "relative RMSE by experiment", COMMAND))
-    return parts
+    return folded("Which regime wins", parts)
 
 
 def reference_section(folder: Path) -> list[str]:
@@ -162,25 +226,34 @@ def reference_section(folder: Path) -> list[str]:
     reference = read_csv(folder, layout.REFERENCE, COMMAND)
     if reference.empty or "verdict" not in reference.columns:
         return []
-    columns = [c for c in ("claim", "mean_a", "mean_b", "log_ratio", "holm_p",
-                           "holm_equivalence_p", "verdict") if c in reference.columns]  # fmt: skip
+    shown = [(label, c, p) for label, c, p in REFERENCE_COLUMNS if c in reference.columns]
+    claims = reference["claim"] if "claim" in reference.columns else [""] * len(reference)
+    rows = [
+        [text_cell(f"<b>{text(key)}</b> {text(claim)}"),
+         *(p_cell(row[c]) if p else f"<td>{shown_value(row[c])}</td>" for _, c, p in shown),
+         text_cell(badge(row["verdict"]))]
+        for (key, row), claim in zip(reference.iterrows(), claims, strict=True)
+    ]  # fmt: skip
+    head = ["Expectation", *(label for label, _, _ in shown), "Verdict"]
     return [
-        "<h2>Shampoo Sales, from the same run</h2>",
-        "<p>The study's own series, run beside the collection with the same repeats and seed "
-        "(Holm's correction across the six, as <code>statelab reproduce</code>); its log ratios "
-        "are the red lines of the figure above.</p>",
-        table(reference[columns]),
+        folded(
+            "Shampoo Sales, from the same run",
+            [
+                "<p>The study's own series, run beside the collection with the same repeats and "
+                "seed (Holm's correction across the six, as <code>statelab reproduce</code>); "
+                "its log ratios are the red lines of the per-series figure.</p>",
+                html_table(head, rows, (0, len(head) - 1), cards=True),
+            ],
+        )
     ]
 
 
-def settings_section(record: dict) -> list[str]:
+def settings_section(record: dict) -> str:
     experiments = {
-        name: {str(k): "" if v is None else str(v) for k, v in settings.items()}
+        name: settings
         for name, settings in record["experiments_on_first_series"].items()
         if isinstance(settings, dict)
     }
-    frame = pd.DataFrame.from_dict(experiments, orient="index")
-    frame.index.name = "experiment"
     versions = record["versions"][0] if record["versions"] else {}
     values = {
         "data": record["data"], "series": record["series"], "skipped": len(record["skipped"]),
@@ -191,31 +264,36 @@ def settings_section(record: dict) -> list[str]:
     }  # fmt: skip
     provenance = pd.DataFrame({"value": {str(k): str(v) for k, v in values.items()}})
     provenance.index.name = "what"
-    return [
-        "<h2>Settings and versions</h2>",
-        "<p>Repeat k of every experiment on a series starts from the same initial weights "
-        "(common random numbers), drawn from (master seed, k). Settings as on the first "
-        "series (the test rows, and the batch-12 pair's batch, follow each series' horizon); "
-        "per_series.csv, experiments.csv and the store hold every series.</p>",
-        table(frame),
-        table(provenance),
-    ]
+    return folded(
+        "Settings and versions",
+        [
+            "<p>Repeat k of every experiment on a series starts from the same initial weights "
+            "(common random numbers), drawn from (master seed, k). Settings as on the first "
+            "series (the test rows, and the batch-12 pair's batch, follow each series' "
+            "horizon); per_series.csv, experiments.csv and the store hold every series.</p>",
+            *(settings_tables(experiments) if experiments else []),
+            table(provenance),
+        ],
+    )
 
 
 def build(folder: Path) -> str:
-    """The report's HTML for a folder written by `statelab generalise`."""
+    """The page of a folder written by `statelab generalise`."""
     record = read_record(folder)
     across = read_across(folder)
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>statelab: does the study generalise?</title>",
-        f"<style>{STYLE}</style></head><body>",
-        f"<h1>Does the study generalise? {text(record['data'])}</h1>",
-        *answer_section(record),
-        *expectations_section(folder, across),
-        *ranks_section(folder, record),
-        *reference_section(folder),
-        *settings_section(record),
-        "</body></html>",
-    ]
-    return "\n".join(parts)
+    return page(
+        "statelab: does the study generalise?",
+        f"Does the study generalise? {text(record['data'])}",
+        [
+            f"<p>{text(record['series'])} series, {text(record['repeats'])} repeats of each "
+            f"experiment per series, master seed {text(record['seed'])}; equivalence margin "
+            f"{text(record['margin'])} x each series' persistence RMSE.</p>",
+            summary_section(across),
+            *forest_section(folder),
+            answer_section(record),
+            groups_section(folder, across),
+            ranks_section(folder, record),
+            *reference_section(folder),
+            settings_section(record),
+        ],
+    )
