@@ -389,7 +389,7 @@ ACROSS_HEADER = ["expectation", "claim", "group", "label", "series", "n_supporte
         (layout.ACROSS, ",".join(ACROSS_HEADER) + "\n", "holds no rows"),
         (
             layout.ACROSS,
-            ",".join(ACROSS_HEADER) + "\n" + "E1,x,length,short,1" + "," * 16 + "\n",
+            ",".join(ACROSS_HEADER) + "\n" + "E1,x,length,short,1" + ",0" * 7 + "," * 9 + "\n",
             "holds no row of group 'all'",
         ),
         (layout.FOREST_PLOT, "not a png", "not a PNG image"),

@@ -262,7 +262,7 @@ def verdicts_frame(mark: Marks) -> pd.DataFrame:
             {key: mark(f"E{i}"),
              "claim": mark("stateful beats stateless"), "a": mark("stateful"),
              "b": mark("stateless"), "n_a": 3, "n_b": 3,
-             "mean_a": mark("146.4") if i == 1 else 146.4, "mean_b": 149.5,
+             "mean_a": 146.4, "mean_b": 149.5,
              "mean_difference": -3.08, "ci_low": -4.6, "ci_high": -0.46, "welch_p": 0.79,
              "mann_whitney_p": 0.7, "wilcoxon_p": float("nan"), "cohens_d": -0.24,
              "cliffs_delta": -0.33, "identical": False, "primary_p": 0.25, "holm_p": 1.0,
@@ -293,11 +293,13 @@ def write_study_folder(folder: Path, hostile: bool = False) -> list[str]:
     verdicts_frame(mark).to_csv(folder / "verdicts.csv")
     for name in TABLES:
         describe_frame(mark).to_csv(folder / name)
+    # Numbers only in the tables of numbers: a cell edited to text is refused by the table's
+    # schema (test_a_damaged_folder...), so hostile text lives in the text cells.
     se_curve = pd.DataFrame({"repeats": [5], "bootstrap_se": [6.2], "formula_se": [6.9],
-                             mark("ci95_half_width"): [mark("12.1")]})  # fmt: skip
+                             "ci95_half_width": [12.1]})  # fmt: skip
     se_curve.to_csv(folder / "se_curve.csv")
-    power = pd.DataFrame({"rmse_difference": [1.0, 2.0], mark("effect_size_d"): [0.07, 0.13],
-                          "repeats_needed": [3704, mark("927")]})  # fmt: skip
+    power = pd.DataFrame({"rmse_difference": [1.0, 2.0], "effect_size_d": [0.07, 0.13],
+                          "repeats_needed": [3704, 927]})  # fmt: skip
     power.to_csv(folder / "power.csv")
     for name in FIGURES:
         (folder / name).write_bytes(png())
@@ -380,7 +382,10 @@ def test_a_hostile_folder_runs_no_script_in_headless_chromium(tmp_path):
 def test_blank_cells_in_verdicts_still_report(tmp_path):
     write_study_folder(tmp_path)
     frame = pd.read_csv(tmp_path / "verdicts.csv", index_col=0).astype(object)
-    frame.iloc[0, :] = float("nan")
+    # Every cell a file can leave blank (numbers not computed, text): the counts and the
+    # identical flag are always written, and a blank one is damage (verdicts.csv's schema).
+    blank = [c for c in frame.columns if c not in ("n_a", "n_b", "identical")]
+    frame.loc[frame.index[0], blank] = float("nan")
     frame.to_csv(tmp_path / "verdicts.csv")
     cli("report", str(tmp_path))
     html = (tmp_path / "report.html").read_text()
@@ -388,6 +393,16 @@ def test_blank_cells_in_verdicts_still_report(tmp_path):
     assert summary.count("<tr>") == 7  # the blank row still has its line
     blank = '<b>E1</b> <br><small>a: , b: </small></td><td class="text"><span class="badge none">'
     assert blank in summary
+
+
+def edit_csv(path: Path, column: str, value: str | None) -> None:
+    """Set ``column`` of the first row to ``value`` as text, or drop the column (None)."""
+    frame = pd.read_csv(path, index_col=0).astype(object)
+    if value is None:
+        frame = frame.drop(columns=[column])
+    else:
+        frame.iloc[0, frame.columns.get_loc(column)] = value
+    frame.to_csv(path)
 
 
 def rewrite_study(folder: Path, change) -> None:
@@ -425,9 +440,12 @@ def rewrite_study(folder: Path, change) -> None:
         (lambda d: (d / "verdicts.csv").write_text(",".join(["expectation", *VERDICT_HEADER]) + "\n"), "verdicts.csv is damaged or was edited (holds no rows)"),
         (lambda d: (d / "verdicts.csv").write_text(""), "verdicts.csv is damaged or was edited"),
         (lambda d: (d / "verdicts.csv").write_bytes(bytes(range(256)) * 4), "verdicts.csv is damaged"),
-        (lambda d: (d / "verdicts.csv").write_text("expectation,claim\nE1,x\n"), "lacks column(s) explanation, a, b, mean_a"),
+        (lambda d: (d / "verdicts.csv").write_text("expectation,claim\nE1,x\n"), "lacks column(s) a, b, mean_a"),
         (lambda d: (d / "verdicts.csv").write_text('expectation,claim\nE1,"x\n'), "verdicts.csv is damaged"),
         (lambda d: (d / "se_curve.csv").write_bytes(b"\x00\xff" * 100), "se_curve.csv is damaged"),
+        (lambda d: edit_csv(d / "verdicts.csv", "mean_a", "146.4<b>"), "column 'mean_a' is not of its kind: '146.4<b>'"),
+        (lambda d: edit_csv(d / "se_curve.csv", "repeats", "five"), "column 'repeats' is not of its kind"),
+        (lambda d: edit_csv(d / "power.csv", "effect_size_d", None), "power.csv is damaged or was edited (lacks column(s) effect_size_d)"),
         (lambda d: (d / "table_resets.csv").write_text(""), "table_resets.csv is damaged"),
         (lambda d: (d / "series.png").write_text("<svg onload=alert(1)>"), "series.png is damaged or was edited (not a PNG image)"),
         (lambda d: (d / "box_batch12.png").write_bytes(b""), "box_batch12.png is damaged"),

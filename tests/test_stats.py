@@ -515,7 +515,13 @@ def test_holm_agrees_with_statsmodels_on_random_p_values_with_ties(seed):
 
 @pytest.mark.parametrize(
     ("p", "text"),
-    [(0.0, "p < 1e-300"), (0.012345, "p=0.012"), (1.0, "p=1"), (5e-324, "p=4.9e-324")],
+    [
+        (0.0, "p < 1e-300"),
+        (0.012345, "p=0.012"),
+        (1.0, "p=1"),
+        (5e-324, "p < 1e-300"),
+        (2e-300, "p=2e-300"),
+    ],
 )
 def test_p_text_says_an_underflowed_p_is_below_1e_300(p, text):
     assert stats.p_text(p) == text

@@ -71,11 +71,14 @@ RELATIVE_RMSE_PLOT = "relative_rmse.png"
 class Table(NamedTuple):
     """A CSV file: its name, its columns (name, kind) and, when its first column is the
     index, that column's name ("" for pandas' unnamed index). Kinds: "float" (NaN allowed),
-    "int", "count" (a whole number, or empty), "bool" and "str" (empty allowed)."""
+    "int", "count" (a whole number, or empty), "bool" and "str" (empty allowed). Columns in
+    ``optional`` came in after the first release that wrote the file: a reader does without
+    them when an older folder lacks them, and checks them when present."""
 
     name: str
     columns: tuple[tuple[str, str], ...]
     index: str | None = None
+    optional: frozenset[str] = frozenset()
 
 
 def _columns(kind: str, names: str) -> tuple[tuple[str, str], ...]:
@@ -93,7 +96,8 @@ VERDICTS_TABLE = Table(VERDICTS, (
     *_columns("str", "claim a b"), *PAIR_TEST, ("holm_p", "float"),
     *_columns("float", "log_ratio log_ratio_se margin_rmse equivalence_p holm_equivalence_p"),
     *_columns("str", "verdict explanation"),
-), index="expectation")  # fmt: skip
+), index="expectation", optional=frozenset(
+    ["n_a", "n_b", "identical", "primary_p", "log_ratio", "log_ratio_se", "margin_rmse", "equivalence_p", "holm_equivalence_p"]))  # fmt: skip
 SE_CURVE_TABLE = Table(SE_CURVE, (
     ("repeats", "int"), *_columns("float", "bootstrap_se formula_se ci95_half_width"),
 ), index="")  # fmt: skip
@@ -120,7 +124,7 @@ ACROSS_TABLE = Table(ACROSS, (
     *_columns("float", "meta_pooled meta_ci_low meta_ci_high meta_pi_low meta_pi_high meta_tau2 "
                        "meta_i2 meta_q meta_q_p"),
     ("meta_zero_se", "int"), ("pooled_ratio", "float"), ("verdict", "str"),
-))  # fmt: skip
+), optional=frozenset(["n_untested", "sign_zero", "meta_k", "meta_pooled", "meta_q", "meta_q_p", "meta_zero_se"]))  # fmt: skip
 RANKS_TABLE = Table(RANKS, _columns("float", "mean_rank median_relative_rmse beats_persistence"),
                     index="experiment")  # fmt: skip
 SKIPPED_TABLE = Table(SKIPPED, _columns("str", "series reason"))
@@ -143,21 +147,23 @@ def _schema(table: Table):
 
     # Booleans are not coerced: any text would coerce to True.
     columns = {name: pa.Column(_DTYPES[kind], nullable=kind in ("float", "count", "str"),
-                               coerce=kind != "bool") for name, kind in table.columns}  # fmt: skip
+                               coerce=kind != "bool", required=name not in table.optional)
+               for name, kind in table.columns}  # fmt: skip
     return pa.DataFrameSchema(columns, strict=False)
 
 
 def check(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` (its index a column when the table has one) as its schema reads it: a copy
-    with every declared column of its kind. Raises :class:`SchemaMismatch` in one line naming
-    the first problem."""
+    """``frame`` as its schema reads it: a copy with every declared column of its kind (and
+    the table's index, if any, as its first column). Raises :class:`SchemaMismatch` in one
+    line naming the first problem."""
     import pandera.errors as pe
 
     if table.index is not None and table.index not in frame.columns:
         frame = frame.reset_index()
         if table.index == "" and "index" in frame.columns:
             frame = frame.rename(columns={"index": ""})
-    missing = [name for name, _ in table.columns if name not in frame.columns]
+    missing = [name for name, _ in table.columns
+               if name not in frame.columns and name not in table.optional]  # fmt: skip
     if missing:
         raise SchemaMismatch(f"lacks column(s) {', '.join(missing)}")
     try:

@@ -59,13 +59,7 @@ FIELDS = {
     "versions": "a list",
     "devices": "a list",
 }
-ACROSS_COLUMNS = ["expectation", "claim", "group", "label", "series", "n_supported",
-                  "n_contradicted", "n_practically_equivalent", "n_no_detectable_difference",
-                  "n_identical", "sign_lower", "sign_higher", "sign_p", "pooled_ratio",
-                  "meta_ci_low", "meta_ci_high", "meta_pi_low", "meta_pi_high", "meta_tau2",
-                  "meta_i2", "verdict"]  # fmt: skip
 UNTESTED = "untested"  # series neither identical nor tested; counted since the count came in
-RANK_COLUMNS = ["mean_rank", "median_relative_rmse", "beats_persistence"]
 RANK_HEADS = {"mean_rank": "mean rank", "median_relative_rmse": "median relative RMSE",
               "beats_persistence": "share beating persistence"}  # fmt: skip
 REFERENCE_COLUMNS = [("log ratio", "log_ratio", False), ("Holm p", "holm_p", True),
@@ -88,7 +82,7 @@ def read_record(folder: Path) -> dict:
 
 def read_across(folder: Path) -> pd.DataFrame:
     """across.csv, which must hold the rows over all series that the summary shows."""
-    across = read_table(folder, layout.ACROSS, ACROSS_COLUMNS, COMMAND).reset_index()
+    across = read_table(folder, layout.ACROSS_TABLE, COMMAND)
     if not (across["group"] == "all").any():
         raise damaged(folder, layout.ACROSS, "holds no row of group 'all'", COMMAND)
     return across
@@ -199,7 +193,7 @@ def groups_section(folder: Path, across: pd.DataFrame) -> str:
 
 
 def ranks_section(folder: Path, record: dict) -> str:
-    ranks = read_table(folder, layout.RANKS, RANK_COLUMNS, COMMAND)
+    ranks = read_table(folder, layout.RANKS_TABLE, COMMAND)
     friedman = record.get("friedman")
     parts = []
     if isinstance(friedman, dict) and all(
@@ -213,7 +207,7 @@ def ranks_section(folder: Path, record: dict) -> str:
             "RMSE is over series of each series' mean RMSE over its persistence RMSE; beats "
             "persistence is the share of series where that is below 1.</p>"
         )
-    parts.append(table(ranks[RANK_COLUMNS].rename(columns=RANK_HEADS)))
+    parts.append(table(ranks[list(RANK_HEADS)].rename(columns=RANK_HEADS)))
     if (folder / layout.CD_DIAGRAM).is_file():
         parts.append(image(folder, layout.CD_DIAGRAM, "critical-difference diagram", COMMAND))
     parts.append(image(folder, layout.RELATIVE_RMSE_PLOT, "relative RMSE by experiment", COMMAND))

@@ -48,11 +48,6 @@ NEEDED = (
     layout.SERIES_PLOT,
     layout.SE_CURVE_PLOT,
 )
-VERDICT_COLUMNS = ["a", "b", "mean_a", "mean_b", "mean_difference", "ci_low", "ci_high", "welch_p",
-                   "mann_whitney_p", "wilcoxon_p", "holm_p", "cohens_d", "cliffs_delta", "verdict"]  # fmt: skip
-# Written since the equivalence test came in; shown where present.
-OPTIONAL_VERDICT_COLUMNS = ["log_ratio", "margin_rmse", "holm_equivalence_p"]
-VERDICT_TEXT = ["claim", "explanation"]  # and "verdict", among the columns
 STUDY_FIELDS = {
     "seed": "an integer",
     "repeats": "an integer",
@@ -107,7 +102,7 @@ def read_study(folder: Path) -> dict:
 
 
 def read_verdicts(folder: Path) -> pd.DataFrame:
-    return read_table(folder, layout.VERDICTS, VERDICT_TEXT + VERDICT_COLUMNS, COMMAND)
+    return read_table(folder, layout.VERDICTS_TABLE, COMMAND)
 
 
 def summary_section(verdicts: pd.DataFrame) -> str:
@@ -153,7 +148,7 @@ def tests_section(verdicts: pd.DataFrame) -> str:
     ]
     for title, columns in TESTS:
         shown = [(label, column) for label, column in columns
-                 if column not in OPTIONAL_VERDICT_COLUMNS or column in verdicts.columns]  # fmt: skip
+                 if column not in layout.VERDICTS_TABLE.optional or column in verdicts.columns]  # fmt: skip
         rows = [
             [text_cell(f"<b>{text(key)}</b> <small>a: {text(row['a'])}, b: {text(row['b'])}"
                        "</small>"), *(tests_cell(row, column) for _, column in shown)]
@@ -199,8 +194,8 @@ def repeats_section(folder: Path, pool: dict) -> str:
             "against the number of repeats, and the repeats needed per experiment to detect a "
             "difference with 80% power at alpha 0.05 (two-sample t-test).</p>",
             image(folder, layout.SE_CURVE_PLOT, "standard error against repeats", COMMAND),
-            table(read_csv(folder, layout.SE_CURVE, COMMAND), index=False),
-            table(read_csv(folder, layout.POWER, COMMAND), index=False),
+            table(read_table(folder, layout.SE_CURVE_TABLE, COMMAND), index=False),
+            table(read_table(folder, layout.POWER_TABLE, COMMAND), index=False),
         ],
     )
 

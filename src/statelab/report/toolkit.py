@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from statelab import layout
 from statelab.errors import StatelabError
 from statelab.files import shown
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Below this a p-value has underflowed (to 0, or to a subnormal) in floating point, so its
 # digits mean nothing: it shows as "< 1e-300".
-P_FLOOR = 1e-300
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 1.2em auto;
@@ -129,15 +129,24 @@ def read_csv(folder: Path, name: str, command: str) -> pd.DataFrame:
         raise damaged(folder, name, str(error).strip().split("\n")[0], command) from None
 
 
-def read_table(folder: Path, name: str, columns: Sequence[str], command: str) -> pd.DataFrame:
-    """A CSV of the folder that has every one of ``columns`` and at least one row."""
-    frame = read_csv(folder, name, command)
-    missing = [c for c in columns if c not in frame.columns and c != frame.index.name]
-    if missing:
-        raise damaged(folder, name, f"lacks column(s) {', '.join(missing)}", command)
-    if frame.empty:
-        raise damaged(folder, name, "holds no rows", command)
-    return frame
+def read_table(folder: Path, table: layout.Table, command: str) -> pd.DataFrame:
+    """A table of the folder read through its declared schema (statelab.layout, the one the
+    writer checked), with at least one row; indexed as it was written."""
+    frame = read_csv(folder, table.name, command) if table.index is not None else None
+    if frame is not None:
+        frame.index.name = table.index  # the first column is the index, whatever its header
+    else:
+        try:
+            frame = pd.read_csv(folder / table.name)
+        except (ValueError, UnicodeDecodeError, OSError) as error:
+            raise damaged(folder, table.name, str(error).strip().split("\n")[0], command) from None
+    try:
+        checked = layout.check(table, frame)
+    except layout.SchemaMismatch as error:
+        raise damaged(folder, table.name, str(error), command) from None
+    if checked.empty:
+        raise damaged(folder, table.name, "holds no rows", command)
+    return checked.set_index(table.index) if table.index is not None else checked
 
 
 def read_json(folder: Path, name: str, check: Callable[[object], None], command: str) -> dict:
@@ -178,9 +187,11 @@ def p_value(p: object) -> str:
     """A p-value as every page shows it: three significant digits, and one that underflowed
     as "< 1e-300", never 0; NaN (a test not run) as a dash, and text (an edited cell)
     escaped."""
+    from statelab.stats import p_shown
+
     if not is_number(p):
         return text(p) or "&ndash;"
-    return "&lt; 1e-300" if p < P_FLOOR else f"{p:.3g}"
+    return escape(p_shown(p, 3))
 
 
 def p_phrase(p: object) -> str:

@@ -83,10 +83,20 @@ def verdict(
     return decide(expectation, finding(test, adjusted_p, alpha), equivalence_p < alpha)
 
 
+# Below this a p-value has underflowed or nearly so: it is shown as "< 1e-300", never as 0.
+P_FLOOR = 1e-300
+
+
+def p_shown(p: float, digits: int = 2) -> str:
+    """A p-value to ``digits`` significant digits, or "< 1e-300" for one below P_FLOOR (one
+    that underflowed to 0 in floating point: no test gives exactly 0)."""
+    return "< 1e-300" if p < P_FLOOR else f"{p:.{digits}g}"
+
+
 def p_text(p: float, digits: int = 2, equals: str = "=") -> str:
-    """A p-value in words: "p=0.012", or "p < 1e-300" for one that underflowed to 0 in
-    floating point (never "p=0", which no test can give)."""
-    return "p < 1e-300" if p == 0 else f"p{equals}{p:.{digits}g}"
+    """A p-value in a sentence: "p=0.012" (``equals`` between), or "p < 1e-300"."""
+    shown = p_shown(p, digits)
+    return f"p {shown}" if shown.startswith("<") else f"p{equals}{shown}"
 
 
 def explain(
