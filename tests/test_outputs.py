@@ -8,6 +8,7 @@ import csv
 import dataclasses
 import json
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -143,8 +144,14 @@ def test_write_study_writes_exactly_the_files_layout_names(outcome):
     # the names execute() checks before any work starts are the ones written
     assert sorted(file_names(list(PRESETS))) == sorted(written)
     assert all(path.parent == out for path in done.files)
-    # nothing else in the folder but the store (no temporaries left behind)
-    assert {p.name for p in out.iterdir()} - STORE_FILES == expected_files()
+    # the files live in the set's folder, each name a link to it; nothing else in the folder
+    # but the store (no temporaries left behind)
+    live = os.readlink(out / layout.OUTPUTS)
+    assert set(os.listdir(out / live)) == expected_files()
+    assert all(os.readlink(out / name) == f"{layout.OUTPUTS}/{name}" for name in written)
+    assert {p.name for p in out.iterdir()} - STORE_FILES == {
+        *expected_files(), layout.OUTPUTS, live
+    }  # fmt: skip
     assert layout.REPORT not in written  # that is `statelab report`'s
 
 

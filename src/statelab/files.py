@@ -75,21 +75,31 @@ def resolve_target(path: str | Path) -> Path:
     return Path(real)
 
 
+def umask() -> int:
+    """The process's umask (reading it means setting it: set it back at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def temporary_affixes(name: str) -> tuple[str, str]:
+    """How :func:`write_atomic` names the temporary file beside ``name``: this prefix, some
+    random characters, this suffix (hidden, and shown as the same kind of file)."""
+    return f".{name[:64]}.", Path(name).suffix[:16]
+
+
 def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(temporary_path)`` beside ``path``'s target, then rename it over the target.
     Any OSError becomes a StatelabError naming the file; the old file stays as it was."""
     real = resolve_target(path)
+    prefix, suffix = temporary_affixes(real.name)
     try:
-        handle, temporary = tempfile.mkstemp(
-            prefix=f".{real.name[:64]}.", suffix=real.suffix[:16], dir=real.parent
-        )
+        handle, temporary = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=real.parent)
     except OSError as error:
         raise StatelabError(f"cannot write {shown(path)}: {reason(error)}") from None
     os.close(handle)
-    umask = os.umask(0)
-    os.umask(umask)
     try:
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would hide results from others
+        os.chmod(temporary, 0o666 & ~umask())  # mkstemp's 0600 would hide results from others
         write(Path(temporary))
         os.replace(temporary, real)
     except OSError as error:

@@ -22,6 +22,9 @@ POWER = "power.csv"
 SERIES_PLOT = "series.png"
 FORECASTS_PLOT = "forecasts.png"
 REPORT = "report.html"
+# The live set of a command's files: a link to the hidden folder that holds them, and each
+# file's name above is a link through it (statelab.execution.fileset).
+OUTPUTS = ".outputs"
 
 
 def experiment_csv(name: str) -> str:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from statelab.defaults import CHUNK
 from statelab.errors import Interrupted, StatelabError
-from statelab.execution import cache, interrupts
+from statelab.execution import cache, fileset, interrupts
 from statelab.execution.backends import Backend, check_workers, open_backend
 from statelab.execution.plan import Plan, check_chunk, chunks
 from statelab.execution.results import Results, Timings, code_version
@@ -63,8 +64,9 @@ T = TypeVar("T")
 class Finish(NamedTuple, Generic[T]):
     """What a plan's results become: ``analyse`` makes the study's typed result from the
     plan and the results read back; ``write``, when given, writes its files into the folder
-    and returns their paths; ``names`` lists every file ``write`` writes (each is checked
-    before any work starts)."""
+    it is given (a fresh one, which then becomes the output folder's live set: see
+    :mod:`~statelab.execution.fileset`) and returns their paths; ``names`` lists every file
+    ``write`` may write (each is checked before any work starts)."""
 
     analyse: Callable[[Plan, list[Results]], T]
     write: Callable[[T, Path], list[Path]] | None = None
@@ -73,7 +75,7 @@ class Finish(NamedTuple, Generic[T]):
 
 class Outcome(NamedTuple, Generic[T]):
     result: T  # the study's typed result
-    files: tuple[Path, ...]  # the files written (none without a writer)
+    files: tuple[Path, ...]  # the files written, as users see them (none without a writer)
     filled: Filled
     fill_s: float  # wall seconds running the missing chunks into the store
     outputs_s: float  # wall seconds reading back, analysing and writing files
@@ -144,8 +146,9 @@ def execute(
     progress: Progress | None = None,
 ) -> Outcome[T]:
     """Run ``plan`` into the store in folder ``out`` (resuming whatever an earlier run left),
-    read it back, analyse it and, if ``finish`` has a writer, write its files there. Every
-    setting is checked before the store is opened or a worker started; Ctrl-C raises
+    read it back, analyse it and, if ``finish`` has a writer, write its files there as one
+    set: all of them or none (:mod:`~statelab.execution.fileset`). Every setting and file
+    name is checked before the store is opened or a worker started; Ctrl-C raises
     :class:`Interrupted` with the count of repeats stored, all of them whole."""
     execution = execution or Execution()
     progress = progress or Silent()
@@ -156,9 +159,14 @@ def execute(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise StatelabError(f"--out {out} is a file; give a folder")
-    if out.is_dir() and finish.write is not None and finish.names is not None:
-        for name in finish.names(plan):
-            resolve_target(out / name)
+    names = finish.names(plan) if finish.write is not None and finish.names is not None else []
+    if out.is_dir() and finish.write is not None:
+        fileset.check(out)
+        for name in names:
+            # The set's own link is replaced at the switch, never written through; anything
+            # else under a name is refused as a write to it is (a folder, a FIFO, a loop).
+            if not fileset.is_link(out, name):
+                resolve_target(out / name)
     check_workers(execution.workers, execution.cluster)
     cache.enable()
     try:
@@ -168,6 +176,8 @@ def execute(
     # The store first: a locked, damaged or newer store is refused before a worker starts.
     with Store(out) as store, open_backend(execution.workers, execution.cluster,
                                            progress.epochs) as backend:  # fmt: skip
+        if finish.write is not None:
+            fileset.tidy(out, names)  # what a killed command left, before any work
         started = time.perf_counter()
         try:
             filled = fill(store, plan, backend, execution, keep, progress)
@@ -175,6 +185,8 @@ def execute(
             raise Interrupted(store.count()) from None
         filled_at = time.perf_counter()
         result = finish.analyse(plan, load(store, plan))
-        files = () if finish.write is None else tuple(finish.write(result, out))  # locked
+        files: tuple[Path, ...] = ()
+        if finish.write is not None:  # under the lock
+            files = tuple(fileset.publish(out, partial(finish.write, result), names))
     done = time.perf_counter()
     return Outcome(result, files, filled, filled_at - started, done - filled_at)

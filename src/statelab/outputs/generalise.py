@@ -1,8 +1,8 @@
 """A generalisation -> its files: per-series and across-series tables, the ranks, the four
 figures, and generalise.json (settings, versions, the answer in words).
 
-Everything is computed first and written after, each file atomically, so a failure leaves
-the folder as it was and an interruption never leaves half a file.
+The pipeline hands the writer a fresh folder and makes what it wrote the output folder's live
+set in one rename (statelab.execution.fileset): a failure or a kill leaves the previous set.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def write_generalisation(result: Generalisation, out: Path) -> list[Path]:
             {n: g["mean_relative_rmse"].to_numpy()
              for n, g in relative.groupby("experiment", sort=False)})),
     ]  # fmt: skip
-    if result.ranking.ranks is not None:
+    if result.ranking.ranks is not None:  # else no diagram: the new set has none
         figures.append((layout.CD_DIAGRAM, lambda: plots.cd_diagram(
             result.ranking.ranks, "Mean ranks of the eleven experiments (Nemenyi)")))  # fmt: skip
     text = json.dumps(record(result), indent=2, default=_json_value) + "\n"
@@ -119,8 +119,6 @@ def write_generalisation(result: Generalisation, out: Path) -> list[Path]:
     for name, draw in figures:
         files.append(plots.save(draw(), out / name))
     files.append(write_text(out / layout.GENERALISE_JSON, text))
-    if result.ranking.ranks is None:  # fewer than two complete series: no diagram, and
-        (out / layout.CD_DIAGRAM).unlink(missing_ok=True)  # none left by an earlier run
     return files
 
 

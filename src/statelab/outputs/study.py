@@ -1,8 +1,8 @@
 """A reproduced study -> its files: results CSVs, describe tables, box plots, verdicts,
 the standard-error curve, the power table, the series and forecast plots, study.json.
 
-Everything is computed first and written after, each file atomically, so a failure
-leaves the folder as it was and an interruption never leaves half a file.
+The pipeline hands the writer a fresh folder and makes what it wrote the output folder's live
+set in one rename (statelab.execution.fileset): a failure or a kill leaves the previous set.
 """
 
 from __future__ import annotations

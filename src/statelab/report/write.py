@@ -54,9 +54,11 @@ def build(folder: Path) -> str:
 
 def check_out(folder: Path, target: Path) -> None:
     """The report goes to a regular file in an existing folder, never over the study's own
-    files (only an .html name inside the study's folder)."""
+    files (only an .html name inside the study's folder, or inside its live set of files,
+    where its names lead)."""
     real = files.resolve_target(target)
-    inside = os.path.realpath(folder) == str(real.parent)
+    own = {os.path.realpath(folder), os.path.realpath(folder / layout.OUTPUTS)}
+    inside = str(real.parent) in own
     if inside and real.suffix.lower() not in REPORT_SUFFIXES:
         raise StatelabError(
             f"--out {shown(target)} would overwrite the study's own files in {shown(folder)}; "
