@@ -2,13 +2,16 @@
 
 One flat API over modules by concept: pairs (tests and effect sizes), multiplicity (Holm,
 Benjamini-Hochberg), equivalence (TOST), pooling (sign test, random-effects meta-analysis),
-ranks (Friedman, Nemenyi), verdict (the expectations and the one verdict rule), expectations
-(E1-E6 on one series), power (standard error and repeats).
+metaregression (the one random-effects estimator, REML with Knapp-Hartung intervals, under the
+meta-analysis and the meta-regressions), ranks (Friedman, Nemenyi), verdict (the expectations
+and the one verdict rule), expectations (E1-E6 on one series), power (standard error and
+repeats).
 """
 
 from statelab.defaults import ALPHA
 from statelab.stats.equivalence import equivalence_p
 from statelab.stats.expectations import Tested, expectation_table, expectation_tests, pairwise_table
+from statelab.stats.metaregression import MetaRegression, meta_regression
 from statelab.stats.multiplicity import benjamini_hochberg, holm
 from statelab.stats.pairs import (
     BOOTSTRAP_BLOCK_VALUES,
@@ -43,6 +46,7 @@ __all__ = [
     "Expectation",
     "LogRatio",
     "Meta",
+    "MetaRegression",
     "PairTest",
     "Ranks",
     "SignTest",
@@ -65,6 +69,7 @@ __all__ = [
     "holm",
     "log_ratio",
     "meta_analysis",
+    "meta_regression",
     "pairwise_table",
     "prediction_interval",
     "primary_p",
