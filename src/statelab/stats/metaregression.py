@@ -54,17 +54,32 @@ def usable(y: np.ndarray, se: np.ndarray) -> Usable:
 
 
 class _Weighted(NamedTuple):
-    w: np.ndarray  # 1 / (v + tau2)
-    beta: np.ndarray  # weighted least squares
-    residuals: np.ndarray
-    bread: np.ndarray  # (X'WX)^-1, the model-based covariance of beta
+    """Weighted least squares at each of several tau2 (the first axis)."""
+
+    w: np.ndarray  # (g, k): 1 / (v + tau2)
+    residuals: np.ndarray  # (g, k): y - X beta
+    bread: np.ndarray  # (g, p, p): (X'WX)^-1, the model-based covariance of beta
 
 
-def _weighted(y: np.ndarray, v: np.ndarray, x: np.ndarray, tau2: float) -> _Weighted:
-    w = 1 / (v + tau2)
-    bread = np.linalg.inv(x.T @ (w[:, None] * x))
-    beta = bread @ (x.T @ (w * y))
-    return _Weighted(w, beta, y - x @ beta, bread)
+def _weighted(y: np.ndarray, v: np.ndarray, x: np.ndarray, tau2) -> _Weighted:
+    w = 1 / (v + np.reshape(tau2, (-1, 1)))
+    bread = np.linalg.inv(x.T @ (w[..., None] * x))
+    beta = (bread @ ((w * y) @ x)[..., None])[..., 0]
+    return _Weighted(w, y - beta @ x.T, bread)
+
+
+def _score(y: np.ndarray, v: np.ndarray, x: np.ndarray, tau2) -> np.ndarray:
+    """The restricted log-likelihood's derivative in tau2 (times 2), y'PPy - tr(P)."""
+    fit = _weighted(y, v, x, tau2)
+    squared = x.T @ (fit.w[..., None] ** 2 * x)
+    trace = fit.w.sum(axis=1) - np.einsum("gpq,gqp->g", fit.bread, squared)
+    return np.sum((fit.w * fit.residuals) ** 2, axis=1) - trace
+
+
+def _log_likelihood(y: np.ndarray, v: np.ndarray, x: np.ndarray, tau2: float) -> float:
+    fit = _weighted(y, v, x, tau2)
+    log_det = -np.linalg.slogdet(fit.bread[0])[1]
+    return -0.5 * float(np.sum(np.log(v + tau2)) + log_det + fit.w[0] @ fit.residuals[0] ** 2)
 
 
 def reml_tau2(y: np.ndarray, v: np.ndarray, x: np.ndarray) -> float:
@@ -83,29 +98,18 @@ def reml_tau2(y: np.ndarray, v: np.ndarray, x: np.ndarray) -> float:
     geometric grid, 10 a decade from 1e-8 min(v) up to a bound past which the score is
     negative, and the best of them and 0 is taken. Beyond t = max(v_max, 2 RSS / (k - p)), RSS
     the unweighted least-squares residual sum of squares, y'PPy <= w_max^2 RSS < w_min (k - p)
-    <= tr(P), so no root lies there. Both the score and the likelihood are O(k p^2): P is
-    never formed (Py = W e, tr(P) = sum w - tr((X'WX)^-1 X'W^2X))."""
-
-    def score(tau2: float) -> float:
-        fit = _weighted(y, v, x, tau2)
-        trace = fit.w.sum() - np.trace(fit.bread @ (x.T @ (fit.w[:, None] ** 2 * x)))
-        return float(np.sum((fit.w * fit.residuals) ** 2) - trace)
-
-    def log_likelihood(tau2: float) -> float:
-        fit = _weighted(y, v, x, tau2)
-        log_det = -np.linalg.slogdet(fit.bread)[1]
-        return -0.5 * float(np.sum(np.log(v + tau2)) + log_det + fit.w @ fit.residuals**2)
-
+    <= tr(P), so no root lies there. The score is O(k p^2) per tau2 and taken over the whole
+    grid at once: P is never formed (Py = W e, tr(P) = sum w - tr((X'WX)^-1 X'W^2X))."""
     k, p = x.shape
     rss = float(np.sum((y - x @ np.linalg.lstsq(x, y, rcond=None)[0]) ** 2))
     high = 2 * max(float(v.max()), 2 * rss / (k - p))
     low = 1e-8 * float(v.min())
     grid = np.concatenate([[0.0], np.geomspace(low, high, max(2, int(10 * np.log10(high / low))))])
-    scores = np.array([score(t) for t in grid])
-    falling = np.flatnonzero((scores[:-1] > 0) & (scores[1:] <= 0))
-    roots = [optimize.brentq(score, grid[i], grid[i + 1], xtol=4 * np.finfo(float).eps * grid[i + 1])
-             for i in falling]  # fmt: skip
-    return float(max([0.0, *roots], key=log_likelihood))
+    scores = _score(y, v, x, grid)
+    roots = [optimize.brentq(lambda t: _score(y, v, x, t)[0], grid[i], grid[i + 1],
+                             xtol=4 * np.finfo(float).eps * grid[i + 1])
+             for i in np.flatnonzero((scores[:-1] > 0) & (scores[1:] <= 0))]  # fmt: skip
+    return float(max([0.0, *roots], key=lambda t: _log_likelihood(y, v, x, t)))
 
 
 def _design(moderators, k: int) -> tuple[np.ndarray, list[str]]:
@@ -119,7 +123,7 @@ def _design(moderators, k: int) -> tuple[np.ndarray, list[str]]:
         names, values = [str(c) for c in moderators.columns], moderators.to_numpy(float)
     else:
         values = np.asarray(moderators, float)
-        values = values.reshape(k, -1) if values.ndim < 2 else values
+        values = values.reshape(len(values), -1) if values.ndim < 2 else values
         names = [f"x{j + 1}" for j in range(values.shape[1])]
     if values.shape[0] != k:
         raise StatelabError(f"{values.shape[0]} rows of moderators for {k} estimates: give one "
@@ -165,7 +169,7 @@ def meta_regression(
     tau2 = reml_tau2(y, v, x)
     coefficients, hk_q, f, f_p = _knapp_hartung(y, v, x, tau2, names)
     fixed = _weighted(y, v, x, 0.0)
-    qe = float(np.sum(fixed.w * fixed.residuals**2))
+    qe = float(fixed.w[0] @ fixed.residuals[0] ** 2)
     if p > 1:
         tau2_all = reml_tau2(y, v, x[:, :1])
         r2 = max(0.0, (tau2_all - tau2) / tau2_all) if tau2_all > 0 else 0.0
