@@ -29,6 +29,10 @@ def t975_one_df() -> float:
     return math.tan(0.475 * math.pi)
 
 
+# t with two degrees of freedom has the quantile (2p - 1) / sqrt(2 p (1 - p)).
+T975_TWO_DF = 0.95 / math.sqrt(2 * 0.975 * 0.025)
+
+
 # --- log_ratio -------------------------------------------------------------------------------
 
 
@@ -164,24 +168,30 @@ def test_meta_analysis_cochrans_q_against_metafor():
 def test_meta_analysis_equal_variances_by_hand():
     """Equal variances v: REML's score equation reduces to sum (y - m)^2 / (v + tau2) = k - 1
     (as Paule-Mandel's does), so tau2 = s^2 - v. With y = 0, 1, 5 (s^2 = 14 / 2 = 7) and v =
-    0.5: tau2 = 6.5, pooled = 2, se = sqrt(7 / 3)."""
+    0.5: tau2 = 6.5, pooled = 2, se = sqrt(7 / 3); Knapp-Hartung's q = sum w e^2 / (k - 1) =
+    (14 / 7) / 2 = 1, so the CI is 2 -+ t_{2, 0.975} sqrt(7 / 3)."""
     meta = stats.meta_analysis([0.0, 1.0, 5.0], np.sqrt([0.5] * 3))
     se = math.sqrt(7 / 3)
     pi_half = t975_one_df() * math.sqrt(6.5 + 7 / 3)
     assert meta.tau2 == pytest.approx(6.5, rel=1e-12)
     assert meta.pooled == pytest.approx(2.0, rel=1e-12)
-    assert (meta.ci_low, meta.ci_high) == pytest.approx((2 - Z975 * se, 2 + Z975 * se), rel=1e-12)
+    assert (meta.se, meta.df) == (pytest.approx(se, rel=1e-12), 2)
+    half = T975_TWO_DF * se
+    assert (meta.ci_low, meta.ci_high) == pytest.approx((2 - half, 2 + half), rel=1e-12)
     assert (meta.pi_low, meta.pi_high) == pytest.approx((2 - pi_half, 2 + pi_half), rel=1e-12)
     assert meta.q == pytest.approx(28.0) and meta.i2 == pytest.approx(13 / 14)
 
 
 def test_meta_analysis_no_heterogeneity_is_the_fixed_effect():
     """Q = (0.01 + 0.01) / 1 < 2 df: the REML score is negative at tau2 = 0, so tau2 is 0; the
-    pooled mean is the fixed-effect one (0, se sqrt(1/3)) and I^2 is 0, not (Q - df) / Q < 0."""
+    pooled mean is the fixed-effect one (0, se sqrt(1/3)) and I^2 is 0, not (Q - df) / Q < 0.
+    Knapp-Hartung's q = Q / 2 = 0.01 is truncated to 1: the CI is 0 -+ t_{2, 0.975} sqrt(1/3),
+    wider than the normal one, not ten times narrower."""
     meta = stats.meta_analysis([0.0, 0.1, -0.1], [1.0, 1.0, 1.0])
     assert meta.tau2 == 0.0 and meta.i2 == 0.0
     assert meta.pooled == pytest.approx(0.0, abs=1e-15)
-    assert meta.ci_high == pytest.approx(Z975 * math.sqrt(1 / 3), rel=1e-12)
+    assert meta.se == pytest.approx(math.sqrt(1 / 3), rel=1e-12)
+    assert meta.ci_high == pytest.approx(T975_TWO_DF * math.sqrt(1 / 3), rel=1e-12)
     assert meta.pi_high == pytest.approx(t975_one_df() * math.sqrt(1 / 3), rel=1e-12)
 
 
@@ -194,12 +204,18 @@ def test_meta_analysis_leaves_zero_se_series_out_and_counts_them():
 
 
 def test_meta_analysis_few_series():
+    """One series: its own normal interval (df inf). Two with equal variances 0.01: tau2 = s^2 -
+    v = 0.02 - 0.01, w = 50 each, se 0.1, q = 50 (0.01 + 0.01) / 1 = 1: 0.3 -+ t_{1, 0.975} 0.1."""
     one = stats.meta_analysis([0.2], [0.1])
-    assert one.k == 1 and one.pooled == 0.2
+    assert one.k == 1 and one.pooled == 0.2 and (one.se, one.df) == (0.1, math.inf)
     assert one.ci_high == pytest.approx(0.2 + Z975 * 0.1, rel=1e-12)
     assert math.isnan(one.pi_low) and math.isnan(one.tau2)
     two = stats.meta_analysis([0.2, 0.4], [0.1, 0.1])
-    assert two.k == 2 and math.isnan(two.pi_low) and np.isfinite(two.ci_low)
+    assert two.k == 2 and two.df == 1 and math.isnan(two.pi_low)
+    assert two.tau2 == pytest.approx(0.01, rel=1e-12)
+    assert (two.ci_low, two.ci_high) == pytest.approx(
+        (0.3 - t975_one_df() * 0.1, 0.3 + t975_one_df() * 0.1), rel=1e-12
+    )
     none = stats.meta_analysis([0.0], [0.0])
     assert none.k == 0 and none.zero_se == 1 and math.isnan(none.pooled)
 

@@ -32,11 +32,14 @@ def sign_test(values: Sequence[float]) -> SignTest:
 
 
 class Meta(NamedTuple):
-    """A random-effects meta-analysis of one effect per series."""
+    """A random-effects meta-analysis of one effect per series. Other intervals and tests of
+    the pooled estimate (a TOST) come from (pooled, se, df): pooled -+ t_{df} se."""
 
     k: int  # series in the meta-analysis
     pooled: float  # random-effects mean
-    ci_low: float  # 95% confidence interval of the mean (normal)
+    se: float  # its standard error, Hartung-Knapp-Sidik-Jonkman (truncated), as in the CI
+    df: float  # t degrees of freedom of the CI, k - 1 (inf: normal, for a single series)
+    ci_low: float  # 95% confidence interval of the mean: pooled -+ t_{df, 0.975} se
     ci_high: float
     pi_low: float  # 95% prediction interval for a new series' effect (NaN when k < 3)
     pi_high: float
@@ -51,7 +54,8 @@ def prediction_interval(
     pooled: float, se_pooled: float, tau2: float, k: int, alpha: float = ALPHA
 ) -> tuple[float, float]:
     """Higgins, Thompson & Spiegelhalter (2009): pooled +- t_{k-2, 1-alpha/2} sqrt(tau2 +
-    se_pooled^2). Hand-written: statsmodels' ``CombineResults`` has confidence intervals only."""
+    se_pooled^2), with the model's SE of the pooled mean, 1 / sqrt(sum w). Hand-written:
+    neither statsmodels' meta-analysis nor its WLS has prediction intervals of this kind."""
     if k < 3:
         return float("nan"), float("nan")
     half = sps.t.ppf(1 - alpha / 2, k - 2) * np.sqrt(tau2 + se_pooled**2)
@@ -62,8 +66,14 @@ def meta_analysis(estimates: Sequence[float], standard_errors: Sequence[float]) 
     """Random-effects meta-analysis: the intercept-only ``meta_regression`` (REML tau2; see
     there why REML), with Cochran's Q, a truncated I^2 and the prediction interval.
 
+    The CI is Hartung-Knapp-Sidik-Jonkman's, pooled -+ t_{k-1} sqrt(q* / sum w), in the
+    truncated form q* = max(1, q): with few series the normal interval, pooled -+ z / sqrt(sum
+    w), is too narrow whenever tau2 is underestimated, and tau2 = 0 is common with 3 to 5
+    series (benchmarks/meta_coverage.py); the untruncated form has q < 1 exactly then, and
+    narrows the interval below even the fixed-effect one.
+
     Series with SE 0 are left out and counted in ``zero_se``, non-finite ones dropped (see
-    ``metaregression.usable``). One series: its own estimate and normal interval, no
+    ``metaregression.usable``). One series: its own estimate and normal interval (df inf), no
     heterogeneity (NaN); none: NaN."""
     y = np.asarray(estimates, float)
     se = np.asarray(standard_errors, float)
@@ -71,21 +81,23 @@ def meta_analysis(estimates: Sequence[float], standard_errors: Sequence[float]) 
     y, se = y[rows.keep], se[rows.keep]
     k = len(y)
     nan = float("nan")
-    z = sps.norm.ppf(1 - ALPHA / 2)
     if k == 0:
-        return Meta(0, nan, nan, nan, nan, nan, nan, nan, nan, nan, rows.zero_se)
+        return Meta(0, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, rows.zero_se)
     if k == 1:
-        return Meta(1, float(y[0]), float(y[0] - z * se[0]), float(y[0] + z * se[0]),
-                    nan, nan, nan, nan, 0.0, nan, rows.zero_se)  # fmt: skip
+        z = sps.norm.ppf(1 - ALPHA / 2)
+        return Meta(1, float(y[0]), float(se[0]), float("inf"), float(y[0] - z * se[0]),
+                    float(y[0] + z * se[0]), nan, nan, nan, nan, 0.0, nan, rows.zero_se)  # fmt: skip
     fit = meta_regression(y, se)
-    pooled, adjusted_se = fit.coefficients.loc["intercept", ["estimate", "se"]]
-    se_pooled = adjusted_se / np.sqrt(max(1.0, fit.hk_q))  # the model's, 1 / sqrt(sum w)
-    pi_low, pi_high = prediction_interval(pooled, se_pooled, fit.tau2, k)
+    row = fit.coefficients.loc["intercept"]
+    model_se = row["se"] / np.sqrt(max(1.0, fit.hk_q))  # 1 / sqrt(sum w)
+    pi_low, pi_high = prediction_interval(row["estimate"], model_se, fit.tau2, k)
     return Meta(
         k=k,
-        pooled=float(pooled),
-        ci_low=float(pooled - z * se_pooled),
-        ci_high=float(pooled + z * se_pooled),
+        pooled=float(row["estimate"]),
+        se=float(row["se"]),
+        df=float(fit.df),
+        ci_low=float(row["ci_low"]),
+        ci_high=float(row["ci_high"]),
         pi_low=pi_low,
         pi_high=pi_high,
         tau2=fit.tau2,
