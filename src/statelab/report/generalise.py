@@ -105,8 +105,9 @@ def expectations_section(folder: Path, across: pd.DataFrame) -> list[str]:
         "<p>Per series: the paired Wilcoxon test (Welch's where repeats do not pair) and the "
         "paired TOST, each Benjamini-Hochberg adjusted across the series. Across series: the "
         "count of series in each verdict, a sign test of the log ratios, and a random-effects "
-        "meta-analysis (Paule-Mandel) of log(mean RMSE A / mean RMSE B): the pooled ratio, its "
-        "95% confidence interval, the 95% prediction interval for a new series, tau2 and I2. "
+        "meta-analysis (REML) of log(mean RMSE A / mean RMSE B): the pooled ratio, its 95% "
+        "confidence interval (Hartung-Knapp-Sidik-Jonkman, truncated), the 95% prediction "
+        "interval for a new series, tau2 and I2. "
         "Groups: thirds by training length, and domains where the collection records them.</p>",
     ]
     for key, part in across.groupby("expectation", sort=True):
