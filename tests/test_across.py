@@ -15,12 +15,11 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 from scipy import stats as sps
-from scipy.optimize import brentq
 from statsmodels.stats.multitest import multipletests
 
 from statelab import stats
 from statelab.outputs import plots
-from statelab.stats import LogRatio, Meta, SignTest
+from statelab.stats import LogRatio, SignTest
 
 Z975 = NormalDist().inv_cdf(0.975)  # the standard library's, not SciPy's
 
@@ -28,6 +27,10 @@ Z975 = NormalDist().inv_cdf(0.975)  # the standard library's, not SciPy's
 def t975_one_df() -> float:
     """t with one degree of freedom is Cauchy: its 97.5% quantile is tan(0.475 pi)."""
     return math.tan(0.475 * math.pi)
+
+
+# t with two degrees of freedom has the quantile (2p - 1) / sqrt(2 p (1 - p)).
+T975_TWO_DF = 0.95 / math.sqrt(2 * 0.975 * 0.025)
 
 
 # --- log_ratio -------------------------------------------------------------------------------
@@ -140,9 +143,11 @@ def test_sign_test_nine_of_ten():
 
 
 # --- meta_analysis ---------------------------------------------------------------------------
+# (REML and the Knapp-Hartung intervals against metafor: tests/test_stats_pooling.py.)
 
 # Kacker (2004)'s nine measurements, with R metafor's results as statsmodels' test suite holds
-# them (statsmodels/stats/tests/results/results_meta.py: exk1_metafor, PM; exk1_dl, DL).
+# them (statsmodels/stats/tests/results/results_meta.py: exk1_metafor): Cochran's Q does not
+# depend on the estimator of tau2.
 KACKER_EFFECTS = np.array([61.00, 61.40, 62.21, 62.30, 62.34, 62.60, 62.70, 62.84, 65.90])
 KACKER_VARIANCES = np.array(
     [0.2025, 1.2100, 0.0900, 0.2025, 0.3844, 0.5625, 0.0676, 0.0225, 1.8225]
@@ -151,95 +156,42 @@ KACKER_Q, KACKER_Q_P = 24.801897741835, 0.00167935146372742
 KACKER_I2 = 0.67744403741711  # (Q - 8) / Q: metafor's I^2 for DL
 
 
-def prediction_by_hand(pooled, se, tau2, k):
-    half = sps.t.ppf(0.975, k - 2) * math.sqrt(tau2 + se**2)
-    return pytest.approx((pooled - half, pooled + half), rel=1e-9)
-
-
-def test_meta_analysis_paule_mandel_against_metafor():
+def test_meta_analysis_cochrans_q_against_metafor():
     meta = stats.meta_analysis(KACKER_EFFECTS, np.sqrt(KACKER_VARIANCES))
     assert meta.k == 9 and meta.zero_se == 0
-    assert meta.tau2 == pytest.approx(0.705395309224248, abs=1e-9)
-    assert meta.pooled == pytest.approx(62.4076199113286, abs=1e-9)
-    assert meta.ci_low == pytest.approx(61.7450921043947, abs=1e-8)
-    assert meta.ci_high == pytest.approx(63.0701477182625, abs=1e-8)
     assert meta.q == pytest.approx(KACKER_Q, rel=1e-10)
     assert meta.q_p == pytest.approx(KACKER_Q_P, rel=1e-8)
-    # Higgins-Thompson I^2 from Q (metafor reports tau2 / (tau2 + typical variance) for PM).
+    # Higgins-Thompson I^2 from Q (metafor reports tau2 / (tau2 + typical variance) for REML).
     assert meta.i2 == pytest.approx(KACKER_I2, rel=1e-10)
-    assert (meta.pi_low, meta.pi_high) == prediction_by_hand(
-        62.4076199113286, 0.338030602684471, 0.705395309224248, 9
-    )
 
 
-def test_meta_analysis_dersimonian_laird_against_metafor():
-    meta = stats.meta_analysis(KACKER_EFFECTS, np.sqrt(KACKER_VARIANCES), method="dl")
-    assert meta.tau2 == pytest.approx(0.288049246973751, abs=1e-10)
-    assert meta.pooled == pytest.approx(62.3901386044504, abs=1e-10)
-    assert meta.ci_low == pytest.approx(61.9084781058787, abs=1e-9)
-    assert meta.ci_high == pytest.approx(62.8717991030221, abs=1e-9)
-    assert meta.i2 == pytest.approx(KACKER_I2, rel=1e-10)
-    assert (meta.q, meta.q_p) == pytest.approx((KACKER_Q, KACKER_Q_P), rel=1e-8)
-    assert (meta.pi_low, meta.pi_high) == prediction_by_hand(
-        62.3901386044504, 0.245749668040304, 0.288049246973751, 9
-    )
-
-
-def test_meta_analysis_dersimonian_laird_three_studies_by_hand():
-    """y = 0, 1, 3 with variances 1, 1, 2. Fixed weights 1, 1, 1/2 (sum 5/2): mean 1, Q = 1 + 0
-    + 4/2 = 3 on 2 df (p = exp(-3/2)), I^2 = 1/3. c = 5/2 - (9/4)/(5/2) = 8/5, tau2 = (3 - 2) / c
-    = 5/8. Random weights 8/13, 8/13, 8/21 (sum 440/273): pooled = (8/13 + 24/21) / (440/273) =
-    12/11, its variance 273/440. Prediction: t on 1 df (Cauchy), sqrt(5/8 + 273/440)."""
-    meta = stats.meta_analysis([0.0, 1.0, 3.0], np.sqrt([1.0, 1.0, 2.0]), method="dl")
-    se = math.sqrt(273 / 440)
-    pi_half = t975_one_df() * math.sqrt(5 / 8 + 273 / 440)
-    expected = Meta(
-        k=3, pooled=12 / 11, ci_low=12 / 11 - Z975 * se, ci_high=12 / 11 + Z975 * se,
-        pi_low=12 / 11 - pi_half, pi_high=12 / 11 + pi_half, tau2=5 / 8, i2=1 / 3, q=3.0,
-        q_p=math.exp(-1.5), zero_se=0,
-    )  # fmt: skip
-    assert meta == pytest.approx(expected, rel=1e-12)
-
-
-def test_meta_analysis_paule_mandel_equal_variances_by_hand():
-    """Equal variances v: PM solves sum (y - m)^2 / (v + tau2) = k - 1, so tau2 = s^2 - v. With
-    y = 0, 1, 5 (s^2 = 14 / 2 = 7) and v = 0.5: tau2 = 6.5, pooled = 2, se = sqrt(7 / 3)."""
+def test_meta_analysis_equal_variances_by_hand():
+    """Equal variances v: REML's score equation reduces to sum (y - m)^2 / (v + tau2) = k - 1
+    (as Paule-Mandel's does), so tau2 = s^2 - v. With y = 0, 1, 5 (s^2 = 14 / 2 = 7) and v =
+    0.5: tau2 = 6.5, pooled = 2, se = sqrt(7 / 3); Knapp-Hartung's q = sum w e^2 / (k - 1) =
+    (14 / 7) / 2 = 1, so the CI is 2 -+ t_{2, 0.975} sqrt(7 / 3)."""
     meta = stats.meta_analysis([0.0, 1.0, 5.0], np.sqrt([0.5] * 3))
     se = math.sqrt(7 / 3)
     pi_half = t975_one_df() * math.sqrt(6.5 + 7 / 3)
-    assert meta.tau2 == pytest.approx(6.5, rel=1e-6)  # the documented tolerance
+    assert meta.tau2 == pytest.approx(6.5, rel=1e-12)
     assert meta.pooled == pytest.approx(2.0, rel=1e-12)
-    assert (meta.ci_low, meta.ci_high) == pytest.approx((2 - Z975 * se, 2 + Z975 * se), rel=1e-7)
-    assert (meta.pi_low, meta.pi_high) == pytest.approx((2 - pi_half, 2 + pi_half), rel=1e-7)
+    assert (meta.se, meta.df) == (pytest.approx(se, rel=1e-12), 2)
+    half = T975_TWO_DF * se
+    assert (meta.ci_low, meta.ci_high) == pytest.approx((2 - half, 2 + half), rel=1e-12)
+    assert (meta.pi_low, meta.pi_high) == pytest.approx((2 - pi_half, 2 + pi_half), rel=1e-12)
     assert meta.q == pytest.approx(28.0) and meta.i2 == pytest.approx(13 / 14)
 
 
-def test_meta_analysis_paule_mandel_at_collection_scale_matches_the_exact_root():
-    """3000 series (the M3 collection's scale): tau2 is the root of the PM equation
-    sum (y - m)^2 / (v + tau2) = k - 1 found by SciPy's brentq. (Here statsmodels' PM at its
-    default tolerance resets tau2 to 0: see stats._paule_mandel.)"""
-    rng = np.random.default_rng(22)
-    y, v = rng.normal(0, 1, 3000), rng.uniform(0.1, 1, 3000) ** 2
-
-    def equation(tau2):
-        w = 1 / (v + tau2)
-        return w @ (y - w @ y / w.sum()) ** 2 - (len(y) - 1)
-
-    root = brentq(equation, 0, 10, xtol=1e-14, rtol=1e-15)
-    meta = stats.meta_analysis(y, np.sqrt(v))
-    assert root > 0.1 and meta.tau2 == pytest.approx(root, rel=1e-6)
-    w = 1 / (v + root)
-    assert meta.pooled == pytest.approx(w @ y / w.sum(), rel=1e-6)
-
-
-@pytest.mark.parametrize("method", ["pm", "dl"])
-def test_meta_analysis_no_heterogeneity_is_the_fixed_effect(method):
-    """Q = (0.01 + 0.01) / 1 < 2 df: DL's raw (Q - df) / c is negative, taken as 0; the pooled
-    mean is the fixed-effect one (0, se sqrt(1/3)) and I^2 is 0, not (Q - df) / Q < 0."""
-    meta = stats.meta_analysis([0.0, 0.1, -0.1], [1.0, 1.0, 1.0], method=method)
+def test_meta_analysis_no_heterogeneity_is_the_fixed_effect():
+    """Q = (0.01 + 0.01) / 1 < 2 df: the REML score is negative at tau2 = 0, so tau2 is 0; the
+    pooled mean is the fixed-effect one (0, se sqrt(1/3)) and I^2 is 0, not (Q - df) / Q < 0.
+    Knapp-Hartung's q = Q / 2 = 0.01 is truncated to 1: the CI is 0 -+ t_{2, 0.975} sqrt(1/3),
+    wider than the normal one, not ten times narrower."""
+    meta = stats.meta_analysis([0.0, 0.1, -0.1], [1.0, 1.0, 1.0])
     assert meta.tau2 == 0.0 and meta.i2 == 0.0
     assert meta.pooled == pytest.approx(0.0, abs=1e-15)
-    assert meta.ci_high == pytest.approx(Z975 * math.sqrt(1 / 3), rel=1e-12)
+    assert meta.se == pytest.approx(math.sqrt(1 / 3), rel=1e-12)
+    assert meta.ci_high == pytest.approx(T975_TWO_DF * math.sqrt(1 / 3), rel=1e-12)
     assert meta.pi_high == pytest.approx(t975_one_df() * math.sqrt(1 / 3), rel=1e-12)
 
 
@@ -252,12 +204,18 @@ def test_meta_analysis_leaves_zero_se_series_out_and_counts_them():
 
 
 def test_meta_analysis_few_series():
+    """One series: its own normal interval (df inf). Two with equal variances 0.01: tau2 = s^2 -
+    v = 0.02 - 0.01, w = 50 each, se 0.1, q = 50 (0.01 + 0.01) / 1 = 1: 0.3 -+ t_{1, 0.975} 0.1."""
     one = stats.meta_analysis([0.2], [0.1])
-    assert one.k == 1 and one.pooled == 0.2
+    assert one.k == 1 and one.pooled == 0.2 and (one.se, one.df) == (0.1, math.inf)
     assert one.ci_high == pytest.approx(0.2 + Z975 * 0.1, rel=1e-12)
     assert math.isnan(one.pi_low) and math.isnan(one.tau2)
     two = stats.meta_analysis([0.2, 0.4], [0.1, 0.1])
-    assert two.k == 2 and math.isnan(two.pi_low) and np.isfinite(two.ci_low)
+    assert two.k == 2 and two.df == 1 and math.isnan(two.pi_low)
+    assert two.tau2 == pytest.approx(0.01, rel=1e-12)
+    assert (two.ci_low, two.ci_high) == pytest.approx(
+        (0.3 - t975_one_df() * 0.1, 0.3 + t975_one_df() * 0.1), rel=1e-12
+    )
     none = stats.meta_analysis([0.0], [0.0])
     assert none.k == 0 and none.zero_se == 1 and math.isnan(none.pooled)
 

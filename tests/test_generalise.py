@@ -110,7 +110,9 @@ def test_sample_is_seeded_in_order_and_checked():
 
 
 def meta(low: float, high: float) -> Meta:
-    return Meta(10, (low + high) / 2, low, high, low - 1, high + 1, 0.1, 0.5, 20.0, 0.01)
+    return Meta(k=10, pooled=(low + high) / 2, se=(high - low) / 2 / sps.t.ppf(0.975, 9), df=9,
+                ci_low=low, ci_high=high, pi_low=low - 1, pi_high=high + 1, tau2=0.1, i2=0.5,
+                q=20.0, q_p=0.01)  # fmt: skip
 
 
 @pytest.mark.parametrize(

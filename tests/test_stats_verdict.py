@@ -37,15 +37,16 @@ def z_tost_p(pooled: float, se: float, margin: float) -> float:
 
 
 def meta(pooled: float, se: float) -> Meta:
-    """A meta-analysis with this pooled log ratio and the normal 95% CI of this SE (keywords:
-    fields added later with defaults leave it as it is)."""
-    return Meta(k=5, pooled=pooled, ci_low=pooled - Z95 * se, ci_high=pooled + Z95 * se,
-                pi_low=NAN, pi_high=NAN, tau2=0.0, i2=0.0, q=NAN, q_p=NAN)  # fmt: skip
+    """A meta-analysis with this pooled log ratio and the normal 95% CI of this SE (df
+    infinite: z-tests; keywords: fields added later with defaults leave it as it is)."""
+    return Meta(k=5, pooled=pooled, se=se, df=math.inf, ci_low=pooled - Z95 * se,
+                ci_high=pooled + Z95 * se, pi_low=NAN, pi_high=NAN, tau2=0.0, i2=0.0, q=NAN,
+                q_p=NAN)  # fmt: skip
 
 
 def equivalent(pooled: float, se: float, margin: float, alpha: float = 0.05) -> bool:
     m = meta(pooled, se)
-    return stats.pooled_equivalent(m.pooled, m.ci_low, m.ci_high, margin, alpha)
+    return stats.pooled_equivalent(m.pooled, m.se, m.df, margin, alpha)
 
 
 # --- The pooled TOST -------------------------------------------------------------------------
@@ -95,6 +96,17 @@ def test_the_90_and_95_percent_intervals_give_different_answers():
     assert stats.pooled_verdict(E1, meta(0.03, 0.0165), False, 0.05) == "no detectable difference"
     # Its mirror, -0.03: the 90% interval excludes 0 below, where a 90% rule says "supported".
     assert stats.pooled_verdict(E1, meta(-0.03, 0.0165), False, 0.05) == "no detectable difference"
+
+
+def test_with_few_series_the_tost_takes_students_t_as_the_interval_does():
+    # Two degrees of freedom (three series): t_{0.95, 2} = 2.919986 (a table value), against
+    # z_{0.95} = 1.644854. Margin 0.05, bounds (-0.051293, 0.048790). Pooled 0.02, SE 0.01:
+    # z: 0.02 -+ 0.016449 = (0.00355, 0.03645), within; t: 0.02 -+ 0.029200 =
+    # (-0.00920, 0.04920), past 0.048790: not shown equivalent with three series.
+    assert stats.pooled_equivalent(0.02, 0.01, math.inf, 0.05)
+    assert not stats.pooled_equivalent(0.02, 0.01, 2, 0.05)
+    # SE 0.009: 0.02 + 2.919986 x 0.009 = 0.04628 < 0.048790: equivalent on t as well.
+    assert stats.pooled_equivalent(0.02, 0.009, 2, 0.05)
 
 
 def test_the_bounds_log_one_minus_and_plus_the_margin_are_not_symmetric():
@@ -226,20 +238,27 @@ def test_the_answer_says_each_pooled_verdict_in_its_words(assignment):
 
 
 def test_the_answer_gives_the_pooled_ratio_the_counts_and_the_thirds_that_differ():
-    # "lower" on E1: ratio exp(-0.1) = 0.905, 95% CI exp(-0.1 -+ 1.95996 x 0.02 / sqrt 6).
+    # "lower" on E1: ratio exp(-0.1) = 0.905. Six equal effects: Q = 0, so the truncated HKSJ
+    # scale is 1 and the SE 0.02 / sqrt 6; the CI takes t_{0.975, 5} = 2.570582 (a table
+    # value): exp(-0.1 -+ 2.570582 x 0.02 / sqrt 6) = 0.886-0.924.
     scenario = dict.fromkeys((e.key for e in stats.EXPECTATIONS), "identical")
     lines = generalisation(across_table(scenario | {"E1": "lower", "E2": "mixed"}), 0.01).answer
-    half = Z95 * 0.02 / math.sqrt(6)
+    half = 2.570582 * 0.02 / math.sqrt(6)
     low, high = math.exp(-0.1 - half), math.exp(-0.1 + half)
     assert f"RMSE ratio stateful/stateless 0.905 (95% CI {low:.3f}-{high:.3f}" in lines[1]
-    assert (f"{low:.3f}", f"{high:.3f}") == ("0.890", "0.919")
-    assert "Per series: 6 supported. By training length: short 0.905, medium 0.905," in lines[1]
-    # "mixed" on E2: the thirds pool exp(-0.1), exp(0) and exp(0.1), each third's verdict
-    # shown where it is not the collection's ("no detectable difference").
+    assert (f"{low:.3f}", f"{high:.3f}") == ("0.886", "0.924")
+    # Each third holds two series: t_{0.975, 1} = 12.706205, so -0.1 -+ 12.706 x 0.02 / sqrt 2
+    # = (-0.280, 0.080) includes 0: no difference detected in a third, though the six together
+    # show one; each third's verdict differs from the collection's, so it is shown.
+    assert ("Per series: 6 supported. By training length: short 0.905 (no detectable "
+            "difference), medium 0.905 (no detectable difference), long 0.905 (no detectable "
+            "difference).") in lines[1]  # fmt: skip
+    # "mixed" on E2: the thirds pool exp(-0.1), exp(0) and exp(0.1), each with two series and
+    # so, like E1's, no detectable difference: the collection's verdict, not shown again.
     assert lines[2].startswith("- E2 stateless without shuffling beats stateless with "
                                "shuffling: UNSETTLED")  # fmt: skip
     assert lines[2].endswith("Per series: 3 supported, 3 contradicted. By training length: "
-                             "short 0.905 (supported), medium 1.000, long 1.105 (contradicted).")  # fmt: skip
+                             "short 0.905, medium 1.000, long 1.105.")  # fmt: skip
 
 
 # --- The count of untested series ----------------------------------------------------------

@@ -168,10 +168,10 @@ def groups_section(folder: Path, across: pd.DataFrame) -> str:
         "<p>Per series: the paired Wilcoxon test (Welch's where repeats do not pair) and the "
         "paired TOST, each Benjamini-Hochberg adjusted across the series. Across series: the "
         "count of series in each verdict, a sign test of the log ratios, and a random-effects "
-        "meta-analysis (Paule-Mandel) of log(mean RMSE A / mean RMSE B): the pooled ratio, its "
-        "95% confidence interval, the 95% prediction interval for a new series, and I2 "
-        "(tau2 is in across.csv). Groups: thirds by training length, and domains where the "
-        "collection records them.</p>",
+        "meta-analysis (REML) of log(mean RMSE A / mean RMSE B): the pooled ratio, its 95% "
+        "confidence interval (Hartung-Knapp-Sidik-Jonkman, truncated), the 95% prediction "
+        "interval for a new series, and I2 (tau2 is in across.csv). "
+        "Groups: thirds by training length, and domains where the collection records them.</p>",
     ]
     head = ["Group", "Per-series verdicts", "Pooled ratio (95% CI; new series)", "I2",
             "Sign test p", "Verdict"]  # fmt: skip

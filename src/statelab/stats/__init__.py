@@ -2,8 +2,10 @@
 
 One flat API over modules by concept: pairs (tests and effect sizes), multiplicity (Holm,
 Benjamini-Hochberg), equivalence (TOST), pooling (sign test, random-effects meta-analysis),
-ranks (Friedman, Nemenyi), verdict (the expectations and the one verdict rule), expectations
-(E1-E6 on one series), power (standard error and repeats).
+metaregression (the one random-effects estimator, REML with Knapp-Hartung intervals, under the
+meta-analysis and the meta-regressions), ranks (Friedman, Nemenyi), verdict (the expectations
+and the one verdict rule), expectations (E1-E6 on one series), power (standard error and
+repeats).
 """
 
 from statelab.defaults import ALPHA
@@ -14,6 +16,7 @@ from statelab.stats.equivalence import (
     series_margin,
 )
 from statelab.stats.expectations import Tested, expectation_table, expectation_tests, pairwise_table
+from statelab.stats.metaregression import MetaRegression, meta_regression
 from statelab.stats.multiplicity import benjamini_hochberg, benjamini_hochberg_by, holm
 from statelab.stats.pairs import (
     BOOTSTRAP_BLOCK_VALUES,
@@ -52,6 +55,7 @@ __all__ = [
     "Expectation",
     "LogRatio",
     "Meta",
+    "MetaRegression",
     "PairTest",
     "Ranks",
     "SignTest",
@@ -77,6 +81,7 @@ __all__ = [
     "log_margins",
     "log_ratio",
     "meta_analysis",
+    "meta_regression",
     "p_shown",
     "p_text",
     "pairwise_table",

@@ -49,15 +49,14 @@ def log_margins(margin: float) -> tuple[float, float]:
 
 
 def pooled_equivalent(
-    pooled: float, ci_low: float, ci_high: float, margin: float, alpha: float = ALPHA
+    pooled: float, se: float, df: float, margin: float, alpha: float = ALPHA
 ) -> bool:
-    """The pooled TOST at ``alpha``: the (1 - 2 alpha) interval of the pooled log ratio lies
-    within :func:`log_margins`. The interval is the normal one with the standard error that
-    the 95% CI (``ci_low``, ``ci_high``; the meta-analysis builds it at ``ALPHA``, whatever
-    ``alpha`` is here) was built from: both one-sided z-tests reject at ``alpha`` exactly when
-    it does."""
-    from scipy.special import ndtri
+    """The pooled TOST at ``alpha``: both one-sided t-tests (``df`` degrees of freedom; inf:
+    z-tests) reject, that is the (1 - 2 alpha) interval pooled -+ t_{df, 1 - alpha} se lies
+    within :func:`log_margins`. ``se`` and ``df`` are those the meta-analysis built its
+    confidence interval from (statelab.stats.Meta), so the TOST and the CI agree."""
+    from scipy.stats import t as student
 
-    half = (ci_high - ci_low) / 2 * ndtri(1 - alpha) / ndtri(1 - ALPHA / 2)
+    half = student.ppf(1 - alpha, df) * se
     low, high = log_margins(margin)
     return bool(low < pooled - half and pooled + half < high)

@@ -7,9 +7,9 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import stats as sps
-from statsmodels.stats.meta_analysis import combine_effects
 
 from statelab.defaults import ALPHA
+from statelab.stats.metaregression import meta_regression, usable
 
 
 class SignTest(NamedTuple):
@@ -32,117 +32,77 @@ def sign_test(values: Sequence[float]) -> SignTest:
 
 
 class Meta(NamedTuple):
-    """A random-effects meta-analysis of one effect per series."""
+    """A random-effects meta-analysis of one effect per series. Other intervals and tests of
+    the pooled estimate (a TOST) come from (pooled, se, df): pooled -+ t_{df} se."""
 
     k: int  # series in the meta-analysis
     pooled: float  # random-effects mean
-    ci_low: float  # 95% confidence interval of the mean (normal)
+    se: float  # its standard error, Hartung-Knapp-Sidik-Jonkman (truncated), as in the CI
+    df: float  # t degrees of freedom of the CI, k - 1 (inf: normal, for a single series)
+    ci_low: float  # 95% confidence interval of the mean: pooled -+ t_{df, 0.975} se
     ci_high: float
     pi_low: float  # 95% prediction interval for a new series' effect (NaN when k < 3)
     pi_high: float
-    tau2: float  # between-series variance
+    tau2: float  # between-series variance (REML)
     i2: float  # share of the variation due to heterogeneity, (Q - df) / Q truncated at 0
     q: float  # Cochran's Q (fixed-effect weights)
     q_p: float  # its chi-square (k - 1) p-value
-    zero_se: int = 0  # series left out because their SE is 0 (see ``meta_analysis``)
+    zero_se: int = 0  # series left out because their SE is 0 (see ``metaregression.usable``)
 
 
 def prediction_interval(
     pooled: float, se_pooled: float, tau2: float, k: int, alpha: float = ALPHA
 ) -> tuple[float, float]:
     """Higgins, Thompson & Spiegelhalter (2009): pooled +- t_{k-2, 1-alpha/2} sqrt(tau2 +
-    se_pooled^2). Hand-written: statsmodels' ``CombineResults`` has confidence intervals only."""
+    se_pooled^2), with the model's SE of the pooled mean, 1 / sqrt(sum w). Hand-written:
+    neither statsmodels' meta-analysis nor its WLS has prediction intervals of this kind."""
     if k < 3:
         return float("nan"), float("nan")
     half = sps.t.ppf(1 - alpha / 2, k - 2) * np.sqrt(tau2 + se_pooled**2)
     return float(pooled - half), float(pooled + half)
 
 
-def _paule_mandel(y: np.ndarray, variances: np.ndarray):
-    """statsmodels' ``combine_effects(method_re="pm")``, guarded against its reset.
+def meta_analysis(estimates: Sequence[float], standard_errors: Sequence[float]) -> Meta:
+    """Random-effects meta-analysis: the intercept-only ``meta_regression`` (REML tau2; see
+    there why REML), with Cochran's Q, a truncated I^2 and the prediction interval.
 
-    Its iteration (Newton steps on Q(tau^2) = k - 1 from tau^2 = 0) sets tau^2 to 0 whenever
-    the estimating equation comes out below 0, meant for the first step but taken at any step:
-    once Newton's quadratic convergence lands the equation within rounding of 0 it can come out
-    negative, and the answer silently becomes 0 (at its default atol of 1e-5, 1 in 60 random
-    3000-series cases). The tolerance is therefore relative to Q's scale, 1e-7 (k - 1), where
-    no reset occurred in thousands of cases from 3 to 3000 series and tau^2 agrees with the
-    exact root to about 1e-6; should a reset still happen (tau^2 = 0 although Q - (k - 1) is
-    above the tolerance, impossible for the true estimate) looser tolerances are tried, each
-    stopping further from rounding. combine_effects does not report non-convergence: the
-    iteration cap is 1000 (convergence takes a handful)."""
-    df = len(y) - 1
-    for relative in (1e-7, 1e-5, 1e-3):
-        atol = relative * df
-        result = combine_effects(
-            y, variances, method_re="pm", alpha=ALPHA, use_t=False, atol=atol, maxiter=1000
-        )
-        if not (result.tau2 == 0 and result.q - df > atol):
-            return result
-    raise RuntimeError(f"statsmodels' Paule-Mandel iteration reset tau2 to 0 (Q = {result.q})")
+    The CI is Hartung-Knapp-Sidik-Jonkman's, pooled -+ t_{k-1} sqrt(q* / sum w), in the
+    truncated form q* = max(1, q): with few series the normal interval, pooled -+ z / sqrt(sum
+    w), is too narrow whenever tau2 is underestimated, and tau2 = 0 is common with 3 to 5
+    series (benchmarks/meta_coverage.py); the untruncated form has q < 1 exactly then, and
+    narrows the interval below even the fixed-effect one.
 
-
-def meta_analysis(
-    estimates: Sequence[float], standard_errors: Sequence[float], method: str = "pm"
-) -> Meta:
-    """Random-effects meta-analysis by statsmodels' ``combine_effects``, with the prediction
-    interval and a truncated I^2 added.
-
-    ``method="pm"`` (Paule-Mandel, the default) rather than DerSimonian-Laird: PM is the
-    estimator of tau^2 recommended over DL (Veroniki et al. 2016, Langan et al. 2019), which
-    underestimates tau^2 when the heterogeneity is large and the within-series variances differ
-    widely, as here, where each series' SE comes from a handful of repeats. statsmodels' PM is
-    tested against R's metafor, but see ``_paule_mandel`` for a flaw worked around.
-    ``method="dl"`` gives DerSimonian-Laird, which statsmodels does not truncate at 0 (Q < k - 1
-    gives a negative tau^2): a negative tau^2 is taken as 0 here, the fixed-effect model.
-
-    Series with SE 0 are left out and counted in ``zero_se``: an identical pair (a == b repeat
-    by repeat) has no sampling variance, so its inverse-variance weight would be infinite and
-    swamp every other series. Their effects are exactly 0 (or constant), which the sign test and
-    the per-series verdicts report. Non-finite estimates or SEs (a series with too few finished
-    repeats) are dropped and not counted. Fewer than two series: no heterogeneity (NaN)."""
-    if method not in ("pm", "dl"):
-        raise ValueError(f'method must be "pm" or "dl", not {method!r}')
+    Series with SE 0 are left out and counted in ``zero_se``, non-finite ones dropped (see
+    ``metaregression.usable``). One series: its own estimate and normal interval (df inf), no
+    heterogeneity (NaN); none: NaN."""
     y = np.asarray(estimates, float)
     se = np.asarray(standard_errors, float)
-    if y.shape != se.shape:
-        raise ValueError(f"{y.shape} estimates but {se.shape} standard errors")
-    finite = np.isfinite(y) & np.isfinite(se)
-    zero_se = int(np.sum(finite & (se == 0)))
-    keep = finite & (se > 0)
-    y, se = y[keep], se[keep]
+    rows = usable(y, se)
+    y, se = y[rows.keep], se[rows.keep]
     k = len(y)
     nan = float("nan")
     if k == 0:
-        return Meta(0, nan, nan, nan, nan, nan, nan, nan, nan, nan, zero_se)
+        return Meta(0, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, rows.zero_se)
     if k == 1:
         z = sps.norm.ppf(1 - ALPHA / 2)
-        return Meta(1, float(y[0]), float(y[0] - z * se[0]), float(y[0] + z * se[0]),
-                    nan, nan, nan, nan, 0.0, nan, zero_se)  # fmt: skip
-    # combine_effects takes variances, not standard errors, as plain arrays (it does arithmetic
-    # on them directly); its conf_int returns (fixed, random, fixed HKSJ, random HKSJ).
-    if method == "pm":
-        result = _paule_mandel(y, se**2)
-    else:
-        result = combine_effects(y, se**2, method_re=method, alpha=ALPHA, use_t=False)
-    if result.tau2 > 0:
-        tau2, pooled, se_pooled = float(result.tau2), result.mean_effect_re, result.sd_eff_w_re
-        ci = result.conf_int(alpha=ALPHA, use_t=False)[1]
-    else:  # no heterogeneity beyond sampling: random effects = fixed effect
-        tau2, pooled, se_pooled = 0.0, result.mean_effect_fe, result.sd_eff_w_fe
-        ci = result.conf_int(alpha=ALPHA, use_t=False)[0]
-    pi_low, pi_high = prediction_interval(pooled, se_pooled, tau2, k)
-    homogeneity = result.test_homogeneity()
+        return Meta(1, float(y[0]), float(se[0]), float("inf"), float(y[0] - z * se[0]),
+                    float(y[0] + z * se[0]), nan, nan, nan, nan, 0.0, nan, rows.zero_se)  # fmt: skip
+    fit = meta_regression(y, se)
+    row = fit.coefficients.loc["intercept"]
+    model_se = row["se"] / np.sqrt(max(1.0, fit.hk_q))  # 1 / sqrt(sum w)
+    pi_low, pi_high = prediction_interval(row["estimate"], model_se, fit.tau2, k)
     return Meta(
         k=k,
-        pooled=float(pooled),
-        ci_low=float(ci[0]),
-        ci_high=float(ci[1]),
+        pooled=float(row["estimate"]),
+        se=float(row["se"]),
+        df=float(fit.df),
+        ci_low=float(row["ci_low"]),
+        ci_high=float(row["ci_high"]),
         pi_low=pi_low,
         pi_high=pi_high,
-        tau2=tau2,
-        i2=float(max(result.i2, 0.0)),  # statsmodels leaves (Q - df) / Q negative when Q < df
-        q=float(homogeneity.statistic),
-        q_p=float(homogeneity.pvalue),
-        zero_se=zero_se,
+        tau2=fit.tau2,
+        i2=fit.i2,
+        q=fit.qe,
+        q_p=fit.qe_p,
+        zero_se=rows.zero_se,
     )

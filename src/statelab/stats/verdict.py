@@ -146,7 +146,7 @@ def pooled_verdict(
         found = "b lower"
     else:
         found = "no detectable difference"
-    equivalent = pooled_equivalent(meta.pooled, meta.ci_low, meta.ci_high, margin, alpha)
+    equivalent = pooled_equivalent(meta.pooled, meta.se, meta.df, margin, alpha)
     return decide(expectation, found, equivalent)
 
 
