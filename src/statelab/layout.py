@@ -127,7 +127,7 @@ ACROSS_TABLE = Table(ACROSS, (
     *_columns("float", "meta_pooled meta_se meta_df meta_ci_low meta_ci_high meta_pi_low "
                        "meta_pi_high meta_tau2 meta_i2 meta_q meta_q_p"),
     ("meta_zero_se", "int"), ("pooled_ratio", "float"), ("verdict", "str"),
-), optional=frozenset(["n_untested", "sign_zero", "meta_k", "meta_pooled", "meta_q", "meta_q_p", "meta_zero_se"]))  # fmt: skip
+), optional=frozenset(["n_untested", "sign_zero", "meta_k", "meta_pooled", "meta_se", "meta_df", "meta_q", "meta_q_p", "meta_zero_se"]))  # fmt: skip
 RANKS_TABLE = Table(RANKS, _columns("float", "mean_rank median_relative_rmse beats_persistence"),
                     index="experiment")  # fmt: skip
 SKIPPED_TABLE = Table(SKIPPED, _columns("str", "series reason"))
