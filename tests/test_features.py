@@ -81,6 +81,8 @@ def test_a_straight_line_is_all_trend_with_linearity_sqrt_n_minus_1():
         assert got.linearity == pytest.approx(np.sqrt(59), rel=1e-9)
         assert got.curvature == pytest.approx(0.0, abs=1e-9)
         assert got.trend_strength == pytest.approx(1.0, abs=1e-9)
+        # The persistence forecast misses by 0.3 each month; sd(0..59) = sqrt(60 * 61 / 12).
+        assert got.persistence_error == pytest.approx(1 / np.sqrt(305), rel=1e-9)
         assert np.isnan([got.seasonal_strength, got.diff_acf1, got.diff_acf_seasonal]).all()
 
 
@@ -93,6 +95,13 @@ def test_linearity_and_curvature_use_rs_orthonormal_poly():
     assert _poly_coefficients(np.array([1.0, 2, 3, 4, 5])) == pytest.approx((np.sqrt(10), 0.0))
     assert _poly_coefficients(np.array([4.0, 1, 0, 1, 4])) == pytest.approx((0.0, np.sqrt(14)))
     assert _poly_coefficients(-np.array([4.0, 1, 0, 1, 4])) == pytest.approx((0.0, -np.sqrt(14)))
+    # Longer: a U-shape's curvature is the length of t^2's part orthogonal to 1 and t (the
+    # residual of a least-squares fit), positive; LAPACK signs this column the other way.
+    time = MONTHS[:60] - 29.5  # centred, so the U is symmetric: no linear part
+    powers = np.stack([np.ones_like(time), time], axis=1)
+    residual = time**2 - powers @ np.linalg.lstsq(powers, time**2, rcond=None)[0]
+    expected = (0.0, np.linalg.norm(residual))
+    assert _poly_coefficients(time**2) == pytest.approx(expected, abs=1e-6)
 
 
 def test_spikiness_is_the_variance_of_leave_one_out_variances():
