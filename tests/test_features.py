@@ -214,6 +214,14 @@ def test_two_seasons_are_too_few_for_the_seasonal_features_and_more_are_enough()
     assert np.isfinite([enough.seasonal_strength, enough.diff_acf_seasonal]).all()
 
 
+def test_features_are_scale_free_up_to_the_largest_floats():
+    values = TREND + PATTERN + WIGGLE
+    base = monthly(values)
+    for factor in (1e-300, 1e6, 1e300):
+        got = monthly(values * factor)
+        np.testing.assert_allclose(got[3:], base[3:], rtol=1e-9, atol=1e-12)
+
+
 # --- bad input ---------------------------------------------------------------------------
 
 

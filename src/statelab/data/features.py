@@ -99,14 +99,17 @@ def features(
     name = series.name if series.name is not None else "the series"
     values = _training(series, test_size, name)
     _check_frequency(frequency, name)
-    mean, sd = values.mean(), values.std(ddof=1)
-    if sd == 0:
+    if values.min() == values.max():
         raise StatelabError(
             f"{name} is constant over its {len(values)} training values ({values[0]:g}); "
             "its features (strengths, autocorrelations, entropy) are undefined: give a series "
             "that varies"
         )
-    scaled = (values - mean) / sd
+    # Every feature is scale-free: divided by its largest magnitude first, a series of any
+    # finite size has a finite mean and spread.
+    unit = values / np.abs(values).max()
+    mean, sd = unit.mean(), unit.std(ddof=1)
+    scaled = (unit - mean) / sd
     seasonal = frequency is not None and frequency > 1 and len(values) > 2 * frequency
     parts = _decompose(scaled, frequency if seasonal else None)
     diffs = np.diff(scaled)  # the scaled values' differences: the raw ones over sd
