@@ -211,7 +211,8 @@ def _strength(component: np.ndarray, remainder: np.ndarray) -> float:
 
 
 def _acf_at(diffs: np.ndarray, lag: int) -> float:
-    """The sample autocorrelation at ``lag`` (statsmodels' acf); NaN where it is undefined:
+    """The sample autocorrelation at ``lag``, by statsmodels' acf (the estimator of R's acf,
+    which tsfeatures uses: mean removed, divided by the lag-0 sum); NaN where it is undefined:
     a differenced series constant up to round-off (a straight line), or no longer than the
     lag."""
     if len(diffs) <= lag or np.var(diffs) < _ROUND_OFF:
@@ -221,7 +222,8 @@ def _acf_at(diffs: np.ndarray, lag: int) -> float:
 
 def _spectral_entropy(scaled: np.ndarray) -> float:
     """The Shannon entropy of the normalised periodogram (scipy's, the mean removed and its
-    zero frequency left out), in units of log(number of frequencies), so on [0, 1].
+    zero frequency left out), in units of log(number of frequencies), so on [0, 1]; scipy's
+    entropy normalises the density to sum 1 and takes the logarithm in that base.
 
     tsfeatures' ``entropy`` uses an AR spectrum (Burg) instead; the raw periodogram needs no
     order chosen and, for a sine at a Fourier frequency, puts all power in one ordinate.
