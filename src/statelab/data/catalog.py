@@ -56,6 +56,7 @@ class Selection(NamedTuple):
 
 SHAMPOO = "shampoo"
 SHAMPOO_TEST_SIZE = 12
+SHAMPOO_FREQUENCY = 12  # monthly
 CSV_TEST_SIZE = 12
 # The rows a series needs beyond its test: 1 lost to differencing, 1 to the lag, 2 to train
 # on (one row has nothing to learn). Longer lags or a training window need more, which the
@@ -91,6 +92,7 @@ _NAME = re.compile(r"([A-Za-z][A-Za-z0-9_]+)(?:([:/])(.*))?", re.DOTALL)
 class _Entry(NamedTuple):
     name: str  # "m3:N1402"
     period: str  # "monthly"
+    frequency: int  # observations per year as the collection records it: 12, 4, 1
     values: np.ndarray  # read-only float64, training then test
     h: int
     domain: str
@@ -167,6 +169,20 @@ def sample(selection: Selection, size: int, seed: int) -> Selection:
         f"{selection.name} (a sample of {size} drawn with seed {seed})",
         *(tuple(part[i] for i in picked) for part in selection[1:]),
     )
+
+
+def frequency(name: str) -> int | None:
+    """The seasonal period the collection records for the series named ``name`` (a name
+    from a Selection: 12 for ``shampoo`` and monthly series, 4 quarterly, 1 yearly and M3's
+    "other"), or None where nothing records one (a CSV file)."""
+    if name.lower() == SHAMPOO:
+        return SHAMPOO_FREQUENCY
+    match = None if is_csv_path(name) else _NAME.fullmatch(name)
+    if not match or match[1].lower() not in _SOURCES or match[2] != ":":
+        return None
+    loaded = _collection(match[1].lower())
+    position = loaded.by_name.get(match[3])
+    return None if position is None else loaded.entries[position].frequency
 
 
 def listing(name: str) -> pd.DataFrame:
@@ -455,6 +471,7 @@ def _collection(key: str) -> _Collection:
             _Entry(
                 f"{key}:{series.sn}",
                 str(series.type).lower(),
+                int(series.period),
                 values,
                 int(series.h),
                 categories.get(series.sn, ""),
