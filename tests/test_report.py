@@ -415,7 +415,7 @@ def rewrite_study(folder: Path, change) -> None:
     ("damage", "message"),
     [
         (lambda d: (d / "study.json").write_text("{"), "study.json is damaged or was edited (not JSON"),
-        (lambda d: (d / "study.json").write_text("[1, 2]"), "'seed' is missing"),
+        (lambda d: (d / "study.json").write_text("[1, 2]"), "must be a JSON object, not list"),
         (lambda d: (d / "study.json").write_bytes(b"\xff\xfe{}"), "not UTF-8"),
         (lambda d: (d / "study.json").write_text("[" * 100_000), "not JSON"),
         (lambda d: (d / "study.json").write_text('{"seed": 1' + "0" * 5000 + "}"), "not JSON"),
@@ -426,7 +426,7 @@ def rewrite_study(folder: Path, change) -> None:
         (lambda d: rewrite_study(d, lambda s: s.update(pool=[])), "'pool' must be an object"),
         (lambda d: rewrite_study(d, lambda s: s["series"].pop("index")), "'series.index' is missing"),
         (lambda d: rewrite_study(d, lambda s: s.update(experiments=[])), "'experiments' must be an object"),
-        (lambda d: rewrite_study(d, lambda s: s["experiments"].update({"x.y": 3})), "'experiments.x.y.settings' is missing"),
+        (lambda d: rewrite_study(d, lambda s: s["experiments"].update({"x.y": 3})), "'experiments.x.y' must be an object, not int"),
         (lambda d: rewrite_study(d, lambda s: s["experiments"]["stateful"].update(versions={})), "'experiments.stateful.versions' must be a list"),
         (lambda d: rewrite_study(d, lambda s: s.update(versions="3.11")), "'versions' must be an object"),
         (lambda d: rewrite_study(d, lambda s: s["series"].update(index=[], values=[])), "'series.index' is empty"),

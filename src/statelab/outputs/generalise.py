@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from statelab import layout
+from statelab import layout, records
 from statelab.execution.plan import Plan
 from statelab.files import write_atomic, write_text
 from statelab.outputs.tables import write_table
@@ -106,7 +106,8 @@ def write_generalisation(result: Generalisation, out: Path) -> list[Path]:
     if result.ranking.ranks is not None:  # else no diagram: the new set has none
         figures.append((layout.CD_DIAGRAM, lambda: plots.cd_diagram(
             result.ranking.ranks, "Mean ranks of the eleven experiments (Nemenyi)")))  # fmt: skip
-    text = json.dumps(record(result), indent=2, default=_json_value) + "\n"
+    made = json.loads(json.dumps(record(result), default=_json_value))  # NumPy -> JSON
+    text = json.dumps(records.check(records.GeneraliseRecord, made), indent=2) + "\n"
 
     files = [write_table(out, table, frame) for table, frame in tables]
     # The pairwise Nemenyi p-values (experiments by experiments) and the Shampoo verdicts,

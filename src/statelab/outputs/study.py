@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from statelab import layout
+from statelab import layout, records
 from statelab.execution.plan import Plan
 from statelab.files import write_atomic, write_text
 from statelab.outputs.tables import write_table
@@ -77,7 +77,8 @@ def write_study(study: Reproduction, out: Path) -> list[Path]:
     from statelab.outputs import plots  # matplotlib: only when writing
 
     results = study.results
-    text = json.dumps(provenance(study), indent=2) + "\n"
+    record = records.check(records.StudyRecord, provenance(study))  # its reader's model
+    text = json.dumps(record, indent=2) + "\n"
     files: list[Path] = []
     for name, result in results.items():
         files.append(write_atomic(out / layout.experiment_csv(name),

@@ -13,13 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from statelab import layout
+from statelab import layout, records
 from statelab.report.toolkit import (
-    KINDS,
     Damaged,
     badge,
     damaged,
-    field,
     folded,
     html_table,
     image,
@@ -46,19 +44,6 @@ from statelab.studies.generalise import count_column
 COMMAND = "generalise"
 NEEDED = (layout.GENERALISE_JSON, layout.ACROSS, layout.RANKS, layout.LOG_RATIOS_PLOT,
           layout.FOREST_PLOT, layout.RELATIVE_RMSE_PLOT)  # fmt: skip
-FIELDS = {
-    "data": "a string",
-    "seed": "an integer",
-    "repeats": "an integer",
-    "margin": "a number",
-    "series": "an integer",
-    "horizon_note": "a string",
-    "answer": "a list",
-    "skipped": "a list",
-    "experiments_on_first_series": "an object",
-    "versions": "a list",
-    "devices": "a list",
-}
 UNTESTED = "untested"  # series neither identical nor tested; counted since the count came in
 RANK_HEADS = {"mean_rank": "mean rank", "median_relative_rmse": "median relative RMSE",
               "beats_persistence": "share beating persistence"}  # fmt: skip
@@ -68,11 +53,12 @@ RATIOS = {e.key: f"{e.better}/{e.worse}" for e in EXPECTATIONS}
 
 
 def check_record(record: object) -> None:
-    """Raise Damaged naming the first field of generalise.json the page cannot use."""
-    for key, kind in FIELDS.items():
-        field(record, (key,), kind)
-    if not all(isinstance(line, str) for line in record["answer"]):
-        raise Damaged("'answer' must be a list of strings")
+    """Raise Damaged naming the first field of generalise.json the page cannot use: read
+    through the model its writer checked (statelab.records.GeneraliseRecord)."""
+    try:
+        records.check(records.GeneraliseRecord, record)
+    except records.RecordMismatch as error:
+        raise Damaged(str(error)) from None
 
 
 def read_record(folder: Path) -> dict:
@@ -196,9 +182,7 @@ def ranks_section(folder: Path, record: dict) -> str:
     ranks = read_table(folder, layout.RANKS_TABLE, COMMAND)
     friedman = record.get("friedman")
     parts = []
-    if isinstance(friedman, dict) and all(
-        KINDS["a number"](friedman.get(k)) for k in ("statistic", "p", "critical_difference")
-    ):
+    if friedman is not None:  # its kinds checked by the record's model
         parts.append(
             f"<p>Mean ranks of the experiments by mean RMSE within each series (1 is best). "
             f"Friedman chi-square {friedman['statistic']:.1f}, {p_phrase(friedman['p'])}; "

@@ -13,16 +13,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from statelab import layout
+from statelab import layout, records
 from statelab.report.toolkit import (
     Damaged,
     badge,
     cell,
-    field,
     folded,
     html_table,
     image,
-    is_number,
     number,
     p_cell,
     page,
@@ -48,19 +46,6 @@ NEEDED = (
     layout.SERIES_PLOT,
     layout.SE_CURVE_PLOT,
 )
-STUDY_FIELDS = {
-    "seed": "an integer",
-    "repeats": "an integer",
-    "persistence_rmse": "a number",
-    "pool": "an object",
-    "pool.repeats": "an integer",
-    "versions": "an object",
-    "series": "an object",
-    "series.index": "a list",
-    "series.values": "a list",
-    "experiments": "an object",
-}
-EXPERIMENT_FIELDS = {"settings": "an object", "versions": "a list"}
 # The tables behind the verdicts, one row per expectation: (title, [(label, column)]); a
 # column in P_VALUES is shown as a p-value, a pair of columns as an interval.
 TESTS = (
@@ -77,23 +62,12 @@ P_VALUES = {"welch_p", "mann_whitney_p", "wilcoxon_p", "holm_p", "holm_equivalen
 
 
 def check_study(study: object) -> None:
-    """Raise Damaged naming the first field of study.json the page cannot use."""
-    for dotted, kind in STUDY_FIELDS.items():
-        field(study, tuple(dotted.split(".")), kind)
-    for name in study["experiments"]:
-        for key, kind in EXPERIMENT_FIELDS.items():
-            field(study, ("experiments", name, key), kind)
-    index, values = study["series"]["index"], study["series"]["values"]
-    if not index:
-        raise Damaged("'series.index' is empty")
-    if len(values) != len(index):
-        raise Damaged(f"'series.values' holds {len(values)} values for {len(index)} dates")
-    if not all(is_number(v) for v in values):
-        raise Damaged("'series.values' must hold finite numbers only")
-    if not study["experiments"]:
-        raise Damaged("'experiments' is empty")
-    if not is_number(study["persistence_rmse"]):
-        raise Damaged("'persistence_rmse' must be a finite number")
+    """Raise Damaged naming the first field of study.json the page cannot use: study.json is
+    read through the model its writer checked (statelab.records.StudyRecord)."""
+    try:
+        records.check(records.StudyRecord, study)
+    except records.RecordMismatch as error:
+        raise Damaged(str(error)) from None
 
 
 def read_study(folder: Path) -> dict:

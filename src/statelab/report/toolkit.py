@@ -93,27 +93,6 @@ def damaged(folder: Path, name: str, problem: str, command: str) -> StatelabErro
     )
 
 
-KINDS = {
-    "an integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "a number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    "an object": lambda v: isinstance(v, dict),
-    "a list": lambda v: isinstance(v, list),
-    "a string": lambda v: isinstance(v, str),
-}
-
-
-def field(data: object, keys: tuple[str, ...], kind: str) -> object:
-    """data[a][b] for keys (a, b), which must be of ``kind`` (a key of KINDS)."""
-    value = data
-    for key in keys:
-        if not isinstance(value, dict) or key not in value:
-            raise Damaged(f"'{'.'.join(keys)}' is missing")
-        value = value[key]
-    if not KINDS[kind](value):
-        raise Damaged(f"'{'.'.join(keys)}' must be {kind}, not {type(value).__name__}")
-    return value
-
-
 def read_bytes(folder: Path, name: str, command: str) -> bytes:
     try:
         return (folder / name).read_bytes()

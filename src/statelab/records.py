@@ -1,0 +1,149 @@
+"""The schemas of the JSON files statelab writes and reads back (study.json,
+generalise.json), declared once (pydantic): the writers check each record against its model
+before writing it, and the report reads it back through the same model. The tables' schemas
+are in statelab.layout.
+
+A record keeps every field it holds (``extra="allow"``); a model lists those a reader relies
+on. Types are strict: JSON's true is not an integer, "3" is not a number.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from statelab.errors import StatelabError
+
+
+class RecordMismatch(StatelabError):
+    """A record does not match its model: one line naming the first field at fault."""
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+Number = Annotated[float, Field(strict=True)]  # an int or a float, never a bool or text
+
+
+class _Pool(_Record):
+    repeats: int
+
+
+class _Series(_Record):
+    index: list
+    values: list
+
+    @field_validator("index")
+    @classmethod
+    def _dated(cls, index: list) -> list:
+        if not index:
+            raise ValueError("is empty")
+        return index
+
+    @field_validator("values")
+    @classmethod
+    def _finite(cls, values: list, info) -> list:
+        index = info.data.get("index")
+        if index is not None and len(values) != len(index):
+            raise ValueError(f"holds {len(values)} values for {len(index)} dates")
+        if not all(_finite(v) for v in values):
+            raise ValueError("must hold finite numbers only")
+        return values
+
+
+class _Experiment(_Record):
+    settings: dict
+    versions: list
+
+
+class StudyRecord(_Record):
+    """study.json: what produced a study on one series (statelab.outputs.study.provenance)."""
+
+    seed: int
+    repeats: int
+    persistence_rmse: Number
+    pool: _Pool
+    versions: dict
+    series: _Series
+    experiments: dict[str, _Experiment]
+
+    @field_validator("persistence_rmse")
+    @classmethod
+    def _finite_rmse(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+    @field_validator("experiments")
+    @classmethod
+    def _some(cls, experiments: dict) -> dict:
+        if not experiments:
+            raise ValueError("is empty")
+        return experiments
+
+
+class _Friedman(_Record):
+    statistic: Number
+    p: Number
+    critical_difference: Number
+
+
+class GeneraliseRecord(_Record):
+    """generalise.json: what produced a generalisation, and its answer in words
+    (statelab.outputs.generalise.record)."""
+
+    data: str
+    seed: int
+    repeats: int
+    margin: Number
+    series: int
+    horizon_note: str
+    answer: list[str]
+    skipped: list
+    experiments_on_first_series: dict
+    versions: list
+    devices: list
+    friedman: _Friedman | None = None  # None: fewer than two complete series to rank
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_KINDS = {
+    "int_type": "an integer",
+    "float_type": "a number",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+    "list_type": "a list",
+    "string_type": "a string",
+}
+
+
+def check(model: type[_Record], record: object) -> dict:
+    """``record`` as ``model`` reads it (the record itself, every field kept); raises
+    :class:`RecordMismatch` in one line naming the first field at fault."""
+    if not isinstance(record, dict):
+        raise RecordMismatch(f"must be a JSON object, not {_json_kind(record)}")
+    try:
+        model.model_validate(record)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = "'" + ".".join(str(part) for part in first["loc"]) + "'"
+        kind = first["type"]
+        if kind == "missing":
+            raise RecordMismatch(f"{where} is missing") from None
+        if kind in _KINDS:
+            found = _json_kind(first["input"])
+            raise RecordMismatch(f"{where} must be {_KINDS[kind]}, not {found}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise RecordMismatch(f"{where} {message}") from None
+    return record
+
+
+def _json_kind(value: object) -> str:
+    return "null" if value is None else type(value).__name__
