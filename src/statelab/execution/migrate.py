@@ -15,7 +15,7 @@ import sqlite3
 import numpy as np
 
 from statelab.engine.lstm import LSTMWeights
-from statelab.execution.store import SCHEMA, StoredRepeat, _blob
+from statelab.execution.store_schema import PLACEHOLDERS, SCHEMA, StoredRepeat, blob
 
 FIRST_COLUMNS = (
     "experiment", "code_version", "settings_hash", "data_hash", "seed", "repeat", "profile",
@@ -43,16 +43,16 @@ def _row(old: dict, provenance: int) -> StoredRepeat:
         relative_rmse=None,  # set from the data when the study is read back (see store)
         mase=None,
         final_loss=final_loss if final_loss is not None and np.isfinite(final_loss) else None,
-        forecasts_scaled=_blob(json.loads(old["forecasts_scaled"])),
+        forecasts_scaled=blob(json.loads(old["forecasts_scaled"])),
         compile_s=old["chunk_compile_s"],
         run_s=old["chunk_run_s"],
         cache_hits=0,
         lanes=old["chunk_lanes"],
         stored_at=old["stored_at"],
         provenance=provenance,
-        weights=_blob(flat),
-        losses=_blob(json.loads(old["losses"])),
-        loss_epochs=_blob(json.loads(old["loss_epochs"]), np.int32),
+        weights=blob(flat),
+        losses=blob(json.loads(old["losses"])),
+        loss_epochs=blob(json.loads(old["loss_epochs"]), np.int32),
     )
 
 
@@ -70,9 +70,8 @@ def migrate_first_layout(connection: sqlite3.Connection) -> int:
     try:
         connection.execute("BEGIN IMMEDIATE")
         connection.execute("ALTER TABLE repeats RENAME TO repeats_first_layout")
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                connection.execute(statement)
+        for statement in SCHEMA:
+            connection.execute(statement)
         rows, ids = [], {}
         for values in connection.execute(
             f"SELECT {', '.join(FIRST_COLUMNS)} FROM repeats_first_layout"
@@ -91,9 +90,7 @@ def migrate_first_layout(connection: sqlite3.Connection) -> int:
                     "SELECT id FROM provenance WHERE versions=? AND device=?", made
                 ).fetchone()[0]
             rows.append(_row(old, ids[made]))
-        connection.executemany(
-            f"INSERT INTO repeats VALUES ({', '.join('?' * len(StoredRepeat._fields))})", rows
-        )
+        connection.executemany(f"INSERT INTO repeats VALUES {PLACEHOLDERS}", rows)
         connection.execute("DROP TABLE repeats_first_layout")
         connection.execute("COMMIT")
     except BaseException:
