@@ -10,7 +10,9 @@ A row is small (about 280 bytes for the study's 12 test rows): keys, status, RMS
 loss, the forecasts as float32 (the engine's own output, in scaled units: the forecasts in
 the series' units are rebuilt from them exactly), and the timings of its compiled call.
 Settings and versions are stored once each, in tables of their own. Trained weights and loss
-curves are kept only on request (``keep``).
+curves are kept only on request (``keep``). Every row carries a checksum of its values
+(store_schema), checked on every read: a damaged row stops the command, naming the row; it is
+never recomputed in silence.
 
 One process at a time: a store's folder is locked (an advisory lock) while a command uses
 it, and a second command on the same folder is refused at once.
@@ -44,6 +46,8 @@ from statelab.execution.store_schema import (
     StoredRepeat,
     blob,
     floats,
+    sealed,
+    unsealed,
 )
 from statelab.files import write_atomic
 from statelab.spec import Spec
@@ -216,6 +220,9 @@ class Store:
                             "was: restore it from a copy, or give another --out folder"
                         ) from None
                     version = SCHEMA_VERSION
+                if version == 2 and migrate.is_layout_2(connection):
+                    migrate.migrate_layout_2(connection)  # all or nothing
+                    version = SCHEMA_VERSION
                 if version > SCHEMA_VERSION:
                     raise StatelabError(
                         f"{self.path} was written by a newer statelab (store schema {version}); "
@@ -246,13 +253,30 @@ class Store:
         self.close()
 
     def stored(self, name: str, spec: Spec, data: str, seed: int) -> set[int]:
-        """The repeat indices already stored for this experiment, settings, data and seed."""
+        """The repeat indices already stored for this experiment, settings, data and seed
+        (their rows checked: a damaged one is never taken for missing and run again)."""
+        return {row.repeat for row in self._rows(name, spec, data, seed)}
+
+    def _rows(self, name: str, spec: Spec, data: str, seed: int) -> list[StoredRepeat]:
+        """The rows stored by this code for an experiment, settings, data and seed, by
+        repeat, each checked against its checksum."""
         with _sqlite_errors(self.path):
-            rows = self.connection.execute(
-                f"SELECT repeat FROM repeats WHERE {_KEY}",
+            found = self.connection.execute(
+                f"{_SELECT} WHERE {_KEY} ORDER BY repeat",
                 (name, spec.digest(), data, seed, code_version()),
             ).fetchall()
-        return {row[0] for row in rows}
+        rows = [unsealed(values) for values in found]
+        damaged = [values for values, row in zip(found, rows, strict=True) if row is None]
+        if damaged:
+            first = StoredRepeat(*damaged[0][:-1])
+            series = first.series or f"the series of data hash {first.data_hash}"  # 1st release
+            others = f" (and {len(damaged) - 1} more of its rows)" if len(damaged) > 1 else ""
+            raise StatelabError(
+                f"{self.path} is damaged: the stored repeat {first.repeat} of {first.experiment} "
+                f"on {series} (seed {first.seed}) does not match its checksum{others}; delete "
+                "that file to compute the results anew, or restore it from a copy"
+            )
+        return rows
 
     def _provenance_id(self, found: Versions, device: str) -> int:
         text = _versions_text(found)
@@ -279,7 +303,7 @@ class Store:
                 rows.extend(rows_of(result, provenance, keep))
             inserted = self.connection.total_changes
             self.connection.executemany(
-                f"INSERT OR IGNORE INTO repeats VALUES {PLACEHOLDERS}", rows
+                f"INSERT OR IGNORE INTO repeats VALUES {PLACEHOLDERS}", map(sealed, rows)
             )
             return self.connection.total_changes - inserted
 
@@ -295,14 +319,8 @@ class Store:
     ) -> Results:
         """The stored repeats ``repeats`` of an experiment on a series, as :class:`Results`."""
         wanted = [int(k) for k in repeats]
+        rows = self._rows(name, spec, data, seed)
         with _sqlite_errors(self.path):
-            rows = [
-                StoredRepeat(*row)
-                for row in self.connection.execute(
-                    f"{_SELECT} WHERE {_KEY} ORDER BY repeat",
-                    (name, spec.digest(), data, seed, code_version()),
-                )
-            ]
             made = {
                 id_: (versions_text, device)
                 for id_, versions_text, device in self.connection.execute(
