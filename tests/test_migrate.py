@@ -1,12 +1,19 @@
-"""Stores of the first release migrated to the current layout (statelab.execution.migrate): every row
-comes across, failed repeats with their status and reason, and the store reports the same
-rows after; a store whose first-layout rows are malformed is refused in one line and left
-byte for byte as it was (the migration is one transaction)."""
+"""Stores of earlier layouts migrated to the current one (statelab.execution.migrate).
+
+The first release's: every row comes across, failed repeats with their status and reason,
+and the store reports the same rows after; a store whose first-layout rows are malformed is
+refused in one line and left byte for byte as it was (the migration is one transaction).
+Layout 2's: every value kept and every row sealed with its checksum, read back equal, a
+migration killed midway leaves the layout-2 store as it was, and a study stored in layout 2
+gives the same files."""
 
 from __future__ import annotations
 
 import dataclasses
+import signal
 import sqlite3
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -14,9 +21,12 @@ import pytest
 
 import statelab
 from first_release import write_first_layout
+from layout_2 import write_layout_2
+from statelab.cli import main
 from statelab.execution import migrate
 from statelab.execution.results import code_version
-from statelab.execution.store import FILENAME, SCHEMA_VERSION, Store
+from statelab.execution.store import FILENAME, SCHEMA_VERSION, Store, parse_keep
+from statelab.execution.store_schema import COLUMNS, StoredRepeat, unsealed
 
 REASON = "training loss not finite from epoch 4"
 OLD_ROWS = "SELECT experiment, data_hash, seed, repeat, status, reason, rmse FROM repeats"
@@ -165,3 +175,146 @@ def test_a_malformed_first_layout_store_is_a_one_line_statelab_error(
         Store(tmp_path)
     message = str(raised.value)
     assert len(message.splitlines()) == 1 and FILENAME in message
+
+
+# Layout 2 (statelab 0.2.0: today's rows without their checksum) -> layout 3.
+
+
+def contents(path) -> dict[str, list[tuple]]:
+    """Every value of a store's three tables, its rows' checksums aside."""
+    connection = sqlite3.connect(path)
+    try:
+        return {
+            "repeats": connection.execute(
+                f"SELECT {', '.join(StoredRepeat._fields)} FROM repeats" + ORDER
+            ).fetchall(),
+            "settings": connection.execute("SELECT * FROM settings").fetchall(),
+            "provenance": connection.execute("SELECT * FROM provenance").fetchall(),
+        }
+    finally:
+        connection.close()
+
+
+def layout_2_store(folder, results) -> dict[str, list[tuple]]:
+    """A layout-2 store in ``folder`` holding ``results`` (weights and loss curves kept);
+    returns its contents."""
+    write_layout_2(folder / FILENAME, results, parse_keep("weights,loss"))
+    before = contents(folder / FILENAME)
+    assert len(before["repeats"]) == 5 and len(before["repeats"][0]) == 23
+    return before
+
+
+def test_a_layout_2_store_migrates_to_layout_3_and_reads_back_equal(tmp_path, results):
+    before = layout_2_store(tmp_path, results)
+    with Store(tmp_path) as store:
+        connection = store.connection
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 3
+        columns = tuple(r[1] for r in connection.execute("PRAGMA table_info(repeats)"))
+        assert columns == (*StoredRepeat._fields, "checksum")
+        tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master "
+                                                   "WHERE type='table'")}  # fmt: skip
+        assert tables == {"repeats", "settings", "provenance"}
+        sealed_rows = connection.execute(f"SELECT {', '.join(COLUMNS)} FROM repeats").fetchall()
+        assert all(unsealed(values) is not None for values in sealed_rows)  # every row sealed
+        loaded = {r.name: load(store, r) for r in results}
+    assert contents(tmp_path / FILENAME) == before  # every value as it was
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    Store(fresh).close()
+    schema = "SELECT sql FROM sqlite_master WHERE name = 'repeats'"
+    with sqlite3.connect(tmp_path / FILENAME) as migrated, sqlite3.connect(fresh / FILENAME) as new:
+        assert migrated.execute(schema).fetchone() == new.execute(schema).fetchone()
+    for result in results:
+        back = loaded[result.name]
+        for field in ("repeats", "rmse", "relative_rmse", "mase", "forecasts", "forecasts_scaled",
+                      "final_loss", "failures", "losses"):  # fmt: skip
+            np.testing.assert_array_equal(getattr(back, field), getattr(result, field), field)
+        np.testing.assert_array_equal(back.loss_epochs, result.loss_epochs[back.loss_epochs - 1])
+        for x, y in zip(back.weights, result.weights, strict=True):
+            np.testing.assert_array_equal(x, y)
+    with Store(tmp_path) as store:  # opened again: no second migration, nothing changed
+        assert store.count() == 5
+    assert contents(tmp_path / FILENAME) == before
+
+
+KILL_MID_MIGRATION = """
+import os, signal, sys
+from pathlib import Path
+from statelab.execution import migrate
+from statelab.execution.store import Store
+
+sealed = []
+real = migrate.checksum
+
+
+def checksum_then_die(row):
+    sealed.append(row)
+    if len(sealed) == 3:  # two rows of five copied into the new table
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(row)
+
+
+migrate.checksum = checksum_then_die
+Store(Path(sys.argv[1]))
+"""
+
+
+def test_a_migration_killed_midway_leaves_the_layout_2_store_as_it_was(tmp_path, results):
+    before = layout_2_store(tmp_path, results)
+    file_before = (tmp_path / FILENAME).read_bytes()
+    killed = subprocess.run([sys.executable, "-c", KILL_MID_MIGRATION, str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert (tmp_path / FILENAME).read_bytes() == file_before  # nothing reached the file
+    with sqlite3.connect(tmp_path / FILENAME) as connection:
+        assert migrate.is_layout_2(connection)
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert contents(tmp_path / FILENAME) == before
+    with Store(tmp_path) as store:  # and it migrates whole next time
+        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == 3
+        np.testing.assert_array_equal(load(store, results[0]).rmse, results[0].rmse)
+    assert contents(tmp_path / FILENAME) == before
+
+
+def test_a_layout_2_row_its_layout_cannot_hold_is_refused_and_left_as_it_was(tmp_path, results):
+    """A row is sealed as found, but a value its column cannot hold (text for an RMSE, left
+    by an edit) cannot be sealed: the store is refused in one line, unchanged."""
+    layout_2_store(tmp_path, results)
+    with sqlite3.connect(tmp_path / FILENAME) as connection:
+        connection.execute("UPDATE repeats SET rmse = 'abc' WHERE repeat = 1")
+    connection.close()
+    before = (tmp_path / FILENAME).read_bytes()
+    with pytest.raises(statelab.StatelabError) as raised:
+        Store(tmp_path)
+    assert len(str(raised.value).splitlines()) == 1 and "is damaged" in str(raised.value)
+    assert (tmp_path / FILENAME).read_bytes() == before
+    with sqlite3.connect(tmp_path / FILENAME) as connection:
+        assert migrate.is_layout_2(connection)
+    connection.close()
+
+
+def test_reproduce_on_a_layout_2_store_reuses_it_and_writes_the_same_results(tmp_path, capsys):
+    """A study stored by 0.2.0 (made here from today's by dropping the checksums) is read back
+    after the migration, not run again, and gives every CSV byte for byte."""
+    argv = ["reproduce", "--repeats", "2", "--pool", "0", "--epochs", "1", "--out",
+            str(tmp_path), "--quiet"]  # fmt: skip
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    csvs = {p.name: p.read_bytes() for p in tmp_path.glob("*.csv")}
+    assert len(csvs) >= 11
+    with sqlite3.connect(tmp_path / FILENAME) as connection:
+        connection.execute("ALTER TABLE repeats DROP COLUMN checksum")
+        connection.execute("PRAGMA user_version = 2")
+        assert migrate.is_layout_2(connection)
+    connection.close()
+    before = contents(tmp_path / FILENAME)
+    for name in csvs:
+        (tmp_path / name).unlink()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    assert "22 repeats planned: 0 run now" in capsys.readouterr().out
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("*.csv")} == csvs
+    assert contents(tmp_path / FILENAME) == before

@@ -1,6 +1,7 @@
 """The results store: round trip, compact rows, kept extras, no duplicates, failures, the
 first release's stores migrated, damage and locks refused in one line, resume after
-kill -9, and a failing command that leaves the store intact."""
+kill -9, a failing command that leaves the store intact, and every row's checksum: a byte
+flipped in a stored value fails every read, naming the row, and is never recomputed."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import os
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import time
@@ -24,6 +26,14 @@ from statelab.cli import main
 from statelab.data.series import data_hash
 from statelab.execution.results import code_version
 from statelab.execution.store import FILENAME, SCHEMA_VERSION, Store, parse_keep
+from statelab.execution.store_schema import (
+    COLUMNS,
+    PLACEHOLDERS,
+    REPEATS_TABLE,
+    StoredRepeat,
+    sealed,
+    unsealed,
+)
 
 
 def load(store: Store, result: statelab.Results) -> statelab.Results:
@@ -375,3 +385,127 @@ def test_a_stored_value_edited_or_damaged_is_one_line(tmp_path, capsys, damage):
     code, err = run_cli(capsys, reproduce(tmp_path))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "is damaged" in err, err
     assert (tmp_path / FILENAME).read_bytes() == before
+
+
+# The checksum of every row (store layout 3).
+
+ROW = StoredRepeat(
+    experiment="stateful", series="shampoo", settings_hash="ab12", data_hash="cd34", seed=3,
+    repeat=0, code="statelab 0.2.0 engine 4", status="ok", reason="", rmse=2.0,
+    relative_rmse=float("nan"), mase=-0.0, final_loss=None, forecasts_scaled=b"\x00\x01\x02\x03",
+    compile_s=1, run_s=0.5, cache_hits=2, lanes=4, stored_at=1.7e9, provenance=1, weights=None,
+    losses=None, loss_epochs=None,
+)  # fmt: skip
+
+
+def through_sqlite(row: StoredRepeat) -> tuple:
+    """``row`` sealed, stored in a table of the store's layout and read back."""
+    connection = sqlite3.connect(":memory:")
+    connection.execute(REPEATS_TABLE)
+    connection.execute(f"INSERT INTO repeats VALUES {PLACEHOLDERS}", sealed(row))
+    values = connection.execute(f"SELECT {', '.join(COLUMNS)} FROM repeats").fetchone()
+    connection.close()
+    return values
+
+
+def different(value):
+    """Another value of the same kind."""
+    if value is None:
+        return 1.0
+    if isinstance(value, bytes):
+        return bytes([value[0] ^ 1]) + value[1:]
+    if isinstance(value, str):
+        return value + "x"
+    return value + 1
+
+
+def test_a_row_reads_back_sealed_whatever_sqlite_makes_of_its_numbers():
+    """SQLite gives back NaN as NULL, an int in a REAL column as a float, -0.0 as 0.0: the
+    checksum is of the values, so the row read back matches the row written."""
+    values = through_sqlite(ROW)
+    assert values[COLUMNS.index("relative_rmse")] is None
+    assert repr(values[COLUMNS.index("compile_s")]) == "1.0"
+    assert repr(values[COLUMNS.index("mase")]) == "0.0"
+    assert unsealed(values) is not None
+
+
+def test_any_value_changed_breaks_the_seal():
+    values = through_sqlite(ROW)
+    for k, field in enumerate(StoredRepeat._fields):
+        changed = (*values[:k], different(values[k]), *values[k + 1 :])
+        assert unsealed(changed) is None, field
+    # the same characters split differently between two columns
+    one, other = (
+        ROW._replace(experiment="ab", series="c"),
+        ROW._replace(experiment="a", series="bc"),
+    )
+    assert unsealed((*other, sealed(one)[-1])) is None
+    assert unsealed((*values[:-1], None)) is None  # a checksum lost
+    # values of a type their column cannot hold, as an UPDATE can leave them: damaged, no error
+    for field, value in [("rmse", "abc"), ("forecasts_scaled", "text"), ("experiment", b"\0"),
+                         ("seed", 4.5), ("weights", 7)]:  # fmt: skip
+        k = StoredRepeat._fields.index(field)
+        assert unsealed((*values[:k], value, *values[k + 1 :])) is None, field
+
+
+def flip_one_byte(path: Path, column: str, where: str) -> None:
+    """Flip the lowest bit of one byte of a stored RMSE (a REAL: a byte of its IEEE 754
+    double) or of a stored blob, with SQLite alone, as damage on disk would."""
+    with sqlite3.connect(path) as connection:
+        (value,) = connection.execute(f"SELECT {column} FROM repeats WHERE {where}").fetchone()
+        raw = bytearray(struct.pack("<d", value) if isinstance(value, float) else value)
+        raw[3] ^= 0x01
+        damaged = struct.unpack("<d", raw)[0] if isinstance(value, float) else bytes(raw)
+        assert damaged != value
+        connection.execute(f"UPDATE repeats SET {column} = ? WHERE {where}", (damaged,))
+    connection.close()
+
+
+@pytest.mark.parametrize("column", ["rmse", "forecasts_scaled", "weights"])
+def test_a_flipped_byte_in_a_stored_row_fails_every_read_naming_the_row(tmp_path, column):
+    result = statelab.run("stateful_noreset", repeats=3, epochs=7, seed=4)
+    with Store(tmp_path) as store:
+        store.add([result], keep=parse_keep("weights"))
+        untouched = load(store, result)  # an untouched store reads back identical values
+    np.testing.assert_array_equal(untouched.rmse, result.rmse)
+    np.testing.assert_array_equal(untouched.forecasts, result.forecasts)
+    flip_one_byte(tmp_path / FILENAME, column, "repeat = 1")
+    message = (
+        f"{tmp_path / FILENAME} is damaged: the stored repeat 1 of stateful_noreset on shampoo "
+        "(seed 4) does not match its checksum; delete that file to compute the results anew, "
+        "or restore it from a copy"
+    )
+    with Store(tmp_path) as store:
+        for read in (
+            lambda: store.stored("stateful_noreset", result.spec, result.data_hash, 4),
+            lambda: load(store, result),
+        ):
+            with pytest.raises(statelab.StatelabError) as raised:
+                read()
+            assert str(raised.value) == message
+    flip_one_byte(tmp_path / FILENAME, column, "repeat = 2")
+    with Store(tmp_path) as store, pytest.raises(statelab.StatelabError) as raised:
+        load(store, result)
+    assert "repeat 1 of stateful_noreset" in str(raised.value)
+    assert "checksum (and 1 more of its rows);" in str(raised.value)
+
+
+def test_a_damaged_row_fails_the_command_in_one_line_and_is_never_recomputed(tmp_path, capsys):
+    assert run_cli(capsys, reproduce(tmp_path))[0] == 0
+    path = tmp_path / FILENAME
+    with sqlite3.connect(path) as connection:
+        (seed,) = connection.execute("SELECT DISTINCT seed FROM repeats").fetchone()
+    connection.close()
+    flip_one_byte(path, "rmse", "experiment = 'stateful' AND repeat = 1")
+    before = path.read_bytes()
+    process = subprocess.run([sys.executable, "-m", "statelab", *reproduce(tmp_path)],
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+    lines = process.stderr.strip().splitlines()
+    assert process.returncode == 2 and len(lines) == 1, process.stderr
+    assert "Traceback" not in process.stderr
+    assert lines[0] == (
+        f"statelab: error: {path} is damaged: the stored repeat 1 of stateful on shampoo "
+        f"(seed {seed}) does not match its checksum; delete that file to compute the results "
+        "anew, or restore it from a copy"
+    )
+    assert path.read_bytes() == before  # nothing recomputed, nothing stored over it

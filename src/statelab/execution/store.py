@@ -10,7 +10,9 @@ A row is small (about 280 bytes for the study's 12 test rows): keys, status, RMS
 loss, the forecasts as float32 (the engine's own output, in scaled units: the forecasts in
 the series' units are rebuilt from them exactly), and the timings of its compiled call.
 Settings and versions are stored once each, in tables of their own. Trained weights and loss
-curves are kept only on request (``keep``).
+curves are kept only on request (``keep``). Every row carries a checksum of its values
+(store_schema), checked on every read: a damaged row stops the command, naming the row; it is
+never recomputed in silence.
 
 One process at a time: a store's folder is locked (an advisory lock) while a command uses
 it, and a second command on the same folder is refused at once.
@@ -26,7 +28,6 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
@@ -34,87 +35,27 @@ from statelab import layout
 from statelab.data.dataset import Dataset
 from statelab.engine.lstm import LSTMWeights, weight_shapes
 from statelab.errors import StatelabError
+from statelab.execution import migrate
 from statelab.execution.evaluate import mase, persistence_rmse
 from statelab.execution.results import Provenance, Results, Timings, Versions, code_version
+from statelab.execution.store_schema import (
+    COLUMNS,
+    PLACEHOLDERS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    StoredRepeat,
+    blob,
+    floats,
+    sealed,
+    unsealed,
+)
 from statelab.files import write_atomic
 from statelab.spec import Spec
 
 FILENAME = layout.STORE
-SCHEMA_VERSION = 2  # PRAGMA user_version; 0 is the first release's JSON layout (migrated)
 LOSS_POINTS = 200  # a kept loss curve holds at most this many epochs (always the last)
 KEEPABLE = ("weights", "loss")
 
-SCHEMA = f"""
-CREATE TABLE settings (
-    settings_hash TEXT PRIMARY KEY,
-    profile TEXT NOT NULL,
-    settings TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE provenance (
-    id INTEGER PRIMARY KEY,
-    versions TEXT NOT NULL,
-    device TEXT NOT NULL,
-    UNIQUE (versions, device)
-);
-CREATE TABLE repeats (
-    experiment TEXT NOT NULL,
-    series TEXT NOT NULL,
-    settings_hash TEXT NOT NULL REFERENCES settings,
-    data_hash TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    repeat INTEGER NOT NULL,
-    code TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
-    reason TEXT NOT NULL,
-    rmse REAL,
-    relative_rmse REAL,
-    mase REAL,
-    final_loss REAL,
-    forecasts_scaled BLOB NOT NULL,
-    compile_s REAL NOT NULL,
-    run_s REAL NOT NULL,
-    cache_hits INTEGER NOT NULL,
-    lanes INTEGER NOT NULL,
-    stored_at REAL NOT NULL,
-    provenance INTEGER NOT NULL REFERENCES provenance,
-    weights BLOB,
-    losses BLOB,
-    loss_epochs BLOB,
-    PRIMARY KEY (experiment, settings_hash, data_hash, seed, repeat, code)
-) WITHOUT ROWID;
-PRAGMA user_version = {SCHEMA_VERSION};
-"""
-
-
-class StoredRepeat(NamedTuple):
-    """One row of ``repeats``: what goes into the store and what comes out."""
-
-    experiment: str
-    series: str
-    settings_hash: str
-    data_hash: str
-    seed: int
-    repeat: int
-    code: str
-    status: str  # ok or failed
-    reason: str  # why it failed; "" when ok
-    rmse: float | None
-    relative_rmse: float | None  # RMSE over the persistence RMSE on the same test rows
-    mase: float | None  # test MAE over the in-sample one-step naive MAE
-    final_loss: float | None
-    forecasts_scaled: bytes  # float32 (T,)
-    compile_s: float
-    run_s: float
-    cache_hits: int
-    lanes: int
-    stored_at: float
-    provenance: int  # -> provenance.id: package versions and device
-    weights: bytes | None  # float32, the Keras layout's arrays one after another (kept on request)
-    losses: bytes | None  # float32 loss at loss_epochs (kept on request)
-    loss_epochs: bytes | None  # int32 1-based epochs
-
-
-COLUMNS = StoredRepeat._fields
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM repeats"
 _KEY = "experiment=? AND settings_hash=? AND data_hash=? AND seed=? AND code=?"
 
@@ -140,24 +81,14 @@ def downsample_epochs(epochs: int, points: int = LOSS_POINTS) -> np.ndarray:
     return np.unique(np.linspace(1, epochs, points).round().astype(int))
 
 
-def _blob(array, dtype=np.float32) -> bytes:
-    return np.ascontiguousarray(array, dtype=dtype).tobytes()
-
-
-def _floats(blob: bytes) -> np.ndarray:
-    if not isinstance(blob, bytes):
-        raise TypeError(f"a float32 array is stored as {type(blob).__name__}, not bytes")
-    return np.frombuffer(blob, dtype=np.float32)
-
-
 def _weights_blob(weights: LSTMWeights, k: int) -> bytes:
-    return b"".join(_blob(np.asarray(w[k]).ravel()) for w in weights)
+    return b"".join(blob(np.asarray(w[k]).ravel()) for w in weights)
 
 
 def _weights_of(blobs: list[bytes], spec: Spec) -> LSTMWeights:
     """Kept weight blobs of N repeats -> Keras-layout arrays with a leading (N,) axis."""
     shapes = weight_shapes(spec.lags, spec.neurons)
-    flat = np.stack([_floats(blob) for blob in blobs])
+    flat = np.stack([floats(kept) for kept in blobs])
     ends = np.cumsum([int(np.prod(shape)) for shape in shapes])
     parts = np.split(flat, ends[:-1], axis=1)
     return LSTMWeights(*(p.reshape(len(blobs), *s) for p, s in zip(parts, shapes, strict=True)))
@@ -182,13 +113,13 @@ def rows_of(result: Results, provenance: int, keep: frozenset[str]) -> list[Stor
             relative_rmse=None if failure else float(result.relative_rmse[k]),
             mase=None if failure else float(result.mase[k]),
             final_loss=final_loss if np.isfinite(final_loss) else None,
-            forecasts_scaled=_blob(result.forecasts_scaled[k]),
+            forecasts_scaled=blob(result.forecasts_scaled[k]),
             compile_s=timings.compile_s, run_s=timings.run_s, cache_hits=timings.cache_hits,
             lanes=result.provenance.lanes, stored_at=now, provenance=provenance,
             weights=(_weights_blob(result.weights, k)
                      if "weights" in keep and result.weights is not None else None),
-            losses=None if epochs is None else _blob(result.losses[k, epochs - 1]),
-            loss_epochs=None if epochs is None else _blob(result.loss_epochs[epochs - 1], np.int32),
+            losses=None if epochs is None else blob(result.losses[k, epochs - 1]),
+            loss_epochs=None if epochs is None else blob(result.loss_epochs[epochs - 1], np.int32),
         ))  # fmt: skip
     return rows
 
@@ -245,7 +176,8 @@ def _create(path: Path) -> None:
         with _sqlite_errors(path):
             connection = sqlite3.connect(temporary)
             try:
-                connection.executescript(SCHEMA)
+                for statement in SCHEMA:
+                    connection.execute(statement)
                 connection.execute("PRAGMA journal_mode=WAL")
             finally:
                 connection.close()
@@ -278,21 +210,19 @@ class Store:
                 if check != "ok":
                     raise sqlite3.DatabaseError(f"integrity check: {check}")
                 version = connection.execute("PRAGMA user_version").fetchone()[0]
-                if version == 0:
-                    from statelab.execution import (
-                        migrate,  # the first release's layout, if it is one
-                    )
-
-                    if migrate.is_first_layout(connection):
-                        try:
-                            migrate.migrate_first_layout(connection)  # all or nothing
-                        except (ValueError, KeyError, TypeError) as error:  # JSON, shapes
-                            raise StatelabError(
-                                f"{self.path} is a store of the first release with a damaged "
-                                f"row ({type(error).__name__}: {error}); it is left as it "
-                                "was: restore it from a copy, or give another --out folder"
-                            ) from None
-                        version = SCHEMA_VERSION
+                if version == 0 and migrate.is_first_layout(connection):
+                    try:
+                        migrate.migrate_first_layout(connection)  # all or nothing
+                    except (ValueError, KeyError, TypeError) as error:  # JSON, shapes
+                        raise StatelabError(
+                            f"{self.path} is a store of the first release with a damaged "
+                            f"row ({type(error).__name__}: {error}); it is left as it "
+                            "was: restore it from a copy, or give another --out folder"
+                        ) from None
+                    version = SCHEMA_VERSION
+                if version == 2 and migrate.is_layout_2(connection):
+                    migrate.migrate_layout_2(connection)  # all or nothing
+                    version = SCHEMA_VERSION
                 if version > SCHEMA_VERSION:
                     raise StatelabError(
                         f"{self.path} was written by a newer statelab (store schema {version}); "
@@ -323,13 +253,30 @@ class Store:
         self.close()
 
     def stored(self, name: str, spec: Spec, data: str, seed: int) -> set[int]:
-        """The repeat indices already stored for this experiment, settings, data and seed."""
+        """The repeat indices already stored for this experiment, settings, data and seed
+        (their rows checked: a damaged one is never taken for missing and run again)."""
+        return {row.repeat for row in self._rows(name, spec, data, seed)}
+
+    def _rows(self, name: str, spec: Spec, data: str, seed: int) -> list[StoredRepeat]:
+        """The rows stored by this code for an experiment, settings, data and seed, by
+        repeat, each checked against its checksum."""
         with _sqlite_errors(self.path):
-            rows = self.connection.execute(
-                f"SELECT repeat FROM repeats WHERE {_KEY}",
+            found = self.connection.execute(
+                f"{_SELECT} WHERE {_KEY} ORDER BY repeat",
                 (name, spec.digest(), data, seed, code_version()),
             ).fetchall()
-        return {row[0] for row in rows}
+        rows = [unsealed(values) for values in found]
+        damaged = [values for values, row in zip(found, rows, strict=True) if row is None]
+        if damaged:
+            first = StoredRepeat(*damaged[0][:-1])
+            series = first.series or f"the series of data hash {first.data_hash}"  # 1st release
+            others = f" (and {len(damaged) - 1} more of its rows)" if len(damaged) > 1 else ""
+            raise StatelabError(
+                f"{self.path} is damaged: the stored repeat {first.repeat} of {first.experiment} "
+                f"on {series} (seed {first.seed}) does not match its checksum{others}; delete "
+                "that file to compute the results anew, or restore it from a copy"
+            )
+        return rows
 
     def _provenance_id(self, found: Versions, device: str) -> int:
         text = _versions_text(found)
@@ -356,7 +303,7 @@ class Store:
                 rows.extend(rows_of(result, provenance, keep))
             inserted = self.connection.total_changes
             self.connection.executemany(
-                f"INSERT OR IGNORE INTO repeats VALUES ({', '.join('?' * len(COLUMNS))})", rows
+                f"INSERT OR IGNORE INTO repeats VALUES {PLACEHOLDERS}", map(sealed, rows)
             )
             return self.connection.total_changes - inserted
 
@@ -372,14 +319,8 @@ class Store:
     ) -> Results:
         """The stored repeats ``repeats`` of an experiment on a series, as :class:`Results`."""
         wanted = [int(k) for k in repeats]
+        rows = self._rows(name, spec, data, seed)
         with _sqlite_errors(self.path):
-            rows = [
-                StoredRepeat(*row)
-                for row in self.connection.execute(
-                    f"{_SELECT} WHERE {_KEY} ORDER BY repeat",
-                    (name, spec.digest(), data, seed, code_version()),
-                )
-            ]
             made = {
                 id_: (versions_text, device)
                 for id_, versions_text, device in self.connection.execute(
@@ -418,7 +359,7 @@ def results_of(
 ) -> Results:
     """Stored rows of one experiment on one series -> :class:`Results` (forecasts in the
     series' units rebuilt from the stored float32 engine output, exactly as the run did)."""
-    scaled = np.stack([_floats(row.forecasts_scaled) for row in rows])
+    scaled = np.stack([floats(row.forecasts_scaled) for row in rows])
     if scaled.shape[1] != len(dataset.test_x):
         raise ValueError(f"{scaled.shape[1]} forecasts where the test has {len(dataset.test_x)}")
     forecasts = dataset.to_raw(scaled.astype(float))
@@ -454,7 +395,7 @@ def results_of(
             timings=Timings(first.compile_s, first.run_s, first.cache_hits),
             lanes=first.lanes,
         ),
-        losses=np.stack([_floats(row.losses) for row in rows]) if kept_loss else None,
+        losses=np.stack([floats(row.losses) for row in rows]) if kept_loss else None,
         loss_epochs=(
             np.frombuffer(first.loss_epochs, dtype=np.int32).astype(int) if kept_loss else None
         ),  # fmt: skip
