@@ -69,12 +69,7 @@ def make_plan(
     when there are several, and is an error when it is the only one. Series of different
     lengths are padded into a few compiled shapes (statelab.execution.buckets)."""
     check_seed(seed)
-    planned = len(series) * sum(len(repeat_indices(r)) for *_, r in experiments)
-    if planned > MAX_PLANNED:  # bad repeats are the command's fault, not a series'
-        raise StatelabError(
-            f"{planned:,} repeats planned ({len(series)} series); one command runs at most "
-            f"{MAX_PLANNED:,}: use fewer --repeats or a smaller --data slice"
-        )
+    check_planned(len(series) * sum(len(repeat_indices(r)) for *_, r in experiments), len(series))
     made, skipped = [], []
     for one, size in zip(series, test_sizes, strict=True):
         try:  # every experiment on this series, or none of them
@@ -97,6 +92,38 @@ def make_plan(
         min(counts),
         tuple(skipped),
     )
+
+
+def check_planned(planned: int, series: int) -> None:
+    """Refuse more than MAX_PLANNED repeats: bad repeats are the command's fault, not a
+    series'."""
+    if planned > MAX_PLANNED:
+        raise StatelabError(
+            f"{planned:,} repeats planned ({series} series); one command runs at most "
+            f"{MAX_PLANNED:,}: use fewer --repeats, levels or a smaller --data slice"
+        )
+
+
+def merge(plans: Sequence[Plan]) -> tuple[Plan, list[list[int]]]:
+    """One plan that runs every task of ``plans`` (which share their seed and repeats) once,
+    bucketed together, and for each plan the positions of its tasks in it. A task in several
+    plans (the same experiment, settings and series, such as a study's base set-up reached
+    from two factors) runs once; the skipped series stay with each plan."""
+    tasks: dict[tuple, int] = {}
+    positions = []
+    for plan in plans:
+        mine = []
+        for one in plan.tasks:
+            mine.append(tasks.setdefault((one.name, one.series, one.spec), len(tasks)))
+        positions.append(mine)
+    unique = [None] * len(tasks)
+    for plan, mine in zip(plans, positions, strict=True):
+        for one, position in zip(plan.tasks, mine, strict=True):
+            unique[position] = one._replace(rows=None)  # bucketed anew, all together
+    series = {name: s for plan in plans for name, s in plan.series.items()}
+    check_planned(sum(len(t.repeats) for t in unique), len(series))
+    first = plans[0]
+    return Plan(series, tuple(bucketed(unique)), first.seed, first.repeats), positions
 
 
 def _with_test_rows(name: str, spec: Spec, test_size: int) -> Spec:

@@ -1,0 +1,268 @@
+"""Does the answer depend on the set-up? The study across a collection
+(statelab.studies.generalise) at several levels of its set-up: epochs, neurons, lags,
+learning rate, the Keras profile; one factor at a time around the base set-up, or a grid.
+
+Every level is the generalisation at that set-up, planned as `generalise` plans it and run
+in one plan through the one pipeline and store: a level equal to a plain `generalise` run's
+set-up finds that run's rows in the store, and its per-series results are that run's, bit
+for bit. Across levels, each expectation's effect is followed level by level (the pooled
+ratio, its CI and PI, the verdict, the ranks of the eleven experiments) and tested for a
+trend with the series as the unit (statelab.stats.trend), Holm-adjusted across factors and
+expectations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from statelab.errors import StatelabError
+from statelab.execution.plan import Plan, Skip, merge
+from statelab.execution.results import Results
+from statelab.spec import Setup, Spec
+from statelab.studies.generalise import (
+    Collection,
+    Generalisation,
+    GeneraliseSettings,
+    analyse_generalisation,
+    plan_at,
+    select_series,
+)
+
+
+class Factor(NamedTuple):
+    """A setting a set-up may vary."""
+
+    kind: type  # int, float or str (categorical)
+    log: bool  # tested against log2 of the level (a slope per doubling)
+    same_weights: bool  # repeat k keeps its initial weights at every level (common random numbers)
+
+
+FACTORS = {
+    "epochs": Factor(int, log=True, same_weights=True),
+    "neurons": Factor(int, log=True, same_weights=False),  # the weights' shapes change
+    "lags": Factor(int, log=False, same_weights=False),
+    "learning_rate": Factor(float, log=True, same_weights=True),
+    "profile": Factor(str, log=False, same_weights=True),
+}
+# The most set-ups one command plans (each is a generalisation): a typo in a grid is refused.
+MAX_LEVELS = 64
+
+
+def _option(factor: str, levels: Sequence[object] | None = None) -> str:
+    shown = "" if levels is None else "=" + ",".join(map(str, levels))
+    return f"--vary {factor}{shown}"
+
+
+def parse_vary(text: str) -> tuple[str, tuple[object, ...]]:
+    """``FACTOR=LEVELS`` as the command line gives it (``epochs=100,300``,
+    ``learning-rate=0.01,0.001``) -> (factor, levels), each level of the factor's kind;
+    checked further by :func:`check_factors`."""
+    name, equals, listed = text.partition("=")
+    if not equals:
+        raise StatelabError(f"--vary {text}: give FACTOR=LEVELS, such as epochs=100,300,1000")
+    factor = _factor_name(name)
+    parts = [part.strip() for part in listed.split(",")] if listed.strip() else []
+    if not parts or "" in parts:
+        raise StatelabError(f"--vary {text}: an empty level; list the levels, such as "
+                            f"{factor}={_example(factor)}")  # fmt: skip
+    kind = FACTORS[factor].kind
+    try:
+        return factor, tuple(kind(part) for part in parts)
+    except ValueError:
+        what = {int: "whole numbers", float: "numbers", str: "names"}[kind]
+        raise StatelabError(f"--vary {text}: the levels of {factor} are {what}") from None
+
+
+def _example(factor: str) -> str:
+    return {"epochs": "100,300,1000", "neurons": "1,2,4", "lags": "1,2,4",
+            "learning_rate": "0.01,0.001", "profile": "keras3,keras2017"}[factor]  # fmt: skip
+
+
+def _factor_name(name: str) -> str:
+    factor = name.strip().lower().replace("-", "_")
+    if factor in FACTORS:
+        return factor
+    if factor in {f.name for f in dataclasses.fields(Spec)}:
+        raise StatelabError(
+            f"--vary {name}: {factor.replace('_', '-')} changes what an experiment is (the "
+            f"eleven experiments are defined by it); vary one of {', '.join(FACTORS)}"
+        )
+    raise StatelabError(f"--vary {name}: unknown factor; vary one of {', '.join(FACTORS)}")
+
+
+@dataclass(frozen=True)
+class VarySettings:
+    """The study across a collection (``base``) at several set-ups: each factor of
+    ``factors`` (epochs, neurons, lags, learning_rate, profile) at each of its levels, the
+    others at the base set-up's values; or, with ``grid``, every combination of them."""
+
+    base: GeneraliseSettings = GeneraliseSettings()
+    factors: Mapping[str, Sequence[object]] = field(default_factory=dict)
+    grid: bool = False
+
+
+def check_factors(settings: VarySettings) -> dict[str, tuple[object, ...]]:
+    """The factors and their levels, each checked: a factor a set-up may vary, not already
+    set by the base set-up, two or more distinct levels, each a valid setting."""
+    if not settings.factors:
+        raise StatelabError("give a factor to vary, such as --vary epochs=100,300,1000")
+    checked = {}
+    for name, levels in settings.factors.items():
+        factor = _factor_name(str(name))
+        if factor in checked:
+            raise StatelabError(f"--vary {factor} is given twice: list its levels once")
+        if getattr(settings.base.setup, factor) is not None:
+            raise StatelabError(f"--{factor.replace('_', '-')} and --vary {factor} both set "
+                                f"{factor}: give one")  # fmt: skip
+        levels = tuple(levels) if not isinstance(levels, str) else (levels,)
+        option = _option(factor, levels)
+        if not levels:
+            raise StatelabError(f"{option}: no levels; list them, such as "
+                                f"{factor}={_example(factor)}")  # fmt: skip
+        for level in levels:
+            _check_level(factor, level, option)
+        repeated = [level for level, count in _counts(levels).items() if count > 1]
+        if repeated:
+            raise StatelabError(f"{option}: the level {repeated[0]} is given twice")
+        if len(levels) < 2:
+            raise StatelabError(f"{option}: one level; give two or more to compare (or "
+                                f"--{factor.replace('_', '-')} {levels[0]} to run at one)")  # fmt: skip
+        checked[factor] = levels
+    if settings.grid and len(checked) < 2:
+        raise StatelabError("--grid crosses two or more factors: give --vary twice or more")
+    count = int(np.prod([len(v) for v in checked.values()])) if settings.grid else sum(
+        len(v) for v in checked.values())  # fmt: skip
+    if count > MAX_LEVELS:
+        raise StatelabError(f"{count} set-ups; one command runs at most {MAX_LEVELS}: give "
+                            "fewer levels" + (" or leave out --grid" if settings.grid else ""))  # fmt: skip
+    return checked
+
+
+def _counts(levels: Sequence[object]) -> dict[object, int]:
+    counts: dict[object, int] = {}
+    for level in levels:
+        counts[level] = counts.get(level, 0) + 1
+    return counts
+
+
+def _check_level(factor: str, level: object, option: str) -> None:
+    kind = FACTORS[factor].kind
+    numeric = isinstance(level, int | float) and not isinstance(level, bool)
+    if (kind is int and not (numeric and float(level).is_integer())) or (
+        kind is float and not numeric) or (kind is str and not isinstance(level, str)):  # fmt: skip
+        what = {int: "whole numbers", float: "numbers", str: "names"}[kind]
+        raise StatelabError(f"{option}: the levels of {factor} are {what}, not {level!r}")
+    try:
+        Spec().replace(**{factor: kind(level)})  # the spec's own limits
+    except StatelabError as error:
+        raise StatelabError(f"{option}: {error}") from None
+
+
+class Level(NamedTuple):
+    """One set-up of the study: the factor (or, in a grid, the factors) varied and their
+    values here, and the whole set-up."""
+
+    factor: str  # "epochs"; in a grid, the factors crossed ("epochs x neurons")
+    values: tuple[tuple[str, object], ...]  # (factor, value) at this level
+    setup: Setup
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{name}={value}" for name, value in self.values)
+
+
+def levels_of(settings: VarySettings) -> tuple[Level, ...]:
+    """Every set-up, in the order given: each factor's levels in turn, or the grid's cells
+    (the last factor varying fastest)."""
+    checked = check_factors(settings)
+    base = settings.base.setup
+
+    def level(factor: str, values: tuple[tuple[str, object], ...]) -> Level:
+        changes = {name: FACTORS[name].kind(value) for name, value in values}
+        return Level(factor, values, dataclasses.replace(base, **changes))
+
+    if settings.grid:
+        crossed = " x ".join(checked)
+        return tuple(level(crossed, tuple(zip(checked, cell, strict=True)))
+                     for cell in itertools.product(*checked.values()))  # fmt: skip
+    return tuple(level(f, ((f, value),)) for f, values in checked.items() for value in values)
+
+
+class LevelPlan(NamedTuple):
+    """A level's own plan (as `generalise` plans it at that set-up), the collection, and the
+    positions of its tasks in the plan of every level."""
+
+    plan: Plan
+    collection: Collection
+    positions: tuple[int, ...]
+
+
+class Design(NamedTuple):
+    """What the analysis needs beyond the plan: the settings, the levels and their plans."""
+
+    settings: VarySettings
+    levels: tuple[Level, ...]
+    parts: tuple[LevelPlan, ...]  # one per level
+
+
+def setup_plan(settings: VarySettings) -> tuple[Plan, Design]:
+    """One plan for every level: each planned as `generalise` plans it (the same series,
+    seed and repeats), then merged, so an experiment at the same settings on the same series
+    runs once and every level's repeats share compiled calls where their shapes agree. A
+    series a level cannot use (too short for its lags, say) is skipped at that level, with
+    why; a level that leaves fewer than two series is refused, naming the level."""
+    levels = levels_of(settings)
+    selected = select_series(settings.base)
+    planned = []
+    for level in levels:
+        try:
+            planned.append(plan_at(selected, settings.base, level.setup))
+        except StatelabError as error:
+            raise StatelabError(f"--vary {level.label}: {error}") from None
+    plan, positions = merge([p for p, _ in planned])
+    parts = tuple(LevelPlan(p, collection, tuple(mine))
+                  for (p, collection), mine in zip(planned, positions, strict=True))  # fmt: skip
+    return plan, Design(settings, levels, parts)
+
+
+def skipped(design: Design) -> list[tuple[str, Skip]]:
+    """(level label, skip) for every series a level left out."""
+    return [(level.label, skip) for level, part in zip(design.levels, design.parts, strict=True)
+            for skip in part.plan.skipped]  # fmt: skip
+
+
+def weights_note(factor: str) -> str:
+    """Whether repeat k starts from the same initial weights at every level of ``factor``."""
+    if all(FACTORS[f].same_weights for f in factor.split(" x ")):
+        return (f"{factor}: repeat k starts from the same initial weights at every level "
+                "(common random numbers).")  # fmt: skip
+    return (f"{factor}: the weights' shapes change with the level, so repeat k's initial "
+            "weights differ between levels (independent draws).")  # fmt: skip
+
+
+class Variation(NamedTuple):
+    """The study across a collection at several set-ups, analysed."""
+
+    settings: VarySettings
+    levels: tuple[Level, ...]
+    at_level: tuple[Generalisation, ...]  # each level's generalisation, as `generalise` gives it
+    skipped: tuple[tuple[str, Skip], ...]  # (level, series left out there and why)
+    notes: tuple[str, ...]  # per factor: common random numbers, or not
+
+
+def analyse_setups(plan: Plan, loaded: Sequence[Results], design: Design) -> Variation:
+    """Each level's generalisation from its part of the results (as `generalise` analyses
+    it)."""
+    at_level = tuple(
+        analyse_generalisation(part.plan, [loaded[i] for i in part.positions], part.collection)
+        for part in design.parts
+    )
+    factors = dict.fromkeys(level.factor for level in design.levels)
+    return Variation(design.settings, design.levels, at_level, tuple(skipped(design)),
+                     tuple(weights_note(f) for f in factors))  # fmt: skip

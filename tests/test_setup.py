@@ -1,0 +1,171 @@
+"""The set-up study (`generalise --vary`): its factors and levels checked at the boundary in
+one line each, one plan over every level (a set-up reached twice runs once, a series a level
+cannot use is skipped there with why), and a level equal to a plain `generalise` run's
+set-up giving that run's per-series results bit for bit."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import statelab
+from statelab.errors import StatelabError
+from statelab.spec import PRESETS
+from statelab.studies import setup
+
+TWO = "m3:N1402,m3:N1403"
+
+
+def base(**changes) -> statelab.GeneraliseSettings:
+    return statelab.GeneraliseSettings(TWO, repeats=2, seed=3, **changes)
+
+
+# --- Factors and levels, checked -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("epochs=100,300,1000", ("epochs", (100, 300, 1000))),
+        ("learning-rate=0.01, 0.001", ("learning_rate", (0.01, 0.001))),
+        ("Neurons=1,2", ("neurons", (1, 2))),
+        ("profile=keras3,keras2017", ("profile", ("keras3", "keras2017"))),
+    ],
+)
+def test_a_vary_option_is_a_factor_and_its_levels_of_the_factors_kind(text, expected):
+    assert setup.parse_vary(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("epochs", "give FACTOR=LEVELS"),
+        ("epochs=", "an empty level"),
+        ("epochs=100,,300", "an empty level"),
+        ("epochs=100,1.5", "the levels of epochs are whole numbers"),
+        ("learning_rate=fast,0.1", "the levels of learning_rate are numbers"),
+        ("colour=1,2", "unknown factor; vary one of epochs, neurons, lags"),
+        ("stateful=True,False", "stateful changes what an experiment is"),
+        ("batch-size=1,12", "batch-size changes what an experiment is"),
+        ("shuffle=0,1", "shuffle changes what an experiment is"),
+        ("reset_after_epoch=0,1", "reset-after-epoch changes what an experiment is"),
+    ],
+)
+def test_a_bad_vary_option_is_one_line(text, message):
+    with pytest.raises(StatelabError, match=message) as error:
+        setup.parse_vary(text)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("factors", "grid", "message"),
+    [
+        ({}, False, "give a factor to vary"),
+        ({"epochs": []}, False, "no levels"),
+        ({"epochs": [100, 300, 100]}, False, "the level 100 is given twice"),
+        ({"learning_rate": [0.001, 1e-3]}, False, "the level 0.001 is given twice"),
+        ({"epochs": [100]}, False, "one level; give two or more"),
+        ({"epochs": [100, 2_000_000]}, False, "epochs must be at most 1000000"),
+        ({"neurons": [1, 100_000]}, False, "neurons must be at most 256"),
+        ({"lags": [0, 1]}, False, "lags must be a whole number >= 1"),
+        ({"learning_rate": [0.001, 50.0]}, False, "learning-rate must be a number above 0"),
+        ({"profile": ["keras3", "keras1"]}, False, "unknown profile 'keras1'"),
+        ({"epochs": [10, 2.5]}, False, "the levels of epochs are whole numbers"),
+        ({"epochs": [10, True]}, False, "the levels of epochs are whole numbers"),
+        ({"stateful": [True, False]}, False, "changes what an experiment is"),
+        ({"epochs": [1, 2]}, True, "--grid crosses two or more factors"),
+        ({"epochs": list(range(1, 9)), "neurons": list(range(1, 10))}, True, "72 set-ups"),
+    ],
+)
+def test_bad_factors_and_levels_are_one_line_errors(factors, grid, message):
+    settings = statelab.VarySettings(base(), factors, grid)
+    with pytest.raises(StatelabError, match=message) as error:
+        setup.setup_plan(settings)
+    assert "\n" not in str(error.value)
+
+
+def test_a_factor_the_base_set_up_already_sets_is_refused():
+    settings = statelab.VarySettings(base(setup=statelab.Setup(epochs=5)), {"epochs": [1, 2]})
+    with pytest.raises(StatelabError, match="--epochs and --vary epochs both set epochs"):
+        setup.setup_plan(settings)
+
+
+def test_a_level_that_leaves_every_series_too_short_is_refused_naming_the_level():
+    settings = statelab.VarySettings(base(), {"lags": [1, 60]})  # 68 and 36 values
+    with pytest.raises(StatelabError, match=r"^--vary lags=60: none of the 3 series can be used"):
+        setup.setup_plan(settings)
+
+
+# --- One plan over every level ---------------------------------------------------------------
+
+
+def test_levels_one_factor_at_a_time_or_crossed_keep_the_rest_at_the_base():
+    settings = statelab.VarySettings(base(setup=statelab.Setup(profile="keras2017")),
+                                     {"epochs": [10, 20], "neurons": [1, 2, 4]})  # fmt: skip
+    levels = setup.levels_of(settings)
+    assert [lv.label for lv in levels] == ["epochs=10", "epochs=20", "neurons=1", "neurons=2",
+                                           "neurons=4"]  # fmt: skip
+    assert levels[1].setup == statelab.Setup(epochs=20, profile="keras2017")
+    assert levels[3].setup == statelab.Setup(neurons=2, profile="keras2017")
+    crossed = setup.levels_of(settings.__class__(settings.base, settings.factors, grid=True))
+    assert [lv.label for lv in crossed][:4] == ["epochs=10, neurons=1", "epochs=10, neurons=2",
+                                                "epochs=10, neurons=4", "epochs=20, neurons=1"]  # fmt: skip
+    assert len(crossed) == 6 and {lv.factor for lv in crossed} == {"epochs x neurons"}
+    assert crossed[5].setup == statelab.Setup(epochs=20, neurons=4, profile="keras2017")
+
+
+def test_a_set_up_reached_from_two_factors_runs_once():
+    """epochs=1000 and learning_rate=0.001 are both the study's own set-up."""
+    settings = statelab.VarySettings(base(), {"epochs": [1000, 7],
+                                              "learning_rate": [0.001, 0.01]})  # fmt: skip
+    plan, design = setup.setup_plan(settings)
+    assert len(plan.tasks) == 3 * 11 * 3  # three distinct set-ups, 11 presets, 2 series + Shampoo
+    first, _, third, _ = design.parts
+    assert first.positions == third.positions  # the same tasks, planned once
+    assert len(set(first.positions)) == 33
+    for part in design.parts:  # each level's tasks are its own plan's, in its order
+        assert [(t.name, t.series, t.spec) for t in (plan.tasks[i] for i in part.positions)] == [
+            (t.name, t.series, t.spec) for t in part.plan.tasks]  # fmt: skip
+    at_seven = [plan.tasks[i] for i in design.parts[1].positions]
+    assert {t.spec.epochs for t in at_seven} == {7}
+
+
+def test_a_series_a_level_cannot_use_is_skipped_at_that_level_with_why():
+    """Lags 12 leave Shampoo (36 values) too short for the batch-12 pair's 12 training rows:
+    1 value lost to differencing, 12 to the lags, 12 tested, 12 trained is 37. The M3 series
+    (68 values, 18 tested, batch 18) need 1 + 12 + 18 + 18 = 49."""
+    plan, design = setup.setup_plan(statelab.VarySettings(base(), {"lags": [1, 12]}))
+    one, twelve = design.parts
+    assert one.collection.reference == "shampoo" and not one.plan.skipped
+    assert twelve.collection.reference is None
+    assert [s.series for s in twelve.plan.skipped] == ["shampoo"]
+    assert "has 36 values; the split needs at least 37" in twelve.plan.skipped[0].reason
+    assert setup.skipped(design)[0][0] == "lags=12"
+    assert {t.series for t in (plan.tasks[i] for i in twelve.positions)} == set(TWO.split(","))
+
+
+# --- A level is a plain generalise, bit for bit ---------------------------------------------
+
+
+def test_a_level_is_a_plain_generalise_at_that_set_up_bit_for_bit():
+    """The level learning_rate=0.001 at 3 epochs is `generalise --epochs 3`; run beside
+    another level (other lanes in the same compiled calls), its per-series results, its
+    experiments table and its pooled rows are the plain run's to the bit. The other level
+    keeps repeat k's initial weights (common random numbers) but trains to other results."""
+    settings = base(setup=statelab.Setup(epochs=3))
+    plain = statelab.generalise(settings).result
+    varied = statelab.vary(statelab.VarySettings(settings, {"learning_rate": [0.01, 0.001]}))
+    other, same = varied.result.at_level
+    assert isinstance(varied.result, setup.Variation)
+    assert varied.filled.planned == 2 * 11 * 2 * 3  # two levels, 11 presets, 2 repeats, 3 series
+    pd.testing.assert_frame_equal(same.per_series, plain.per_series, check_exact=True)
+    pd.testing.assert_frame_equal(same.experiments, plain.experiments, check_exact=True)
+    pd.testing.assert_frame_equal(same.across, plain.across, check_exact=True)
+    assert same.specs == plain.specs
+    assert other.specs["stateful"]["learning_rate"] == 0.01
+    assert not other.per_series["mean_a"].equals(plain.per_series["mean_a"])
+    assert varied.result.notes == (
+        "learning_rate: repeat k starts from the same initial weights at every level (common "
+        "random numbers).",
+    )
+    assert list(PRESETS) == list(other.specs)
