@@ -5,13 +5,16 @@ set-up giving that run's per-series results bit for bit."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sps
 
 import statelab
+from statelab import stats
 from statelab.errors import StatelabError
 from statelab.spec import PRESETS
-from statelab.studies import setup
+from statelab.studies import generalise, setup
 
 TWO = "m3:N1402,m3:N1403"
 
@@ -169,3 +172,87 @@ def test_a_level_is_a_plain_generalise_at_that_set_up_bit_for_bit():
         "random numbers).",
     )
     assert list(PRESETS) == list(other.specs)
+    result = varied.result
+    assert list(result.levels_table["level"].unique()) == [
+        "learning_rate=0.01",
+        "learning_rate=0.001",
+    ]
+    assert len(result.trends) == 6 and set(result.trends["term"]) == {"learning_rate"}
+    assert len(result.ranks) == 2 * 11
+    assert result.answer[0] == "learning_rate:"
+
+
+# --- Across levels, on constructed per-series tables ----------------------------------------
+
+SERIES = ("a", "b", "c", "d")
+OFFSETS = np.array([-0.16, -0.15, -0.14, -0.15])  # E1's log ratio at 100 epochs, per series
+
+
+def constructed(epochs: int) -> generalise.Generalisation:
+    """A level's generalisation with the per-series table built by hand: E1's log ratio is
+    each series' offset + 0.1 per doubling of the epochs (from 100), the others' do not
+    move; every SE 0.01. Only what the analysis across levels reads is filled in."""
+    rows = []
+    for i, name in enumerate(SERIES):
+        for expectation in stats.EXPECTATIONS:
+            ratio = OFFSETS[i] + (0.1 * np.log2(epochs / 100) if expectation.key == "E1" else 0)
+            rows.append({"series": name, "domain": "", "train_length": 50 + i,
+                         "expectation": expectation.key, "log_ratio": ratio,
+                         "log_ratio_se": 0.01, "identical": False, "verdict": "supported"})  # fmt: skip
+    per_series = pd.DataFrame(rows)
+    collection = generalise.Collection("made", SERIES, {}, {}, 0.01, None)
+    ranks = pd.DataFrame({"mean_rank": [1.0, 2.0]}, index=pd.Index(["x", "y"], name="experiment"))
+    return generalise.Generalisation(
+        collection, per_series, None, generalise.across_series(per_series, 0.01),
+        generalise.Ranking(ranks, pd.DataFrame(), object()), *[None] * 7,
+    )  # fmt: skip
+
+
+def constructed_levels():
+    settings = statelab.VarySettings(base(), {"epochs": [100, 400, 800]})
+    levels = setup.levels_of(settings)
+    return levels, [constructed(e) for e in (100, 400, 800)]
+
+
+def test_the_trend_across_levels_is_each_series_slope_pooled_and_holm_adjusted():
+    """E1 moves by exactly 0.1 per doubling on every series: the pooled slope is 0.1 with the
+    SE each series' three levels give (at 0, 2, 3 doublings: 0.01 / sqrt(14 / 3), the same
+    for all four: / sqrt(4)
+    pooled, times HKSJ's truncated q* = 1); the other expectations do not move."""
+    trends = setup.trend_table(*constructed_levels()).set_index("expectation")
+    assert list(trends.index) == [e.key for e in stats.EXPECTATIONS]
+    e1 = trends.loc["E1"]
+    assert (e1["factor"], e1["term"], e1["scale"], e1["series"]) == ("epochs", "epochs", "log2", 4)
+    assert e1["slope"] == pytest.approx(0.1)
+    assert e1["slope_se"] == pytest.approx(0.01 / np.sqrt(14 / 3) / np.sqrt(4))
+    assert e1["tau2"] == pytest.approx(0.0, abs=1e-12)
+    assert e1["p"] == pytest.approx(2 * sps.t.sf(0.1 / e1["slope_se"], 3))  # t on k - 1 = 3
+    assert trends.loc["E2", "slope"] == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(trends["holm_p"], stats.holm(trends["p"]))
+
+
+def test_the_levels_table_pools_each_level_and_marks_where_the_verdict_changes():
+    """E1's pooled log ratio is the series' mean (equal SEs): -0.15, +0.05, +0.15 at 100, 400
+    and 800 epochs, so stateful wins, then loses, then loses: the verdict changes at 400,
+    not at 800 (which differs from the first level, not from the one before)."""
+    table = setup.levels_table(*constructed_levels())
+    e1 = table[table["expectation"] == "E1"].set_index("level")
+    np.testing.assert_allclose(e1["pooled_ratio"], np.exp([-0.15, 0.05, 0.15]))
+    assert list(e1["verdict"]) == ["supported", "contradicted", "contradicted"]
+    assert list(e1["verdict_changed"]) == [False, True, False]
+    assert not table[table["expectation"] != "E1"]["verdict_changed"].any()
+    assert set(table["best_experiment"]) == {"x"}
+    assert (e1["ratio_ci_low"] < e1["pooled_ratio"]).all()
+    assert (e1["pooled_ratio"] < e1["ratio_ci_high"]).all()
+
+
+def test_a_grid_codes_main_effects_and_their_interaction():
+    levels = setup.levels_of(statelab.VarySettings(
+        base(), {"epochs": [100, 400], "lags": [1, 3], "profile": ["keras3", "keras2017"]},
+        grid=True))  # fmt: skip
+    cell = next(lv for lv in levels if lv.label == "epochs=400, lags=3, profile=keras2017")
+    assert setup.coded(cell) == pytest.approx({
+        "epochs": 2.0 + np.log2(100), "lags": 3.0, "profile=keras2017": 1.0,
+        "epochs:lags": 3 * (2.0 + np.log2(100)), "epochs:profile=keras2017": 2.0 + np.log2(100),
+        "lags:profile=keras2017": 3.0,
+    })  # fmt: skip

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 
+from statelab.engine.profile import PROFILES
 from statelab.errors import StatelabError
 from statelab.execution.plan import Plan, Skip, merge
 from statelab.execution.results import Results
@@ -246,23 +248,202 @@ def weights_note(factor: str) -> str:
             "weights differ between levels (independent draws).")  # fmt: skip
 
 
+# --- Across levels ---------------------------------------------------------------------------
+
+
+def coded(level: Level) -> dict[str, float]:
+    """A level as the trend test sees it: log2 of epochs, neurons and the learning rate (a
+    slope per doubling), lags as they are, the profile as an indicator per profile after the
+    study's (keras3 = 0); in a grid, every pairwise product too (the interactions)."""
+    columns: dict[str, float] = {}
+    for name, value in level.values:
+        if FACTORS[name].kind is str:
+            for other in tuple(PROFILES)[1:]:  # the study's profile is the first
+                columns[f"{name}={other}"] = float(value == other)
+        else:
+            columns[name] = float(np.log2(value)) if FACTORS[name].log else float(value)
+    main = list(columns)
+    for i, first in enumerate(main):
+        for second in main[i + 1 :]:
+            if first.split("=")[0] != second.split("=")[0]:
+                columns[f"{first}:{second}"] = columns[first] * columns[second]
+    return columns
+
+
+def _groups(levels: Sequence[Level]) -> dict[str, list[int]]:
+    """The levels of each factor (or grid), by position."""
+    made: dict[str, list[int]] = {}
+    for i, level in enumerate(levels):
+        made.setdefault(level.factor, []).append(i)
+    return made
+
+
+def _previous(levels: Sequence[Level]) -> list[int | None]:
+    """For each level, the one before it along its (last) factor with every other factor the
+    same: where a change of verdict is read from (None: the first)."""
+    last: dict[tuple, int] = {}
+    previous: list[int | None] = []
+    for i, level in enumerate(levels):
+        key = (level.factor, level.values[:-1])
+        previous.append(last.get(key))
+        last[key] = i
+    return previous
+
+
+def levels_table(levels: Sequence[Level], at_level: Sequence[Generalisation]) -> pd.DataFrame:
+    """A row per level and expectation: the pooled ratio over all series with its CI and PI
+    (as ratios), tau2, the per-series verdict counts, the collection's verdict and whether it
+    differs from the verdict at the level before, and the experiment of best mean rank."""
+    from statelab import stats
+    from statelab.studies.generalise import count_column
+
+    rows = []
+    previous = _previous(levels)
+    for i, (level, result) in enumerate(zip(levels, at_level, strict=True)):
+        overall = result.across[result.across["group"] == "all"].set_index("expectation")
+        before = None
+        if previous[i] is not None:
+            other = at_level[previous[i]].across
+            before = other[other["group"] == "all"].set_index("expectation")["verdict"]
+        best = result.ranking.table.index[0] if result.ranking.ranks is not None else ""
+        for expectation in stats.EXPECTATIONS:
+            row = overall.loc[expectation.key]
+            rows.append({
+                "factor": level.factor, "level": level.label,
+                "value": ", ".join(str(v) for _, v in level.values),
+                "expectation": expectation.key, "series": int(row["series"]),
+                **{count_column(v): int(row[count_column(v)]) for v in stats.VERDICTS},
+                "meta_k": int(row["meta_k"]), "pooled_ratio": np.exp(row["meta_pooled"]),
+                **{f"ratio_{end}": np.exp(row[f"meta_{end}"])
+                   for end in ("ci_low", "ci_high", "pi_low", "pi_high")},
+                "meta_tau2": row["meta_tau2"], "verdict": row["verdict"],
+                "verdict_changed": before is not None and before[expectation.key] != row["verdict"],
+                "best_experiment": best,
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def trend_table(levels: Sequence[Level], at_level: Sequence[Generalisation]) -> pd.DataFrame:
+    """A row per factor (or grid term) and expectation: does the effect change with the
+    level? Each series' weighted slope of its log ratio on the coded level (:func:`coded`),
+    pooled across series by the random-effects estimator (statelab.stats.trend, where why
+    two stages and not a multilevel model); Holm-adjusted across every row."""
+    from statelab import stats
+
+    rows = []
+    for factor, members in _groups(levels).items():
+        design = pd.DataFrame([coded(levels[i]) for i in members])
+        series = list(dict.fromkeys(s for i in members for s in at_level[i].collection.members))
+        for expectation in stats.EXPECTATIONS:
+            y, se = (np.full((len(series), len(members)), np.nan) for _ in range(2))
+            for column, i in enumerate(members):
+                table = at_level[i].per_series
+                mine = table[table["expectation"] == expectation.key].set_index("series")
+                where = [series.index(s) for s in mine.index]
+                y[where, column] = mine["log_ratio"].to_numpy(float)
+                se[where, column] = mine["log_ratio_se"].to_numpy(float)
+            slopes = stats.series_slopes(design.to_numpy(), y, se)
+            for j, term in enumerate(design.columns):
+                trend = stats.pooled_slope(slopes.estimate[:, j], slopes.se[:, j])
+                meta = trend.meta
+                rows.append({
+                    "factor": factor, "term": term, "scale": _scale(term),
+                    "expectation": expectation.key, "series": meta.k, "slope": meta.pooled,
+                    "slope_se": meta.se, "df": meta.df, "ci_low": meta.ci_low,
+                    "ci_high": meta.ci_high, "pi_low": meta.pi_low, "pi_high": meta.pi_high,
+                    "tau2": meta.tau2, "p": trend.p,
+                })  # fmt: skip
+    frame = pd.DataFrame(rows)
+    frame["holm_p"] = stats.holm(frame["p"])
+    return frame
+
+
+def _scale(term: str) -> str:
+    """How a term's level is coded, in words."""
+    if ":" in term:
+        return "interaction"
+    if "=" in term:
+        return "indicator"
+    return "log2" if FACTORS[term].log else "linear"
+
+
+def rank_table(levels: Sequence[Level], at_level: Sequence[Generalisation]) -> pd.DataFrame:
+    """A row per level and experiment: its mean rank among the eleven (Friedman) and its
+    place (1: the best; NaN where fewer than two series could be ranked)."""
+    rows = []
+    for level, result in zip(levels, at_level, strict=True):
+        table = result.ranking.table
+        places = table["mean_rank"].rank(method="min")
+        for experiment in table.index:
+            rows.append({"factor": level.factor, "level": level.label, "experiment": experiment,
+                         "mean_rank": table.loc[experiment, "mean_rank"],
+                         "place": places[experiment]})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 class Variation(NamedTuple):
     """The study across a collection at several set-ups, analysed."""
 
     settings: VarySettings
     levels: tuple[Level, ...]
     at_level: tuple[Generalisation, ...]  # each level's generalisation, as `generalise` gives it
+    levels_table: pd.DataFrame  # a row per level and expectation (levels_table)
+    trends: pd.DataFrame  # a row per factor term and expectation (trend_table)
+    ranks: pd.DataFrame  # a row per level and experiment (rank_table)
     skipped: tuple[tuple[str, Skip], ...]  # (level, series left out there and why)
     notes: tuple[str, ...]  # per factor: common random numbers, or not
+
+    @property
+    def answer(self) -> list[str]:
+        """The answer in plain words (:func:`answer_lines`)."""
+        return answer_lines(self)
 
 
 def analyse_setups(plan: Plan, loaded: Sequence[Results], design: Design) -> Variation:
     """Each level's generalisation from its part of the results (as `generalise` analyses
-    it)."""
+    it), then the effects followed and tested across levels."""
     at_level = tuple(
         analyse_generalisation(part.plan, [loaded[i] for i in part.positions], part.collection)
         for part in design.parts
     )
-    factors = dict.fromkeys(level.factor for level in design.levels)
-    return Variation(design.settings, design.levels, at_level, tuple(skipped(design)),
-                     tuple(weights_note(f) for f in factors))  # fmt: skip
+    levels = design.levels
+    factors = dict.fromkeys(level.factor for level in levels)
+    return Variation(
+        design.settings, levels, at_level, levels_table(levels, at_level),
+        trend_table(levels, at_level), rank_table(levels, at_level), tuple(skipped(design)),
+        tuple(weights_note(f) for f in factors),
+    )  # fmt: skip
+
+
+def answer_lines(result: Variation) -> list[str]:
+    """For each factor and expectation: the collection's verdict and pooled ratio at each
+    level, where the verdict changes, and the trend test; then the best experiment at each
+    level."""
+    from statelab import stats
+
+    lines = []
+    table, trends = result.levels_table, result.trends
+    for factor in dict.fromkeys(table["factor"]):
+        lines.append(f"{factor}:")
+        for expectation in stats.EXPECTATIONS:
+            mine = table[(table["factor"] == factor) & (table["expectation"] == expectation.key)]
+            shown = "; ".join(
+                f"{row.level} {row.verdict}"
+                + (f" ({row.pooled_ratio:.3f})" if np.isfinite(row.pooled_ratio) else "")
+                for row in mine.itertuples()
+            )
+            changed = list(mine.loc[mine["verdict_changed"], "level"])
+            flips = f" The verdict changes at {', '.join(changed)}." if changed else ""
+            tested = trends[(trends["factor"] == factor)
+                            & (trends["expectation"] == expectation.key)]  # fmt: skip
+            trend = "; ".join(
+                f"{row.term} ({row.scale}) slope {row.slope:+.3f} (95% CI {row.ci_low:+.3f} to "
+                f"{row.ci_high:+.3f}, Holm {stats.p_text(row.holm_p, 2, ' = ')})"
+                for row in tested.itertuples() if np.isfinite(row.slope)
+            )  # fmt: skip
+            trend = f" Trend of the log ratio: {trend}." if trend else ""
+            lines.append(f"- {expectation.key} {expectation.claim}: {shown}.{flips}{trend}")
+        best = table[table["factor"] == factor].drop_duplicates("level")
+        lines.append("- Best mean rank: " + "; ".join(
+            f"{row.level} {row.best_experiment or 'not ranked'}" for row in best.itertuples()) + ".")  # fmt: skip
+    return [*lines, *result.notes]
