@@ -5,13 +5,16 @@ set-up giving that run's per-series results bit for bit."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sps
 
 import statelab
-from statelab import stats
+from statelab import layout, stats
+from statelab.cli import main
 from statelab.errors import StatelabError
 from statelab.spec import PRESETS
 from statelab.studies import generalise, setup
@@ -256,3 +259,76 @@ def test_a_grid_codes_main_effects_and_their_interaction():
         "epochs:lags": 3 * (2.0 + np.log2(100)), "epochs:profile=keras2017": 2.0 + np.log2(100),
         "lags:profile=keras2017": 3.0,
     })  # fmt: skip
+
+
+# --- The command -------------------------------------------------------------------------
+
+
+def run_cli(capsys, argv) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--vary", "colour=1,2"], "--vary colour: unknown factor"),
+        (["--vary", "epochs="], "--vary epochs=: an empty level"),
+        (["--vary", "epochs=1,1"], "--vary epochs=1,1: the level 1 is given twice"),
+        (["--vary", "epochs=1,2", "--vary", "epochs=3,4"], "--vary epochs is given twice"),
+        (["--vary", "epochs=1,2000000"], "epochs must be at most 1000000"),
+        (["--vary", "neurons=1,1000"], "neurons must be at most 256"),
+        (["--vary", "stateful=1,0"], "stateful changes what an experiment is"),
+        (["--vary", "lags=1,60"], "--vary lags=60: none of the 3 series can be used"),
+        (["--grid"], "--grid crosses the --vary factors"),
+        (["--vary", "epochs=1,2", "--grid"], "--grid crosses two or more factors"),
+        (["--epochs", "3", "--vary", "epochs=1,2"], "--epochs and --vary epochs both set"),
+    ],
+)
+def test_bad_vary_input_is_one_line_status_2_and_no_folder(capsys, tmp_path, argv, message):
+    out = tmp_path / "out"
+    code, _, err = run_cli(capsys, ["generalise", "--data", TWO, "--out", str(out), *argv])
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert not out.exists()
+
+
+def test_dry_run_counts_the_networks_and_runs_nothing(capsys, tmp_path):
+    out = tmp_path / "out"
+    argv = ["generalise", "--data", TWO, "--repeats", "2", "--epochs", "3", "--vary",
+            "learning-rate=0.01,0.001", "--vary", "lags=1,12", "--out", str(out), "--dry-run"]  # fmt: skip
+    code, printed, err = run_cli(capsys, argv)
+    assert code == 0, err
+    # learning_rate=0.001 and lags=1 are one set-up: 3 distinct set-ups x 11 x 2 repeats on
+    # 2 series and Shampoo, but Shampoo is too short at lags 12: 11 x 2 x (3 + 3 + 2) = 176
+    assert printed.startswith("176 networks to train (3 series, ")
+    assert "Nothing was run." in printed and not out.exists()
+
+
+def test_the_command_writes_every_level_and_the_tables_across_them_and_resumes(capsys, tmp_path):
+    out = tmp_path / "varied"
+    argv = ["generalise", "--data", TWO, "--repeats", "2", "--epochs", "3", "--seed", "3",
+            "--vary", "learning-rate=0.01,0.001", "--out", str(out), "--quiet"]  # fmt: skip
+    code, printed, err = run_cli(capsys, argv)
+    assert code == 0, err
+    assert "learning_rate:" in printed and "- E1 stateful beats stateless: " in printed
+    assert "common random numbers" in printed
+    assert "132 repeats planned: 132 run now" in printed
+    tables = {t.name: t for t in (layout.VARY_PER_SERIES_TABLE, layout.VARY_ACROSS_TABLE,
+                                  layout.VARY_LEVELS_TABLE, layout.VARY_TRENDS_TABLE,
+                                  layout.VARY_RANKS_TABLE, layout.VARY_SKIPPED_TABLE)}  # fmt: skip
+    read = {name: layout.check(t, pd.read_csv(out / name, keep_default_na=False,
+                                              na_values=[""])) for name, t in tables.items()}  # fmt: skip
+    assert len(read[layout.VARY_PER_SERIES]) == 2 * 2 * 6  # levels x series x expectations
+    assert set(read[layout.VARY_LEVELS]["level"]) == {"learning_rate=0.01", "learning_rate=0.001"}
+    assert len(read[layout.VARY_TRENDS]) == 6 and len(read[layout.VARY_SKIPPED]) == 0
+    record = json.loads((out / layout.VARY_JSON).read_text())
+    assert record["kind"] == "vary" and record["factors"] == {"learning_rate": [0.01, 0.001]}
+    assert record["base_setup"] == {"epochs": 3}
+    first = {name: (out / name).read_text() for name in tables}
+    code, printed, err = run_cli(capsys, argv)  # again: everything is in the store
+    assert code == 0, err
+    assert "132 repeats planned: 0 run now" in printed
+    assert {name: (out / name).read_text() for name in tables} == first

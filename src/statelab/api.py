@@ -159,13 +159,16 @@ def vary(
     """Does the answer depend on the set-up? The study across a collection
     (``settings.base``, as :func:`generalise` runs it) at every level of each factor of
     ``settings.factors`` (or, with ``settings.grid``, every combination), in one plan through
-    the pipeline and the store in ``out``. ``.result`` is the :class:`Variation`: each
-    level's :class:`Generalisation`, and the effects followed and tested across levels."""
+    the pipeline and the store in ``out`` and, with ``out``, written there as tables and
+    vary.json. ``.result`` is the :class:`Variation`: each level's :class:`Generalisation`,
+    and the effects followed and tested across levels; ``.result.answer`` says it in words."""
+    from statelab.outputs import setup as files
+
     _import_in_background("statelab.stats", "statelab.outputs.plots")
     execution = execution or Execution()
     plan, design = setup_plan(settings)
     execution = _chunked_by_series(plan, execution)
-    finish = Finish(partial(analyse_setups, design=design))
+    finish = Finish(partial(analyse_setups, design=design), files.write_variation, files.names)
     return _run(plan, finish, out, execution, progress)
 
 

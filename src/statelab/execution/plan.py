@@ -150,6 +150,33 @@ def bucketed(tasks: Sequence[Task]) -> list[Task]:
     return out
 
 
+# A rough cost model for --dry-run, measured on a 2-core x86 CPU (a generalise of 2 M3 monthly
+# series at 300 epochs, 1 and 8 units): one lane's training step on one row costs about
+# STEP_US + FLOP_US x 4n(n + lags + 1) microseconds of one core (the LSTM's multiply-adds),
+# and compiling one program about COMPILE_S seconds (less when the compilation cache has it).
+STEP_US, FLOP_US, COMPILE_S = 1.5, 0.01, 4.0
+
+
+class Estimate(NamedTuple):
+    networks: int  # repeats to train, each one network (some may be in the store already)
+    programs: int  # distinct compiled programs
+    seconds: float  # wall seconds on this machine's cores, by the cost model above
+
+
+def estimate(plan: Plan) -> Estimate:
+    """How much a plan trains, and a rough time for it on this machine's CPU cores."""
+    import os
+
+    steps_us = sum(
+        len(t.repeats) * t.spec.epochs * compiled_rows(t)[0]
+        * (STEP_US + FLOP_US * 4 * t.spec.neurons * (t.spec.neurons + t.spec.lags + 1))
+        for t in plan.tasks
+    )  # fmt: skip
+    programs = len({(shape_of(t.spec, compiled_rows(t)), t.spec.epochs) for t in plan.tasks})
+    cores = len(os.sched_getaffinity(0))
+    return Estimate(plan.planned, programs, (steps_us / 1e6 + programs * COMPILE_S) / cores)
+
+
 # The equivalence margin's largest share of the persistence RMSE.
 MAX_MARGIN = 1.0
 

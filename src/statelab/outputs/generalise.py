@@ -106,7 +106,7 @@ def write_generalisation(result: Generalisation, out: Path) -> list[Path]:
     if result.ranking.ranks is not None:  # else no diagram: the new set has none
         figures.append((layout.CD_DIAGRAM, lambda: plots.cd_diagram(
             result.ranking.ranks, "Mean ranks of the eleven experiments (Nemenyi)")))  # fmt: skip
-    text = json.dumps(record(result), indent=2, default=_json_value) + "\n"
+    text = json.dumps(record(result), indent=2, default=json_value) + "\n"
 
     files = [write_table(out, table, frame) for table, frame in tables]
     # The pairwise Nemenyi p-values (experiments by experiments) and the Shampoo verdicts,
@@ -122,7 +122,8 @@ def write_generalisation(result: Generalisation, out: Path) -> list[Path]:
     return files
 
 
-def _json_value(value):
+def json_value(value):
+    """A NumPy scalar as JSON takes it (json.dumps' ``default``)."""
     if isinstance(value, np.integer | np.floating | np.bool_):
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON")

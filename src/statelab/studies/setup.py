@@ -81,6 +81,21 @@ def parse_vary(text: str) -> tuple[str, tuple[object, ...]]:
         raise StatelabError(f"--vary {text}: the levels of {factor} are {what}") from None
 
 
+def factors_from_options(texts: Sequence[str]) -> dict[str, tuple[object, ...]]:
+    """Every ``--vary FACTOR=LEVELS`` of a command line, a factor once."""
+    factors: dict[str, tuple[object, ...]] = {}
+    for text in texts:
+        factor, levels = parse_vary(text)
+        if factor in factors:
+            raise StatelabError(_twice(factor))
+        factors[factor] = levels
+    return factors
+
+
+def _twice(factor: str) -> str:
+    return f"--vary {factor} is given twice: list its levels once"
+
+
 def _example(factor: str) -> str:
     return {"epochs": "100,300,1000", "neurons": "1,2,4", "lags": "1,2,4",
             "learning_rate": "0.01,0.001", "profile": "keras3,keras2017"}[factor]  # fmt: skip
@@ -118,7 +133,7 @@ def check_factors(settings: VarySettings) -> dict[str, tuple[object, ...]]:
     for name, levels in settings.factors.items():
         factor = _factor_name(str(name))
         if factor in checked:
-            raise StatelabError(f"--vary {factor} is given twice: list its levels once")
+            raise StatelabError(_twice(factor))
         if getattr(settings.base.setup, factor) is not None:
             raise StatelabError(f"--{factor.replace('_', '-')} and --vary {factor} both set "
                                 f"{factor}: give one")  # fmt: skip
