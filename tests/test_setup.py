@@ -324,6 +324,8 @@ def test_the_command_writes_every_level_and_the_tables_across_them_and_resumes(c
     assert len(read[layout.VARY_PER_SERIES]) == 2 * 2 * 6  # levels x series x expectations
     assert set(read[layout.VARY_LEVELS]["level"]) == {"learning_rate=0.01", "learning_rate=0.001"}
     assert len(read[layout.VARY_TRENDS]) == 6 and len(read[layout.VARY_SKIPPED]) == 0
+    for figure in (layout.vary_levels_plot("learning_rate"), layout.VARY_VERDICTS_PLOT):
+        assert (out / figure).read_bytes().startswith(b"\x89PNG"), figure
     record = json.loads((out / layout.VARY_JSON).read_text())
     assert record["kind"] == "vary" and record["factors"] == {"learning_rate": [0.01, 0.001]}
     assert record["base_setup"] == {"epochs": 3}

@@ -168,7 +168,9 @@ def vary(
     execution = execution or Execution()
     plan, design = setup_plan(settings)
     execution = _chunked_by_series(plan, execution)
-    finish = Finish(partial(analyse_setups, design=design), files.write_variation, files.names)
+    factors = list(dict.fromkeys(level.factor for level in design.levels))
+    finish = Finish(partial(analyse_setups, design=design), files.write_variation,
+                    partial(files.names, factors=factors))  # fmt: skip
     return _run(plan, finish, out, execution, progress)
 
 

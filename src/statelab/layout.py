@@ -75,6 +75,12 @@ VARY_LEVELS = "vary_levels.csv"
 VARY_TRENDS = "vary_trends.csv"
 VARY_RANKS = "vary_ranks.csv"
 VARY_SKIPPED = "vary_skipped.csv"
+VARY_VERDICTS_PLOT = "vary_verdicts.png"
+
+
+def vary_levels_plot(factor: str) -> str:
+    """The figure of the pooled ratios at each level of ``factor`` (a grid: "epochs x lags")."""
+    return f"vary_levels_{factor.replace(' x ', '_x_')}.png"
 
 
 # --- The tables' schemas ---------------------------------------------------------------------

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from statelab import layout
@@ -23,9 +25,11 @@ TABLES = (layout.VARY_PER_SERIES, layout.VARY_ACROSS, layout.VARY_LEVELS, layout
           layout.VARY_RANKS, layout.VARY_SKIPPED)  # fmt: skip
 
 
-def names(plan: Plan) -> list[str]:
-    """Every file :func:`write_variation` may write."""
-    return [*TABLES, layout.VARY_JSON]
+def names(plan: Plan, factors: Sequence[str]) -> list[str]:
+    """Every file :func:`write_variation` may write, ``factors`` varied (one name for a
+    grid's)."""
+    figures = [layout.vary_levels_plot(f) for f in factors]
+    return [*TABLES, *figures, layout.VARY_VERDICTS_PLOT, layout.VARY_JSON]
 
 
 def by_level(result: Variation, part: str) -> pd.DataFrame:
@@ -76,6 +80,28 @@ def write_variation(result: Variation, out: Path) -> list[Path]:
         (layout.VARY_SKIPPED_TABLE, skipped),
     ]
     files = [write_table(out, table, frame) for table, frame in tables]
+    files.extend(write_figures(result, out))
     text = json.dumps(record(result), indent=2, default=json_value) + "\n"
     files.append(write_text(out / layout.VARY_JSON, text))
+    return files
+
+
+def write_figures(result: Variation, out: Path) -> list[Path]:
+    """Per factor, the pooled ratio against the level (one panel per expectation, with
+    Shampoo's ratio where it ran); and the verdicts at every level."""
+    from statelab.outputs import plots
+    from statelab.stats import EXPECTATIONS
+
+    titles = {e.key: e.claim for e in EXPECTATIONS}
+    shampoo = {(level.label, key): float(np.exp(ratio))
+               for level, one in zip(result.levels, result.at_level, strict=True)
+               if one.reference is not None
+               for key, ratio in one.reference["log_ratio"].items()}  # fmt: skip
+    table = result.levels_table
+    files = [
+        plots.save(plots.level_plot(table[table["factor"] == f], titles, f, shampoo),
+                   out / layout.vary_levels_plot(f))
+        for f in dict.fromkeys(table["factor"])
+    ]  # fmt: skip
+    files.append(plots.save(plots.verdict_map(table), out / layout.VARY_VERDICTS_PLOT))
     return files
