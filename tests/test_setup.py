@@ -18,6 +18,7 @@ from statelab.cli import main
 from statelab.errors import StatelabError
 from statelab.spec import PRESETS
 from statelab.studies import generalise, setup
+from test_report import layout_problems
 
 TWO = "m3:N1402,m3:N1403"
 
@@ -334,3 +335,14 @@ def test_the_command_writes_every_level_and_the_tables_across_them_and_resumes(c
     assert code == 0, err
     assert "132 repeats planned: 0 run now" in printed
     assert {name: (out / name).read_text() for name in tables} == first
+
+    code, printed, err = run_cli(capsys, ["report", str(out)])  # the page of the folder
+    assert code == 0, err
+    html = (out / layout.REPORT).read_text()
+    assert "<h2>Does the answer depend on the set-up?</h2>" in html
+    assert "<b>learning_rate</b>: " in html and "keep their verdict" in html
+    assert layout_problems(out / layout.REPORT) == []  # Chromium: fits at 1280 and 390 px
+    (out / layout.VARY_JSON).write_text('{"data": 3}')
+    code, _, err = run_cli(capsys, ["report", str(out)])
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "vary.json is damaged or was edited ('data' must be a string" in err
