@@ -149,13 +149,8 @@ def log_ratio_plot(
     A has the lower RMSE), with 0 marked and the reference series' value (Shampoo) as a red
     line."""
     keys = list(ratios)
-    columns = 3
-    rows = -(-len(keys) // columns)
-    figure = Figure(figsize=(11, 3.2 * rows), dpi=DPI)
-    FigureCanvasAgg(figure)
-    figure.subplots_adjust(left=0.07, right=0.98, top=0.9, bottom=0.1, hspace=0.55, wspace=0.25)
-    for i, key in enumerate(keys):
-        axes = figure.add_subplot(rows, columns, i + 1)
+    figure, panels = _panels(len(keys))
+    for key, axes in zip(keys, panels, strict=True):
         values = np.sort(np.asarray(ratios[key], dtype=float))
         values = values[np.isfinite(values)]
         if len(values):
@@ -175,6 +170,15 @@ def log_ratio_plot(
 
 def _short_title(text: str, width: int = 58) -> str:
     return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def _panels(count: int, columns: int = 3) -> tuple[Figure, list]:
+    """A figure of ``count`` panels, ``columns`` a row (one per expectation)."""
+    rows = -(-count // columns)
+    figure = Figure(figsize=(11, 3.2 * rows), dpi=DPI)
+    FigureCanvasAgg(figure)
+    figure.subplots_adjust(left=0.07, right=0.98, top=0.9, bottom=0.1, hspace=0.55, wspace=0.25)
+    return figure, [figure.add_subplot(rows, columns, i + 1) for i in range(count)]
 
 
 @_plain_text
@@ -281,13 +285,8 @@ def level_plot(
     keys = list(titles)
     labels = list(dict.fromkeys(rows["value"]))
     x = np.arange(len(labels))
-    columns = 3
-    count = -(-len(keys) // columns)
-    figure = Figure(figsize=(11, 3.2 * count), dpi=DPI)
-    FigureCanvasAgg(figure)
-    figure.subplots_adjust(left=0.07, right=0.98, top=0.9, bottom=0.1, hspace=0.6, wspace=0.25)
-    for i, key in enumerate(keys):
-        axes = figure.add_subplot(count, columns, i + 1)
+    figure, panels = _panels(len(keys))
+    for i, (key, axes) in enumerate(zip(keys, panels, strict=True)):
         mine = rows[rows["expectation"] == key].set_index("value").reindex(labels)
         axes.fill_between(x, mine["ratio_pi_low"], mine["ratio_pi_high"], color="C0", alpha=0.12,
                           linewidth=0, label="new series (PI)")  # fmt: skip
