@@ -595,6 +595,6 @@ def test_no_page_imports_another_page():
                 names |= {a.name for a in node.names}
         imported[path.stem] = {n.split(".")[2] for n in names if n.startswith("statelab.report.")}
     assert imported["toolkit"] == set()
-    assert imported["study"] == imported["generalise"] == {"toolkit"}
-    assert imported["write"] == {"study", "generalise", "toolkit"}
+    assert imported["study"] == imported["generalise"] == imported["setup"] == {"toolkit"}
+    assert imported["write"] == {"study", "generalise", "setup", "toolkit"}
     assert imported["__init__"] == set()

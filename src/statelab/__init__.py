@@ -21,11 +21,13 @@ _EXPORTS = {
     "Execution": "statelab.execution.pipeline",
     "GeneraliseSettings": "statelab.studies.generalise",
     "StudySettings": "statelab.studies.study",
+    "VarySettings": "statelab.studies.setup",
     "experiment": "statelab.api",
     "generalise": "statelab.api",
     "reproduce": "statelab.api",
     "load_series": "statelab.api",
     "run": "statelab.api",
+    "vary": "statelab.api",
     "run_experiments": "statelab.execution.runner",
     "shampoo": "statelab.data.series",
 }

@@ -27,6 +27,7 @@ from statelab.studies.generalise import (
     analyse_generalisation,
     generalise_plan,
 )
+from statelab.studies.setup import Variation, VarySettings, analyse_setups, setup_plan
 from statelab.studies.study import Reproduction, StudySettings, analyse_study, study_plan
 
 
@@ -141,16 +142,47 @@ def generalise(
     settings = settings or GeneraliseSettings()
     _import_in_background("statelab.stats", "statelab.outputs.plots")
     execution = execution or Execution()
-    if execution.series is not None:
-        check_chunk(execution.series, "--chunk-series")
     plan, collection = generalise_plan(settings)
-    execution = execution._replace(
-        chunk=int(max(t.repeats.max() for t in plan.tasks)) + 1,  # every repeat in a chunk
-        series=execution.series or series_per_chunk(plan),
-    )
+    execution = _chunked_by_series(plan, execution)
     finish = Finish(partial(analyse_generalisation, collection=collection),
                     files.write_generalisation, files.names)  # fmt: skip
     return _run(plan, finish, out, execution, progress)
+
+
+def vary(
+    settings: VarySettings,
+    *,
+    out: str | Path | None = None,
+    execution: Execution | None = None,
+    progress: Progress | None = None,
+) -> Outcome[Variation]:
+    """Does the answer depend on the set-up? The study across a collection
+    (``settings.base``, as :func:`generalise` runs it) at every level of each factor of
+    ``settings.factors`` (or, with ``settings.grid``, every combination), in one plan through
+    the pipeline and the store in ``out`` and, with ``out``, written there as tables and
+    vary.json. ``.result`` is the :class:`Variation`: each level's :class:`Generalisation`,
+    and the effects followed and tested across levels; ``.result.answer`` says it in words."""
+    from statelab.outputs import setup as files
+
+    _import_in_background("statelab.stats", "statelab.outputs.plots")
+    execution = execution or Execution()
+    plan, design = setup_plan(settings)
+    execution = _chunked_by_series(plan, execution)
+    factors = list(dict.fromkeys(level.factor for level in design.levels))
+    finish = Finish(partial(analyse_setups, design=design), files.write_variation,
+                    partial(files.names, factors=factors))  # fmt: skip
+    return _run(plan, finish, out, execution, progress)
+
+
+def _chunked_by_series(plan, execution: Execution) -> Execution:
+    """A chunk holds every repeat of every experiment on a block of series: ``execution.series``
+    of them, or about 4,096 lanes."""
+    if execution.series is not None:
+        check_chunk(execution.series, "--chunk-series")
+    return execution._replace(
+        chunk=int(max(t.repeats.max() for t in plan.tasks)) + 1,
+        series=execution.series or series_per_chunk(plan),
+    )
 
 
 def _import_in_background(*modules: str) -> None:

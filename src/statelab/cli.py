@@ -334,6 +334,23 @@ def generalise(
     ] = None,
     workers: Workers = None,
     cluster: Cluster = None,
+    vary: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="FACTOR=LEVELS: run the study at each level of epochs, neurons, lags, "
+            "learning-rate or profile (e.g. epochs=100,300,1000), the other factors at the "
+            "study's set-up. Repeatable: one factor at a time, or crossed with --grid."
+        ),
+    ] = None,
+    grid: Annotated[
+        bool, typer.Option("--grid", help="With --vary: every combination of the levels.")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the networks to train and a rough time; run nothing."
+        ),
+    ] = False,
     quiet: Quiet = False,
 ) -> None:
     """Does the study generalise? Run the eleven experiments on every series of a collection
@@ -350,6 +367,16 @@ def generalise(
         repeats=repeats, seed=seed, margin=margin, setup=Setup(epochs=epochs, profile=profile),
     )  # fmt: skip
     execution = pipeline.Execution(series=chunk_series, workers=workers, cluster=cluster)
+    if grid and not vary:
+        raise StatelabError("--grid crosses the --vary factors: give --vary twice or more")
+    if vary:
+        _vary(settings, vary, grid, dry_run, out, execution, quiet)
+        return
+    if dry_run:
+        from statelab.studies.generalise import generalise_plan
+
+        _echo_estimate(generalise_plan(settings)[0])
+        return
     with _Progress(quiet) as progress:
         outcome = api.generalise(settings, out=out, execution=execution, progress=progress)
     result = outcome.result
@@ -363,6 +390,51 @@ def generalise(
     _echo_filled(outcome)
     typer.echo(f"wrote {len(outcome.files)} files to {out}; `statelab report {out}` makes the "
                "HTML report")  # fmt: skip
+
+
+def _vary(base, options: list[str], grid: bool, dry_run: bool, out: Path, execution,
+          quiet: bool) -> None:  # fmt: skip
+    """`generalise --vary`: the study at each level, across levels, and the files."""
+    from statelab import api, layout
+    from statelab.studies import setup
+
+    settings = setup.VarySettings(base, setup.factors_from_options(options), grid)
+    if dry_run:
+        _echo_estimate(setup.setup_plan(settings)[0])
+        return
+    with _Progress(quiet) as progress:
+        outcome = api.vary(settings, out=out, execution=execution, progress=progress)
+    result = outcome.result
+    typer.echo(result.at_level[0].horizon_note)
+    typer.echo("")
+    for line in result.answer:
+        typer.echo(line)
+    if result.skipped:
+        level, first = result.skipped[0]
+        typer.echo(f"\n{len(result.skipped)} series skipped at some level (see "
+                   f"{layout.VARY_SKIPPED}), first: {level}: {first.series}: "
+                   f"{first.reason}")  # fmt: skip
+    _echo_filled(outcome)
+    typer.echo(f"wrote {len(outcome.files)} files to {out}")
+
+
+def _echo_estimate(plan) -> None:
+    from statelab.execution.plan import estimate
+
+    found = estimate(plan)
+    typer.echo(
+        f"{found.networks:,} networks to train ({len(plan.series)} series, {found.programs} "
+        f"compiled programs); roughly {_duration(found.seconds)} on this machine's CPU, less "
+        "for any the store or the compilation cache already holds. Nothing was run."
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @app.command()

@@ -67,6 +67,21 @@ FOREST_PLOT = "forest.png"
 CD_DIAGRAM = "cd_diagram.png"
 RELATIVE_RMSE_PLOT = "relative_rmse.png"
 
+# `statelab generalise --vary`: each level's generalisation, and the effects across levels.
+VARY_JSON = "vary.json"
+VARY_PER_SERIES = "vary_per_series.csv"
+VARY_ACROSS = "vary_across.csv"
+VARY_LEVELS = "vary_levels.csv"
+VARY_TRENDS = "vary_trends.csv"
+VARY_RANKS = "vary_ranks.csv"
+VARY_SKIPPED = "vary_skipped.csv"
+VARY_VERDICTS_PLOT = "vary_verdicts.png"
+
+
+def vary_levels_plot(factor: str) -> str:
+    """The figure of the pooled ratios at each level of ``factor`` (a grid: "epochs x lags")."""
+    return f"vary_levels_{factor.replace(' x ', '_x_')}.png"
+
 
 # --- The tables' schemas ---------------------------------------------------------------------
 
@@ -135,6 +150,26 @@ RUN_RESULTS_TABLE = Table(RUN_RESULTS, (
     *_columns("str", "experiment series"), *_columns("int", "seed repeat"),
     *_columns("float", "rmse relative_rmse mase"), ("failure", "str"),
 ))  # fmt: skip
+# The set-up study: each level's tables as `generalise` writes them, a row per level first.
+LEVEL = _columns("str", "factor level")
+VARY_PER_SERIES_TABLE = Table(VARY_PER_SERIES, (*LEVEL, *PER_SERIES_TABLE.columns))
+VARY_ACROSS_TABLE = Table(VARY_ACROSS, (*LEVEL, *ACROSS_TABLE.columns))
+VARY_LEVELS_TABLE = Table(VARY_LEVELS, (
+    *LEVEL, *_columns("str", "value expectation"), ("series", "int"),
+    *_columns("int", "n_identical n_supported n_contradicted n_practically_equivalent "
+                     "n_no_detectable_difference meta_k"),
+    *_columns("float", "pooled_ratio ratio_ci_low ratio_ci_high ratio_pi_low ratio_pi_high "
+                       "meta_tau2"),
+    ("verdict", "str"), ("verdict_changed", "bool"), ("best_experiment", "str"),
+))  # fmt: skip
+VARY_TRENDS_TABLE = Table(VARY_TRENDS, (
+    *_columns("str", "factor term scale expectation"), ("series", "int"),
+    *_columns("float", "slope slope_se df ci_low ci_high pi_low pi_high tau2 p holm_p"),
+))  # fmt: skip
+VARY_RANKS_TABLE = Table(VARY_RANKS, (
+    *_columns("str", "factor level experiment"), *_columns("float", "mean_rank place"),
+))  # fmt: skip
+VARY_SKIPPED_TABLE = Table(VARY_SKIPPED, _columns("str", "level series reason"))
 EXPERIMENT_RESULTS = Table("experiment_NAME.csv", (("results", "float"),))  # the study's format
 
 

@@ -69,12 +69,7 @@ def make_plan(
     when there are several, and is an error when it is the only one. Series of different
     lengths are padded into a few compiled shapes (statelab.execution.buckets)."""
     check_seed(seed)
-    planned = len(series) * sum(len(repeat_indices(r)) for *_, r in experiments)
-    if planned > MAX_PLANNED:  # bad repeats are the command's fault, not a series'
-        raise StatelabError(
-            f"{planned:,} repeats planned ({len(series)} series); one command runs at most "
-            f"{MAX_PLANNED:,}: use fewer --repeats or a smaller --data slice"
-        )
+    check_planned(len(series) * sum(len(repeat_indices(r)) for *_, r in experiments), len(series))
     made, skipped = [], []
     for one, size in zip(series, test_sizes, strict=True):
         try:  # every experiment on this series, or none of them
@@ -99,6 +94,38 @@ def make_plan(
     )
 
 
+def check_planned(planned: int, series: int) -> None:
+    """Refuse more than MAX_PLANNED repeats: bad repeats are the command's fault, not a
+    series'."""
+    if planned > MAX_PLANNED:
+        raise StatelabError(
+            f"{planned:,} repeats planned ({series} series); one command runs at most "
+            f"{MAX_PLANNED:,}: use fewer --repeats, levels or a smaller --data slice"
+        )
+
+
+def merge(plans: Sequence[Plan]) -> tuple[Plan, list[list[int]]]:
+    """One plan that runs every task of ``plans`` (which share their seed and repeats) once,
+    bucketed together, and for each plan the positions of its tasks in it. A task in several
+    plans (the same experiment, settings and series, such as a study's base set-up reached
+    from two factors) runs once; the skipped series stay with each plan."""
+    tasks: dict[tuple, int] = {}
+    positions = []
+    for plan in plans:
+        mine = []
+        for one in plan.tasks:
+            mine.append(tasks.setdefault((one.name, one.series, one.spec), len(tasks)))
+        positions.append(mine)
+    unique = [None] * len(tasks)
+    for plan, mine in zip(plans, positions, strict=True):
+        for one, position in zip(plan.tasks, mine, strict=True):
+            unique[position] = one._replace(rows=None)  # bucketed anew, all together
+    series = {name: s for plan in plans for name, s in plan.series.items()}
+    check_planned(sum(len(t.repeats) for t in unique), len(series))
+    first = plans[0]
+    return Plan(series, tuple(bucketed(unique)), first.seed, first.repeats), positions
+
+
 def _with_test_rows(name: str, spec: Spec, test_size: int) -> Spec:
     return spec.replace(test_rows=test_size)
 
@@ -121,6 +148,33 @@ def bucketed(tasks: Sequence[Task]) -> list[Task]:
         for i, train_rows in zip(members, trained, strict=True):
             out[i] = tasks[i]._replace(rows=(train_rows, tested))
     return out
+
+
+# A rough cost model for --dry-run, measured on a 2-core x86 CPU (a generalise of 2 M3 monthly
+# series at 300 epochs, 1 and 8 units): one lane's training step on one row costs about
+# STEP_US + FLOP_US x 4n(n + lags + 1) microseconds of one core (the LSTM's multiply-adds),
+# and compiling one program about COMPILE_S seconds (less when the compilation cache has it).
+STEP_US, FLOP_US, COMPILE_S = 1.5, 0.01, 4.0
+
+
+class Estimate(NamedTuple):
+    networks: int  # repeats to train, each one network (some may be in the store already)
+    programs: int  # distinct compiled programs
+    seconds: float  # wall seconds on this machine's cores, by the cost model above
+
+
+def estimate(plan: Plan) -> Estimate:
+    """How much a plan trains, and a rough time for it on this machine's CPU cores."""
+    import os
+
+    steps_us = sum(
+        len(t.repeats) * t.spec.epochs * compiled_rows(t)[0]
+        * (STEP_US + FLOP_US * 4 * t.spec.neurons * (t.spec.neurons + t.spec.lags + 1))
+        for t in plan.tasks
+    )  # fmt: skip
+    programs = len({(shape_of(t.spec, compiled_rows(t)), t.spec.epochs) for t in plan.tasks})
+    cores = len(os.sched_getaffinity(0))
+    return Estimate(plan.planned, programs, (steps_us / 1e6 + programs * COMPILE_S) / cores)
 
 
 # The equivalence margin's largest share of the persistence RMSE.

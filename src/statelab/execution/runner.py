@@ -363,7 +363,7 @@ def run_tasks(
     """Run every task's repeats; tasks whose shapes agree share one compiled call, whatever
     experiment or series they belong to. Returns a :class:`Results` per task, in order."""
     check_seed(seed)
-    check_unique(tasks)
+    check_unique(tasks, by_settings=True)
     if not tasks:
         return []
     shapes = [shape_of(one.spec, compiled_rows(one)) for one in tasks]
@@ -446,16 +446,20 @@ def _group_work(tasks: Sequence[Task], group: _Group) -> int:
     return sum(len(tasks[i].repeats) for i in group.members) * group.shape.train_rows
 
 
-def check_unique(tasks: Sequence[Task]) -> None:
-    """Each experiment at most once per series: results are keyed by (experiment, series)."""
+def check_unique(tasks: Sequence[Task], *, by_settings: bool = False) -> None:
+    """Each experiment at most once per series, as :func:`run_experiments` keys its results;
+    ``by_settings``: at most once per series and settings, as the store keys them (a study
+    over several set-ups runs each experiment once at each)."""
     seen = set()
     for one in tasks:
-        if (one.name, one.series) in seen:
+        key = (one.name, one.series, one.spec if by_settings else None)
+        if key in seen:
             raise StatelabError(
-                f"two experiments are both named {one.name!r} on series {one.series!r}: "
+                f"two experiments are both named {one.name!r} on series {one.series!r}"
+                f"{' with the same settings' if by_settings else ''}: "
                 "give each a name of its own"
             )
-        seen.add((one.name, one.series))
+        seen.add(key)
 
 
 def _results(task: Task, seed, weights, losses, scaled, provenance) -> Results:
@@ -507,6 +511,7 @@ def run_experiments(
         task(e.name, e.spec, series, repeats if e.repeats is None else e.repeats)
         for e in experiments
     ]
+    check_unique(tasks)
     ran = run_tasks(
         tasks, seed=seed, initial_weights=initial_weights, progress=progress, segments=segments
     )

@@ -106,7 +106,7 @@ def write_generalisation(result: Generalisation, out: Path) -> list[Path]:
     if result.ranking.ranks is not None:  # else no diagram: the new set has none
         figures.append((layout.CD_DIAGRAM, lambda: plots.cd_diagram(
             result.ranking.ranks, "Mean ranks of the eleven experiments (Nemenyi)")))  # fmt: skip
-    made = json.loads(json.dumps(record(result), default=_json_value))  # NumPy -> JSON
+    made = json.loads(json.dumps(record(result), default=json_value))  # NumPy -> JSON
     text = json.dumps(records.check(records.GeneraliseRecord, made), indent=2) + "\n"
 
     files = [write_table(out, table, frame) for table, frame in tables]
@@ -123,7 +123,8 @@ def write_generalisation(result: Generalisation, out: Path) -> list[Path]:
     return files
 
 
-def _json_value(value):
+def json_value(value):
+    """A NumPy scalar as JSON takes it (json.dumps' ``default``)."""
     if isinstance(value, np.integer | np.floating | np.bool_):
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON")

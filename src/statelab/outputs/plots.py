@@ -149,13 +149,8 @@ def log_ratio_plot(
     A has the lower RMSE), with 0 marked and the reference series' value (Shampoo) as a red
     line."""
     keys = list(ratios)
-    columns = 3
-    rows = -(-len(keys) // columns)
-    figure = Figure(figsize=(11, 3.2 * rows), dpi=DPI)
-    FigureCanvasAgg(figure)
-    figure.subplots_adjust(left=0.07, right=0.98, top=0.9, bottom=0.1, hspace=0.55, wspace=0.25)
-    for i, key in enumerate(keys):
-        axes = figure.add_subplot(rows, columns, i + 1)
+    figure, panels = _panels(len(keys))
+    for key, axes in zip(keys, panels, strict=True):
         values = np.sort(np.asarray(ratios[key], dtype=float))
         values = values[np.isfinite(values)]
         if len(values):
@@ -175,6 +170,15 @@ def log_ratio_plot(
 
 def _short_title(text: str, width: int = 58) -> str:
     return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def _panels(count: int, columns: int = 3) -> tuple[Figure, list]:
+    """A figure of ``count`` panels, ``columns`` a row (one per expectation)."""
+    rows = -(-count // columns)
+    figure = Figure(figsize=(11, 3.2 * rows), dpi=DPI)
+    FigureCanvasAgg(figure)
+    figure.subplots_adjust(left=0.07, right=0.98, top=0.9, bottom=0.1, hspace=0.55, wspace=0.25)
+    return figure, [figure.add_subplot(rows, columns, i + 1) for i in range(count)]
 
 
 @_plain_text
@@ -262,4 +266,74 @@ def cd_diagram(ranks: stats.Ranks, title: str) -> Figure:
         axes.text(start + cd / 2, 0, f"CD = {cd:.2f}", transform=offset_copy(above, fig=figure, y=3, units="points"), ha="center", va="bottom")  # fmt: skip
         axes.set_title(title, pad=44)
         figure.subplots_adjust(left=0.3, right=0.7, top=1 - 1.0 / height, bottom=0.1 / height)
+    return figure
+
+
+@_plain_text
+def level_plot(
+    rows: pd.DataFrame,
+    titles: Mapping[str, str],
+    factor: str,
+    reference: Mapping[tuple[str, str], float] | None = None,
+) -> Figure:
+    """For one factor, one panel per expectation: the pooled ratio at each level (rows: the
+    set-up study's levels table, ``level``, ``value``, ``expectation``, ``pooled_ratio`` and
+    ``ratio_*``) with its 95% CI (dark band) and prediction interval (light band), 1 marked,
+    and the reference series' ratio at each level ((level, expectation) -> ratio) in red.
+    The levels are evenly spaced in the order given; the axis spans the CIs (a prediction
+    interval wider than that runs off the panel)."""
+    keys = list(titles)
+    labels = list(dict.fromkeys(rows["value"]))
+    x = np.arange(len(labels))
+    figure, panels = _panels(len(keys))
+    for i, (key, axes) in enumerate(zip(keys, panels, strict=True)):
+        mine = rows[rows["expectation"] == key].set_index("value").reindex(labels)
+        axes.fill_between(x, mine["ratio_pi_low"], mine["ratio_pi_high"], color="C0", alpha=0.12,
+                          linewidth=0, label="new series (PI)")  # fmt: skip
+        axes.fill_between(x, mine["ratio_ci_low"], mine["ratio_ci_high"], color="C0", alpha=0.35,
+                          linewidth=0, label="95% CI")  # fmt: skip
+        axes.plot(x, mine["pooled_ratio"], "o-", color="C0", markersize=3, label="pooled")
+        marks = [(reference or {}).get((level, key), np.nan) for level in mine["level"]]
+        if np.isfinite(marks).any():
+            axes.plot(x, marks, "s", color="C3", markersize=4, label="Shampoo")
+        axes.axhline(1, color="grey", linestyle="--", linewidth=1)
+        shown = np.array([1.0, *mine["ratio_ci_low"], *mine["ratio_ci_high"], *marks])
+        shown = shown[np.isfinite(shown)]
+        low, high = shown.min(), shown.max()
+        axes.set_ylim(low - 0.15 * (high - low) - 0.01, high + 0.15 * (high - low) + 0.01)
+        axes.set_xticks(x)
+        axes.set_xticklabels([_short(str(v)) for v in labels], fontsize=7)
+        axes.set_title(_short_title(f"{key}: {titles[key]}"), fontsize=8)
+        axes.set_xlabel(factor, fontsize=7)
+        axes.set_ylabel("RMSE ratio A / B", fontsize=7)
+        axes.tick_params(labelsize=7)
+        if i == 0:
+            axes.legend(fontsize=6, loc="best")
+    figure.suptitle(f"Pooled ratio at each level of {factor} (below 1: A, the claimed better "
+                    "side, is lower)", fontsize=10)  # fmt: skip
+    return figure
+
+
+@_plain_text
+def verdict_map(rows: pd.DataFrame) -> Figure:
+    """The collection's verdict on each expectation (rows) at each level (columns; rows: the
+    levels table's ``level``, ``expectation``, ``verdict``), one colour per verdict."""
+    wide = rows.pivot(index="expectation", columns="level", values="verdict")
+    wide = wide[list(dict.fromkeys(rows["level"]))]
+    colours = {"supported": "#4c9a5b", "contradicted": "#c8553d", "identical": "#9a9a9a",
+               "practically equivalent": "#7fa7d1", "no detectable difference": "#eeeeee"}  # fmt: skip
+    codes = {verdict: i for i, verdict in enumerate(stats.VERDICTS)}
+    figure, axes = _figure(max(6, 1.1 * wide.shape[1] + 2), 1.8 + 0.45 * len(wide), bottom=0.25)
+    figure.subplots_adjust(left=0.08, right=0.98, top=0.88)
+    cmap = matplotlib.colors.ListedColormap([colours[v] for v in stats.VERDICTS])
+    axes.imshow(wide.apply(lambda c: c.map(codes)).to_numpy(float), cmap=cmap, vmin=-0.5,
+                vmax=len(stats.VERDICTS) - 0.5, aspect="auto")  # fmt: skip
+    for (i, j), verdict in np.ndenumerate(wide.to_numpy()):
+        axes.text(j, i, str(verdict).replace(" ", "\n"), ha="center", va="center", fontsize=6)
+    axes.set_xticks(range(wide.shape[1]))
+    axes.set_xticklabels([_short(str(c)) for c in wide.columns], fontsize=7, rotation=30,
+                         ha="right")  # fmt: skip
+    axes.set_yticks(range(len(wide)))
+    axes.set_yticklabels(wide.index, fontsize=8)
+    axes.set_title("The collection's verdict at each level", fontsize=10)
     return figure

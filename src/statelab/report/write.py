@@ -13,16 +13,16 @@ from pathlib import Path
 from statelab import files, layout
 from statelab.errors import StatelabError
 from statelab.files import shown
-from statelab.report import generalise, study
+from statelab.report import generalise, setup, study
 from statelab.report.toolkit import damaged
 
 REPORT_SUFFIXES = (".html", ".htm")
-PAGES = {study.COMMAND: study, generalise.COMMAND: generalise}
+PAGES = {study.COMMAND: study, generalise.COMMAND: generalise, setup.COMMAND: setup}
 
 
 def check_folder(folder: Path) -> str:
-    """The command that wrote ``folder`` ("reproduce" or "generalise"), once it has every file
-    the report needs."""
+    """The command that wrote ``folder`` ("reproduce", "generalise" or "generalise --vary"),
+    once it has every file the report needs."""
     found = files.lookup(folder, f"cannot read {shown(folder)}")
     if found is None:
         raise StatelabError(
@@ -38,6 +38,8 @@ def check_folder(folder: Path) -> str:
         for name in (layout.GENERALISE_JSON, layout.ACROSS, layout.PER_SERIES)
     )
     command = generalise.COMMAND if generalised else study.COMMAND
+    if os.path.isfile(folder / layout.VARY_JSON):
+        command = setup.COMMAND
     missing = [name for name in PAGES[command].NEEDED if not os.path.isfile(folder / name)]
     if missing:
         raise StatelabError(

@@ -3,7 +3,8 @@
 One flat API over modules by concept: pairs (tests and effect sizes), multiplicity (Holm,
 Benjamini-Hochberg), equivalence (TOST), pooling (sign test, random-effects meta-analysis),
 metaregression (the one random-effects estimator, REML with Knapp-Hartung intervals, under the
-meta-analysis and the meta-regressions), ranks (Friedman, Nemenyi), verdict (the expectations
+meta-analysis and the meta-regressions), trend (per-series slopes of an effect on a setting,
+pooled), ranks (Friedman, Nemenyi), verdict (the expectations
 and the one verdict rule), expectations (E1-E6 on one series), power (standard error and
 repeats).
 """
@@ -34,6 +35,7 @@ from statelab.stats.pairs import (
 from statelab.stats.pooling import Meta, SignTest, meta_analysis, prediction_interval, sign_test
 from statelab.stats.power import power_from_pool, repeats_for_power, standard_error_curve
 from statelab.stats.ranks import Ranks, critical_difference, rank_experiments
+from statelab.stats.trend import Slopes, Trend, pooled_slope, series_slopes
 from statelab.stats.verdict import (
     EXPECTATIONS,
     VERDICTS,
@@ -59,7 +61,9 @@ __all__ = [
     "PairTest",
     "Ranks",
     "SignTest",
+    "Slopes",
     "Tested",
+    "Trend",
     "VERDICTS",
     "answer",
     "bca_acceleration",
@@ -86,6 +90,7 @@ __all__ = [
     "p_text",
     "pairwise_table",
     "pooled_equivalent",
+    "pooled_slope",
     "pooled_verdict",
     "power_from_pool",
     "prediction_interval",
@@ -93,6 +98,7 @@ __all__ = [
     "rank_experiments",
     "repeats_for_power",
     "series_margin",
+    "series_slopes",
     "sign_test",
     "standard_error_curve",
     "verdict",

@@ -69,10 +69,21 @@ class GeneraliseSettings:
     setup: Setup = Setup()  # epochs, neurons, lags, learning rate, profile of every preset
 
 
-def generalise_plan(settings: GeneraliseSettings) -> tuple[Plan, Collection]:
-    """The eleven presets (``settings.setup`` overrides every one) on every selected series
-    and on Shampoo Sales (the reference), ``repeats`` each; repeat k of every preset on a
-    series starts from the same initial weights."""
+class Selected(NamedTuple):
+    """The series a generalisation runs on, checked, before any set-up is planned."""
+
+    name: str  # as --data named them (with the sample, if drawn)
+    names: tuple[str, ...]  # the selected series, in order
+    series: tuple[pd.Series, ...]  # them, then Shampoo Sales (the reference) if not among them
+    test_sizes: tuple[int, ...]  # each one's horizon
+    domain: dict[str, str]
+    train_length: dict[str, int]
+    margin: float
+
+
+def select_series(settings: GeneraliseSettings) -> Selected:
+    """The selected series (and Shampoo beside them), with the settings that do not depend
+    on the set-up checked."""
     if settings.sample_seed is not None and settings.sample is None:
         raise StatelabError("--sample-seed applies to a sample: give --sample N too")
     data = GENERALISE_DATA if settings.data is None else settings.data
@@ -82,7 +93,7 @@ def generalise_plan(settings: GeneraliseSettings) -> tuple[Plan, Collection]:
         selection = catalog.sample(selection, settings.sample, seed)
     margin = check_margin(settings.margin)
     check_paired_repeats(settings.repeats)
-    names = [str(s.name) for s in selection.series]
+    names = tuple(str(s.name) for s in selection.series)
     if len(names) < 2:
         raise StatelabError(
             f"--data {selection.name} holds one series; generalise compares across series "
@@ -93,24 +104,43 @@ def generalise_plan(settings: GeneraliseSettings) -> tuple[Plan, Collection]:
         shampoo = catalog.select(REFERENCE)
         series.append(shampoo.series[0])
         sizes.append(shampoo.test_size[0])
-    experiments = [(name, settings.setup.apply(p.spec), settings.repeats)
-                   for name, p in PRESETS.items()]  # fmt: skip
-    made = make_plan(experiments, series, sizes, settings.seed, adapt=at_horizon)
-    usable = set(names) & set(made.series)
+    return Selected(
+        selection.name, names, tuple(series), tuple(sizes),
+        dict(zip(names, selection.domain, strict=True)),
+        {name: len(s) - h for name, s, h in zip(names, selection.series, selection.test_size,
+                                                strict=True)},
+        margin,
+    )  # fmt: skip
+
+
+def plan_at(
+    selected: Selected, settings: GeneraliseSettings, setup: Setup
+) -> tuple[Plan, Collection]:
+    """The eleven presets at ``setup`` on the selected series and Shampoo, ``repeats``
+    each; repeat k of every preset on a series starts from the same initial weights."""
+    experiments = [(name, setup.apply(p.spec), settings.repeats) for name, p in PRESETS.items()]
+    made = make_plan(experiments, selected.series, selected.test_sizes, settings.seed,
+                     adapt=at_horizon)  # fmt: skip
+    usable = set(selected.names) & set(made.series)
     if len(usable) < 2:
         reason = made.skipped[0].reason if made.skipped else ""
         raise StatelabError(
-            f"{len(usable)} of the {len(names)} series of {selection.name} can be used (the "
-            f"first left out: {made.skipped[0].series}: {reason}); generalise compares "
+            f"{len(usable)} of the {len(selected.names)} series of {selected.name} can be used "
+            f"(the first left out: {made.skipped[0].series}: {reason}); generalise compares "
             "two or more"
         )
     collection = Collection(
-        selection.name, tuple(names), dict(zip(names, selection.domain, strict=True)),
-        {name: len(s) - h for name, s, h in zip(names, selection.series, selection.test_size,
-                                                strict=True)},
-        margin, REFERENCE if REFERENCE in made.series else None,
+        selected.name, selected.names, selected.domain, selected.train_length, selected.margin,
+        REFERENCE if REFERENCE in made.series else None,
     )  # fmt: skip
     return made, collection
+
+
+def generalise_plan(settings: GeneraliseSettings) -> tuple[Plan, Collection]:
+    """The eleven presets (``settings.setup`` overrides every one) on every selected series
+    and on Shampoo Sales (the reference), ``repeats`` each; repeat k of every preset on a
+    series starts from the same initial weights."""
+    return plan_at(select_series(settings), settings, settings.setup)
 
 
 def horizons(plan: Plan, members: Sequence[str]) -> list[int]:
