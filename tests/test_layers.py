@@ -5,6 +5,7 @@ still a dependency). The layers, from the ground up, are those of docs/design.md
 """
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,9 @@ def test_the_checks_catch_a_cycle_and_an_upward_import(tmp_path):
     assert graph["statelab.engine.a"] == {"statelab.cli"}  # deferred, and upwards
     assert graph["statelab.engine.b"] == {"statelab.engine.a"}  # relative
     assert graph["statelab.cli"] == {"statelab.engine.b"}  # a cycle through a and b
+
+
+@pytest.mark.parametrize("name", sorted(set(GRAPH) - {"statelab.__main__"}))
+def test_every_module_imports(name):
+    """A name imported from a module that no longer has it fails here, not in a user's run."""
+    importlib.import_module(name)

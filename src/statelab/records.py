@@ -1,5 +1,5 @@
 """The schemas of the JSON files statelab writes and reads back (study.json,
-generalise.json), declared once (pydantic): the writers check each record against its model
+generalise.json, vary.json), declared once (pydantic): the writers check each record against its model
 before writing it, and the report reads it back through the same model. The tables' schemas
 are in statelab.layout.
 
@@ -109,6 +109,22 @@ class GeneraliseRecord(_Record):
     friedman: _Friedman | None = None  # None: fewer than two complete series to rank
 
 
+class VaryRecord(_Record):
+    """vary.json: what produced a set-up study, its levels, and its answer in words
+    (statelab.outputs.setup.record)."""
+
+    data: str
+    seed: int
+    repeats: int
+    margin: Number
+    base_setup: dict
+    factors: dict
+    levels: list
+    notes: list[str]
+    answer: list[str]
+    grid: bool
+
+
 def _finite(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -121,6 +137,7 @@ _KINDS = {
     "model_attributes_type": "an object",
     "list_type": "a list",
     "string_type": "a string",
+    "bool_type": "true or false",
 }
 
 

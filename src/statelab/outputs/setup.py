@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from statelab import layout
+from statelab import layout, records
 from statelab.execution.plan import Plan
 from statelab.files import write_text
 from statelab.outputs.generalise import json_value
@@ -81,7 +81,8 @@ def write_variation(result: Variation, out: Path) -> list[Path]:
     ]
     files = [write_table(out, table, frame) for table, frame in tables]
     files.extend(write_figures(result, out))
-    text = json.dumps(record(result), indent=2, default=json_value) + "\n"
+    made = json.loads(json.dumps(record(result), default=json_value))  # NumPy -> JSON
+    text = json.dumps(records.check(records.VaryRecord, made), indent=2) + "\n"
     files.append(write_text(out / layout.VARY_JSON, text))
     return files
 

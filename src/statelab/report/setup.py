@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from statelab import layout
+from statelab import layout, records
 from statelab.report.toolkit import (
     Damaged,
     badge,
-    field,
     folded,
     html_table,
     image,
@@ -36,28 +35,16 @@ from statelab.stats import EXPECTATIONS
 
 COMMAND = "generalise --vary FACTOR=LEVELS"
 NEEDED = (layout.VARY_JSON, layout.VARY_LEVELS, layout.VARY_TRENDS, layout.VARY_VERDICTS_PLOT)
-FIELDS = {
-    "data": "a string",
-    "seed": "an integer",
-    "repeats": "an integer",
-    "margin": "a number",
-    "base_setup": "an object",
-    "factors": "an object",
-    "levels": "a list",
-    "notes": "a list",
-    "answer": "a list",
-}
 CLAIMS = {e.key: e.claim for e in EXPECTATIONS}
 
 
 def check_record(record: object) -> None:
-    """Raise Damaged naming the first field of vary.json the page cannot use."""
-    for key, kind in FIELDS.items():
-        field(record, (key,), kind)
-    if not isinstance(record.get("grid"), bool):
-        raise Damaged("'grid' must be true or false")
-    if not all(isinstance(line, str) for line in [*record["answer"], *record["notes"]]):
-        raise Damaged("'answer' and 'notes' must be lists of strings")
+    """Raise Damaged naming the first field of vary.json the page cannot use: read through
+    the model its writer checked (statelab.records.VaryRecord)."""
+    try:
+        records.check(records.VaryRecord, record)
+    except records.RecordMismatch as error:
+        raise Damaged(str(error)) from None
 
 
 def factor_section(levels: pd.DataFrame, trends: pd.DataFrame, factor: str) -> str:
