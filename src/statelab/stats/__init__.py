@@ -17,7 +17,7 @@ from statelab.stats.equivalence import (
     series_margin,
 )
 from statelab.stats.expectations import Tested, expectation_table, expectation_tests, pairwise_table
-from statelab.stats.metaregression import MetaRegression, meta_regression
+from statelab.stats.metaregression import MetaRegression, Prediction, meta_regression, predict
 from statelab.stats.multiplicity import benjamini_hochberg, benjamini_hochberg_by, holm
 from statelab.stats.pairs import (
     BOOTSTRAP_BLOCK_VALUES,
@@ -59,6 +59,7 @@ __all__ = [
     "Meta",
     "MetaRegression",
     "PairTest",
+    "Prediction",
     "Ranks",
     "SignTest",
     "Slopes",
@@ -93,6 +94,7 @@ __all__ = [
     "pooled_slope",
     "pooled_verdict",
     "power_from_pool",
+    "predict",
     "prediction_interval",
     "primary_p",
     "rank_experiments",

@@ -33,6 +33,7 @@ class MetaRegression(NamedTuple):
     qe_p: float
     f: float  # test of the moderators (every coefficient but the intercept): F(m, df)
     f_p: float
+    covariance: np.ndarray  # the coefficients' Knapp-Hartung covariance, (X'WX)^-1 max(1, q)
     zero_se: int = 0  # series left out because their SE is 0 (see ``usable``)
 
 
@@ -167,7 +168,7 @@ def meta_regression(
                             "other or the intercept on these series: drop one")  # fmt: skip
     df = k - p
     tau2 = reml_tau2(y, v, x)
-    coefficients, hk_q, f, f_p = _knapp_hartung(y, v, x, tau2, names)
+    coefficients, covariance, hk_q, f, f_p = _knapp_hartung(y, v, x, tau2, names)
     fixed = _weighted(y, v, x, 0.0)
     qe = float(fixed.w[0] @ fixed.residuals[0] ** 2)
     if p > 1:
@@ -187,6 +188,7 @@ def meta_regression(
         qe_p=float(sps.chi2.sf(qe, df)),
         f=f,
         f_p=f_p,
+        covariance=covariance,
         zero_se=rows.zero_se,
     )
 
@@ -205,7 +207,39 @@ def _knapp_hartung(y, v, x, tau2: float, names: list[str]):
          "ci_low": ci[:, 0], "ci_high": ci[:, 1]},
         index=pd.Index(names, name="term"),
     )  # fmt: skip
+    covariance = np.asarray(fit.cov_params())
     if x.shape[1] == 1:
-        return table, q, float("nan"), float("nan")
+        return table, covariance, q, float("nan"), float("nan")
     test = fit.f_test(np.eye(x.shape[1])[1:])
-    return table, q, float(np.squeeze(test.fvalue)), float(test.pvalue)
+    return table, covariance, q, float(np.squeeze(test.fvalue)), float(test.pvalue)
+
+
+class Prediction(NamedTuple):
+    """Predicted effects at new moderators, one value per row (arrays)."""
+
+    estimate: np.ndarray  # x' beta
+    se: np.ndarray  # of the estimate: sqrt(x' V x), V the Knapp-Hartung covariance
+    pi_low: np.ndarray  # 95% prediction interval: x' beta -+ t_df sqrt(tau2 + x'Vx + variance)
+    pi_high: np.ndarray
+
+
+def predict(fit: MetaRegression, moderators=None, variance=0.0) -> Prediction:
+    """The effect a new series with ``moderators`` (one row per series, the columns of the
+    fit's moderators in order; a 1-D array for a model of one moderator; None: the
+    intercept-only model's one prediction) is predicted
+    to have, with its 95% prediction interval x'b -+ t_{k-p} sqrt(tau2 + x'Vx): metafor's
+    predict() for a model fitted with test="knha" (with the truncated q, as the fit is).
+
+    ``variance`` (a scalar or one per row) is added under the root: 0 gives the interval of a
+    new series' true effect, as metafor does; a series' squared SE gives the interval of its
+    observed estimate, which carries its own sampling error besides. Hand-written: statsmodels'
+    WLS predicts with its residual scale, not tau2 plus each series' own variance."""
+    terms = len(fit.coefficients)
+    x = np.ones((1, 1)) if moderators is None else _design(moderators, len(moderators))[0]
+    if x.shape[1] != terms:
+        raise StatelabError(f"{x.shape[1] - 1} moderator(s) given for a model of {terms - 1}: "
+                            "give one value for each of its moderators")  # fmt: skip
+    estimate = x @ fit.coefficients["estimate"].to_numpy()
+    se = np.sqrt(np.einsum("kp,pq,kq->k", x, fit.covariance, x))
+    half = sps.t.ppf(1 - ALPHA / 2, fit.df) * np.sqrt(fit.tau2 + se**2 + np.asarray(variance))
+    return Prediction(estimate, se, estimate - half, estimate + half)

@@ -1,0 +1,237 @@
+"""Which series does state help? The generalisation's per-series log ratios
+(statelab.studies.generalise) regressed on the series' features (statelab.data.features), per
+expectation: a random-effects meta-regression (statelab.stats.meta_regression, REML and
+Knapp-Hartung) with the coefficients, Holm across the features, the share of tau2 they
+explain, a line in plain words, and an honest out-of-sample check against the pooled mean.
+
+Missing features are handled as the features module says, by **per-frequency models**: one
+meta-regression for each frequency among the series, the seasonal features left out where the
+frequency is 1 or unknown, and a series missing one of its model's features (too short for
+the seasons) left out of that model and counted.
+
+The moderators are standardised (mean 0, SD 1 over the series fitted), so each coefficient
+is the change in the log ratio per SD of its feature and the coefficients compare with each
+other; the intercept is the log ratio on a series of average features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from statelab.errors import StatelabError
+from statelab.stats import (
+    ALPHA,
+    EXPECTATIONS,
+    Expectation,
+    MetaRegression,
+    holm,
+    meta_regression,
+    predict,
+)
+from statelab.stats.metaregression import usable
+from statelab.studies.generalise import Generalisation
+
+# Per feature a moderator may be: the words for series where it is high, and where it is low.
+WORDS = {
+    "length": ("long", "short"),
+    "trend_strength": ("strongly trending", "weakly trending"),
+    "seasonal_strength": ("strongly seasonal", "weakly seasonal"),
+    "diff_acf1": ("momentum-driven", "mean-reverting"),
+    "diff_acf_seasonal": ("seasonally persistent", "seasonally changing"),
+    "spectral_entropy": ("irregular", "regular"),
+    "variation": ("volatile", "steady"),
+    "persistence_error": ("noisy", "smooth"),
+}  # fmt: skip
+# Few, and far apart in what they measure: how much data, trend, seasons, noise. With a few
+# hundred series per frequency, four coefficients leave the tests their power.
+DEFAULT_MODERATORS = ("length", "trend_strength", "seasonal_strength", "persistence_error")
+# Undefined where the frequency is 1 or unknown: left out of those frequencies' models.
+SEASONAL = ("seasonal_strength", "diff_acf_seasonal")
+
+
+class OutOfSample(NamedTuple):
+    """The model fitted on a seeded random half of the series, checked on the other half."""
+
+    fitted: int  # series in the half fitted
+    held_out: int  # series predicted
+    coverage: float  # share of held-out log ratios inside their 95% prediction intervals
+    rmse: float  # of the held-out log ratios about the features' predictions
+    baseline_coverage: float  # the same for the pooled mean for everyone (intercept only)
+    baseline_rmse: float
+
+    @property
+    def beats_baseline(self) -> bool:
+        return self.rmse < self.baseline_rmse
+
+
+class Model(NamedTuple):
+    """One expectation's meta-regression on the series of one frequency."""
+
+    expectation: Expectation
+    frequency: int | None  # the series' frequency (None: unknown)
+    moderators: tuple[str, ...]  # the features in the model, standardised
+    dropped: tuple[str, ...]  # moderators asked for but left out here (seasonal, or constant)
+    series: int  # series of this frequency with a log ratio
+    left_out: int  # of them, missing one of the moderators
+    fit: MetaRegression | None  # None: too few series (see ``words``)
+    coefficients: pd.DataFrame  # per term: the fit's columns and holm_p (moderators only)
+    out_of_sample: OutOfSample | None  # None: too few series to split
+    words: str  # the model in plain words
+
+
+class Moderators(NamedTuple):
+    """The meta-regressions of every expectation (one per frequency)."""
+
+    models: tuple[Model, ...]
+    seed: int  # the draw of the halves fitted out of sample
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """A row per model and term: the coefficients, Holm-adjusted p, and the model's fit."""
+        frames = []
+        for model in self.models:
+            frame = model.coefficients.reset_index()
+            frame.insert(0, "frequency", model.frequency)
+            frame.insert(0, "expectation", model.expectation.key)
+            if model.fit is not None:
+                frame["k"], frame["tau2"], frame["r2"] = model.fit.k, model.fit.tau2, model.fit.r2
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    @property
+    def answer(self) -> list[str]:
+        return [model.words for model in self.models]
+
+
+def _moderators_at(frequency: int | None, moderators: Sequence[str]) -> tuple[str, ...]:
+    seasonal = frequency is not None and frequency > 1
+    return tuple(m for m in moderators if seasonal or m not in SEASONAL)
+
+
+def _standardised(values: pd.DataFrame, on: pd.DataFrame) -> pd.DataFrame:
+    return (values - on.mean()) / on.std(ddof=1)
+
+
+def analyse_moderators(
+    result: Generalisation,
+    features: pd.DataFrame,
+    moderators: Sequence[str] = DEFAULT_MODERATORS,
+    seed: int = 1,
+) -> Moderators:
+    """Per expectation and frequency, the meta-regression of the per-series log ratios of
+    ``result`` on ``moderators``, features of ``features`` (``collection_features`` of the
+    same selection: a row per series, with its frequency), and its out-of-sample check on a
+    random half drawn with ``seed``."""
+    return regress(result.per_series, features, moderators, seed)
+
+
+def regress(
+    table: pd.DataFrame,
+    features: pd.DataFrame,
+    moderators: Sequence[str] = DEFAULT_MODERATORS,
+    seed: int = 1,
+) -> Moderators:
+    """:func:`analyse_moderators` on a per-series table (a row per series and expectation with
+    ``series``, ``expectation``, ``log_ratio`` and ``log_ratio_se``)."""
+    unknown = [m for m in moderators if m not in WORDS]
+    if unknown or not moderators:
+        raise StatelabError(f"unknown moderator(s) {', '.join(unknown) or '(none given)'}: "
+                            f"choose from {', '.join(WORDS)}")  # fmt: skip
+    missing = sorted(set(table["series"]) - set(features.index))
+    if missing:
+        raise StatelabError(f"no features for {len(missing)} series ({missing[0]}, ...): compute "
+                            "them with collection_features of the generalisation's selection")  # fmt: skip
+    frequency = features["frequency"].astype(object).where(features["frequency"].notna(), None)
+    models = []
+    for expectation in EXPECTATIONS:
+        mine = table[table["expectation"] == expectation.key].set_index("series")
+        for value in sorted(set(frequency[mine.index]), key=lambda f: (f is None, f or 0)):
+            members = frequency.index[frequency.eq(value) if value is not None
+                                      else frequency.isna()].intersection(mine.index)  # fmt: skip
+            models.append(_model(expectation, value, mine.loc[members], features.loc[members],
+                                 moderators, seed))  # fmt: skip
+    return Moderators(tuple(models), seed)
+
+
+def _model(expectation, frequency, rows, features, asked, seed) -> Model:
+    wanted = _moderators_at(frequency, asked)
+    keep = usable(rows["log_ratio"].to_numpy(float), rows["log_ratio_se"].to_numpy(float)).keep
+    rows, features = rows[keep], features[keep]
+    complete = features[list(wanted)].notna().all(axis=1)
+    values = features.loc[complete, list(wanted)].astype(float)
+    rows = rows[complete]
+    kept = tuple(m for m in wanted if values[m].nunique() > 1)
+    dropped = tuple(m for m in asked if m not in kept)
+    values = values[list(kept)]
+    y, se = rows["log_ratio"].to_numpy(float), rows["log_ratio_se"].to_numpy(float)
+    base = Model(expectation, frequency, kept, dropped, int(keep.sum()),
+                 int((~complete).sum()), None, pd.DataFrame(), None, "")  # fmt: skip
+    if len(y) < len(kept) + 3:
+        return base._replace(words=f"{_label(expectation, frequency)}: too few series "
+                                   f"({len(y)}) for a model of {len(kept)} features.")  # fmt: skip
+    fit = meta_regression(y, se, _standardised(values, values))
+    coefficients = fit.coefficients.copy()
+    coefficients["holm_p"] = np.concatenate([[np.nan], holm(coefficients["p"].iloc[1:])])
+    model = base._replace(fit=fit, coefficients=coefficients,
+                          out_of_sample=_out_of_sample(y, se, values, seed))  # fmt: skip
+    return model._replace(words=words(model))
+
+
+def _out_of_sample(y, se, values: pd.DataFrame, seed: int) -> OutOfSample | None:
+    """Fit on a seeded random half, predict the other: the share of held-out log ratios inside
+    their 95% prediction intervals, each widened by the held-out series' own sampling
+    variance (the interval is of its observed log ratio, not of its true effect), and the
+    RMSE about the predictions, for the features and for the pooled mean alone."""
+    order = np.random.default_rng(seed).permutation(len(y))
+    fitted, held = order[: len(y) // 2], order[len(y) // 2 :]
+    train = values.iloc[fitted]
+    if len(fitted) < values.shape[1] + 3 or (train.nunique() < 2).any():
+        return None
+    checks = []
+    for columns in (list(values.columns), []):
+        if columns:
+            half = meta_regression(y[fitted], se[fitted], _standardised(train, train))
+            new = _standardised(values.iloc[held], train)
+        else:
+            half, new = meta_regression(y[fitted], se[fitted]), None
+        shown = predict(half, new, se[held] ** 2)
+        estimate = np.broadcast_to(shown.estimate, held.shape)
+        inside = (shown.pi_low <= y[held]) & (y[held] <= shown.pi_high)
+        checks += [float(np.mean(inside)), float(np.sqrt(np.mean((y[held] - estimate) ** 2)))]
+    return OutOfSample(len(fitted), len(held), *checks)
+
+
+def _label(expectation: Expectation, frequency: int | None) -> str:
+    at = "unknown frequency" if frequency is None else f"frequency {frequency}"
+    return f"{expectation.key} ({expectation.better}/{expectation.worse}, {at})"
+
+
+def words(model: Model) -> str:
+    """The model in plain words, from the coefficients whose Holm-adjusted p is below ALPHA:
+    a negative coefficient lowers the log ratio better/worse where the feature is high, so
+    the better experiment gains most on series high in it; a positive one, on series low in
+    it. The strongest (largest |t|) first. None qualifying: the features do not explain the
+    spread. Then the out-of-sample check, and whether the features beat the pooled mean."""
+    table, expectation = model.coefficients, model.expectation
+    terms = table.iloc[1:]
+    strong = terms[terms["holm_p"] < ALPHA].sort_values("t", key=np.abs, ascending=False)
+    if len(strong):
+        described = ", ".join(WORDS[term][0 if row["estimate"] < 0 else 1]
+                              for term, row in strong.iterrows())  # fmt: skip
+        text = (f"{expectation.better} does best against {expectation.worse} on {described} "
+                f"series (the features explain {model.fit.r2:.0%} of tau2)")  # fmt: skip
+    else:
+        text = (f"the features ({', '.join(model.moderators)}) do not explain the spread of the "
+                f"ratio across series (no coefficient with Holm-adjusted p < {ALPHA:g})")  # fmt: skip
+    check = model.out_of_sample
+    if check is not None:
+        beaten = "beat" if check.beats_baseline else "do not beat"
+        text += (f". Out of sample ({check.fitted} series fitted, {check.held_out} predicted): "
+                 f"the 95% prediction intervals cover {check.coverage:.0%} of the held-out log "
+                 f"ratios; RMSE {check.rmse:.3f} against {check.baseline_rmse:.3f} for the pooled "
+                 f"mean, so the features {beaten} the pooled mean for everyone")  # fmt: skip
+    return f"{_label(expectation, model.frequency)}: {text}."

@@ -1,0 +1,155 @@
+"""Which series does state help: the meta-regression's prediction intervals, the plain-words
+line, and the per-expectation models with their out-of-sample check on simulated series."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from statelab import stats
+from statelab.errors import StatelabError
+from statelab.studies import moderators as mod
+
+# t_{0.975} on 2 degrees of freedom, as printed in every t table (4.303).
+T2 = 4.302652729911275
+
+
+def test_prediction_interval_worked_by_hand():
+    """y = 1 + 2x exactly, x = -1, 0, 1, 0, every SE 1: REML tau2 is 0 (no residual), q = 0
+    is truncated to 1, so V = (X'X)^-1 = diag(1/4, 1/2). At x = 2: 1 + 2 * 2 = 5, x'Vx = 1/4 +
+    4/2 = 2.25, and on k - p = 2 df the interval is 5 -+ 4.303 * 1.5; with a new series'
+    sampling variance 1 under the root, 5 -+ 4.303 * sqrt(3.25)."""
+    x = np.array([-1.0, 0.0, 1.0, 0.0])
+    fit = stats.meta_regression(1 + 2 * x, np.ones(4), x)
+    assert fit.tau2 == 0
+    shown = stats.predict(fit, np.array([2.0]))
+    assert shown.estimate == pytest.approx([5.0])
+    assert shown.se == pytest.approx([1.5])
+    assert shown.pi_low == pytest.approx([5 - T2 * 1.5])
+    assert shown.pi_high == pytest.approx([5 + T2 * 1.5])
+    wider = stats.predict(fit, np.array([2.0, 0.0]), variance=1.0)
+    assert wider.pi_high == pytest.approx([5 + T2 * np.sqrt(3.25), 1 + T2 * np.sqrt(0.25 + 1)])
+
+
+def test_prediction_of_the_intercept_only_model():
+    """Without moderators the prediction is the pooled mean, its SE the pooled mean's (Knapp-
+    Hartung), and the interval pooled -+ t_{k-1} sqrt(tau2 + se^2)."""
+    y = np.array([0.1, -0.2, 0.3, 0.05, -0.1])
+    se = np.array([0.1, 0.05, 0.2, 0.1, 0.08])
+    fit = stats.meta_regression(y, se)
+    assert fit.tau2 > 0
+    row = fit.coefficients.loc["intercept"]
+    shown = stats.predict(fit)
+    half = 2.7764451051977987 * np.sqrt(fit.tau2 + row["se"] ** 2)  # t_{0.975, 4}: 2.776
+    assert (shown.estimate[0], shown.se[0]) == pytest.approx((row["estimate"], row["se"]))
+    assert (shown.pi_low[0], shown.pi_high[0]) == pytest.approx((row["estimate"] - half,
+                                                                 row["estimate"] + half))  # fmt: skip
+    with pytest.raises(StatelabError, match="2 moderator.s. given for a model of 1"):
+        stats.predict(stats.meta_regression(y, se, np.arange(5.0)), np.ones((2, 2)))
+
+
+def _model(rows, r2=0.4):
+    """A model whose coefficient table is ``rows``: (term, estimate, t, holm_p)."""
+    table = pd.DataFrame(rows, columns=["term", "estimate", "t", "holm_p"]).set_index("term")
+    table["p"] = table["holm_p"] / 4  # raw p below 0.05 everywhere: only Holm's may decide
+    intercept = pd.DataFrame({"estimate": [0.0], "t": [0.0], "holm_p": [np.nan], "p": [0.5]},
+                             index=pd.Index(["intercept"], name="term"))  # fmt: skip
+    e6 = stats.EXPECTATIONS[5]
+    return mod.Model(e6, 12, tuple(table.index), (), 100, 0, SimpleNamespace(r2=r2),
+                     pd.concat([intercept, table]), None, "")  # fmt: skip
+
+
+def test_words_from_the_holm_adjusted_coefficients():
+    """A negative coefficient (the log ratio stateful/reset falls as the feature rises) names
+    the feature's high side, a positive one its low side, strongest |t| first; a coefficient
+    whose raw p is below 0.05 but whose Holm p is not is left out."""
+    line = mod.words(_model([("length", -0.05, -3.0, 0.01), ("seasonal_strength", -0.08, -6.0,
+                             0.001), ("trend_strength", 0.04, 2.5, 0.03),
+                             ("persistence_error", -0.02, -2.1, 0.12)]))  # fmt: skip
+    assert line == ("E6 (stateful/stateful_reset_test, frequency 12): stateful does best against "
+                    "stateful_reset_test on strongly seasonal, long, weakly trending series (the "
+                    "features explain 40% of tau2).")  # fmt: skip
+
+
+def test_words_when_no_coefficient_qualifies():
+    line = mod.words(_model([("length", -0.05, -2.2, 0.08), ("persistence_error", 0.1, 2.0, 0.2)]))
+    assert "do not explain the spread" in line
+    assert "long" not in line and "smooth" not in line
+
+
+def _simulated(n, effect, seed, frequencies=(12,)):
+    """``n`` series per frequency with uniform features and, for every expectation, log ratios
+    with SEs 0.02 to 0.08 and a between-series SD 0.05; E6's mean falls by ``effect`` per SD of
+    seasonal strength (the only moderator that matters)."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for f in frequencies:
+        frames.append(pd.DataFrame({
+            "frequency": f, "length": rng.integers(48, 126, n).astype(float),
+            "trend_strength": rng.uniform(0, 1, n),
+            "seasonal_strength": rng.uniform(0, 1, n) if f > 1 else np.nan,
+            "persistence_error": rng.uniform(0.2, 1.4, n)}))  # fmt: skip
+    features = pd.concat(frames, ignore_index=True)
+    features.index = pd.Index([f"s{i}" for i in range(len(features))], name="series")
+    features["frequency"] = features["frequency"].astype("Int64")
+    seasonal = features["seasonal_strength"].fillna(0.5)
+    z = ((seasonal - seasonal.mean()) / seasonal.std()).to_numpy()
+    rows = []
+    for expectation in stats.EXPECTATIONS:
+        se = rng.uniform(0.02, 0.08, len(features))
+        mean = -effect * z if expectation.key == "E6" else 0.0
+        y = mean + rng.normal(0, 0.05, len(features)) + rng.normal(0, se)
+        rows += [{"series": s, "expectation": expectation.key, "log_ratio": a, "log_ratio_se": b}
+                 for s, a, b in zip(features.index, y, se, strict=True)]  # fmt: skip
+    return pd.DataFrame(rows), features
+
+
+def test_a_known_moderator_is_found_and_predicted_out_of_sample():
+    """400 series, E6's log ratio falling 0.1 per SD of seasonal strength: the coefficient's
+    CI covers -0.1, the words name strongly seasonal series, the held-out intervals cover near
+    95%, and the features beat the pooled mean."""
+    found = mod.regress(*_simulated(400, 0.1, seed=3))
+    e6 = next(m for m in found.models if m.expectation.key == "E6")
+    row = e6.coefficients.loc["seasonal_strength"]
+    assert row["ci_low"] < -0.1 < row["ci_high"] and row["holm_p"] < 0.05
+    assert row["holm_p"] == pytest.approx(min(1.0, 4 * row["p"]))  # the smallest of 4 p-values
+    assert "on strongly seasonal series" in e6.words
+    check = e6.out_of_sample
+    assert (check.fitted, check.held_out) == (200, 200)
+    assert 0.9 <= check.coverage <= 0.99  # 200 draws at 0.95: SE 0.015
+    assert check.rmse < 0.75 * check.baseline_rmse
+    assert "so the features beat the pooled mean" in e6.words
+    assert len(found.table) == 6 * 5 and set(found.table["expectation"]) == {"E1", "E2", "E3",
+                                                                           "E4", "E5", "E6"}  # fmt: skip
+
+
+def test_no_moderator_effect_the_pooled_mean_wins():
+    """No feature matters, 40 series: the features explain nothing, and out of sample their
+    four coefficients fitted on 20 series predict worse than the pooled mean, and the words
+    say so."""
+    e1 = mod.regress(*_simulated(40, 0.0, seed=5)).models[0]
+    assert e1.expectation.key == "E1"
+    assert "do not explain the spread" in e1.words
+    assert e1.out_of_sample.rmse > e1.out_of_sample.baseline_rmse
+    assert "so the features do not beat the pooled mean for everyone" in e1.words
+
+
+def test_per_frequency_models_leave_the_seasons_out_of_yearly_series():
+    table, features = _simulated(30, 0.0, seed=1, frequencies=(12, 1))
+    features.loc["s0", "seasonal_strength"] = np.nan  # a monthly series too short for seasons
+    found = mod.regress(table, features, seed=2)
+    e1 = [m for m in found.models if m.expectation.key == "E1"]
+    assert [m.frequency for m in e1] == [1, 12]
+    yearly, monthly = e1
+    assert yearly.moderators == ("length", "trend_strength", "persistence_error")
+    assert yearly.dropped == ("seasonal_strength",) and yearly.left_out == 0
+    assert monthly.left_out == 1 and monthly.fit.k == 29 and yearly.fit.k == 30
+
+
+def test_bad_requests_are_refused():
+    table, features = _simulated(30, 0.0, seed=1)
+    with pytest.raises(StatelabError, match="unknown moderator.*wiggliness"):
+        mod.regress(table, features, ("length", "wiggliness"))
+    with pytest.raises(StatelabError, match="no features for 1 series"):
+        mod.regress(table, features.drop("s3"))
