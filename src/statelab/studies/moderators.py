@@ -143,8 +143,9 @@ def regress(
                             f"choose from {', '.join(WORDS)}")  # fmt: skip
     missing = sorted(set(table["series"]) - set(features.index))
     if missing:
-        raise StatelabError(f"no features for {len(missing)} series ({missing[0]}, ...): compute "
-                            "them with collection_features of the generalisation's selection")  # fmt: skip
+        raise StatelabError(f"no features for {len(missing)} series ({missing[0]}, ...): "
+                            "compute them with collection_features of the generalisation's "
+                            "selection")  # fmt: skip
     frequency = features["frequency"].astype(object).where(features["frequency"].notna(), None)
     models = []
     for expectation in EXPECTATIONS:
@@ -225,8 +226,9 @@ def words(model: Model) -> str:
         text = (f"{expectation.better} does best against {expectation.worse} on {described} "
                 f"series (the features explain {model.fit.r2:.0%} of tau2)")  # fmt: skip
     else:
-        text = (f"the features ({', '.join(model.moderators)}) do not explain the spread of the "
-                f"ratio across series (no coefficient with Holm-adjusted p < {ALPHA:g})")  # fmt: skip
+        text = (f"the features ({', '.join(model.moderators)}) do not explain the spread of "
+                "the ratio across series (no coefficient with Holm-adjusted p < "
+                f"{ALPHA:g})")  # fmt: skip
     check = model.out_of_sample
     if check is not None:
         beaten = "beat" if check.beats_baseline else "do not beat"
