@@ -155,3 +155,40 @@ def test_bad_requests_are_refused():
         mod.regress(table, features, ("length", "wiggliness"))
     with pytest.raises(StatelabError, match="no features for 1 series"):
         mod.regress(table, features.drop("s3"))
+
+
+def test_the_files_match_their_schemas():
+    from statelab import layout, records
+    from statelab.outputs.moderators import _model
+
+    found = mod.regress(*_simulated(40, 0.1, seed=4, frequencies=(12, 1)))
+    checked = layout.check(layout.MODERATORS_TABLE, found.table)
+    assert len(checked) == 6 * 5 + 6 * 4  # monthly: intercept and 4; yearly: no seasons
+    for model in found.models:
+        assert records.check(records._Model, _model(model))["expectation"] == model.expectation.key
+
+
+def test_generalise_moderators_through_the_cli(tmp_path, capsys):
+    """Three series: too few for any model, which the words say; the files are written, and
+    --moderators with --vary is one line, status 2."""
+    import json
+
+    from statelab.cli import main
+
+    out = tmp_path / "out"
+    argv = ["generalise", "--data", "m3:N1402,m3:N1403,m3:N1404", "--repeats", "3", "--epochs",
+            "2", "--out", str(out), "--quiet", "--moderators"]  # fmt: skip
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    printed = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert "Which series does state help?" in printed
+    written = json.loads((out / "moderators.json").read_text())
+    assert [m["expectation"] for m in written["models"]] == [e.key for e in stats.EXPECTATIONS]
+    assert all("too few series" in m["words"] and m["k"] is None for m in written["models"])
+    assert pd.read_csv(out / "moderators.csv").empty and (out / "per_series.csv").exists()
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--vary", "epochs=1,2"])
+    error = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and "--moderators applies to one set-up" in error
+    assert len(error.splitlines()) == 1

@@ -27,6 +27,7 @@ from statelab.studies.generalise import (
     analyse_generalisation,
     generalise_plan,
 )
+from statelab.studies.moderators import Moderated, analyse_moderated, selection_features
 from statelab.studies.setup import Variation, VarySettings, analyse_setups, setup_plan
 from statelab.studies.study import Reproduction, StudySettings, analyse_study, study_plan
 
@@ -146,6 +147,31 @@ def generalise(
     execution = _chunked_by_series(plan, execution)
     finish = Finish(partial(analyse_generalisation, collection=collection),
                     files.write_generalisation, files.names)  # fmt: skip
+    return _run(plan, finish, out, execution, progress)
+
+
+def moderators(
+    settings: GeneraliseSettings | None = None,
+    *,
+    out: str | Path | None = None,
+    execution: Execution | None = None,
+    progress: Progress | None = None,
+) -> Outcome[Moderated]:
+    """:func:`generalise`, and which series its effects favour: per expectation (and
+    frequency), the meta-regression of the per-series log ratios on the series' features,
+    with an out-of-sample check against the pooled mean; with ``out``, the generalisation's
+    files and moderators.csv and moderators.json. ``.result`` is the :class:`Moderated`;
+    ``.result.moderators.answer`` says it in words."""
+    from statelab.outputs import moderators as files
+
+    settings = settings or GeneraliseSettings()
+    _import_in_background("statelab.stats", "statelab.outputs.plots")
+    execution = execution or Execution()
+    features = selection_features(settings)  # before the run: a series without them fails fast
+    plan, collection = generalise_plan(settings)
+    execution = _chunked_by_series(plan, execution)
+    finish = Finish(partial(analyse_moderated, collection=collection, features=features),
+                    files.write_moderated, files.names)  # fmt: skip
     return _run(plan, finish, out, execution, progress)
 
 

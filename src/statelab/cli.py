@@ -345,6 +345,14 @@ def generalise(
     grid: Annotated[
         bool, typer.Option("--grid", help="With --vary: every combination of the levels.")
     ] = False,
+    moderators: Annotated[
+        bool,
+        typer.Option(
+            "--moderators",
+            help="Also ask which series state helps: regress each expectation's per-series "
+            "log ratios on the series' features (moderators.csv, moderators.json).",
+        ),
+    ] = False,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -369,6 +377,9 @@ def generalise(
     execution = pipeline.Execution(series=chunk_series, workers=workers, cluster=cluster)
     if grid and not vary:
         raise StatelabError("--grid crosses the --vary factors: give --vary twice or more")
+    if moderators and vary:
+        raise StatelabError("--moderators applies to one set-up: drop --vary, or run the two "
+                            "separately")  # fmt: skip
     if vary:
         _vary(settings, vary, grid, dry_run, out, execution, quiet)
         return
@@ -377,13 +388,18 @@ def generalise(
 
         _echo_estimate(generalise_plan(settings)[0])
         return
+    run = api.moderators if moderators else api.generalise
     with _Progress(quiet) as progress:
-        outcome = api.generalise(settings, out=out, execution=execution, progress=progress)
-    result = outcome.result
+        outcome = run(settings, out=out, execution=execution, progress=progress)
+    result = outcome.result.generalisation if moderators else outcome.result
     typer.echo(result.horizon_note)
     typer.echo("")
     for line in result.answer:
         typer.echo(line)
+    if moderators:
+        typer.echo("\nWhich series does state help? (moderators.csv, moderators.json)")
+        for line in outcome.result.moderators.answer:
+            typer.echo(f"- {line}")
     if result.skipped:
         typer.echo(f"\n{len(result.skipped)} series skipped (see skipped.csv), first: "
                    f"{result.skipped[0].series}: {result.skipped[0].reason}")  # fmt: skip

@@ -67,6 +67,10 @@ FOREST_PLOT = "forest.png"
 CD_DIAGRAM = "cd_diagram.png"
 RELATIVE_RMSE_PLOT = "relative_rmse.png"
 
+# `statelab generalise --moderators`: which series does state help (the meta-regressions).
+MODERATORS = "moderators.csv"
+MODERATORS_JSON = "moderators.json"
+
 # `statelab generalise --vary`: each level's generalisation, and the effects across levels.
 VARY_JSON = "vary.json"
 VARY_PER_SERIES = "vary_per_series.csv"
@@ -149,6 +153,11 @@ SKIPPED_TABLE = Table(SKIPPED, _columns("str", "series reason"))
 RUN_RESULTS_TABLE = Table(RUN_RESULTS, (
     *_columns("str", "experiment series"), *_columns("int", "seed repeat"),
     *_columns("float", "rmse relative_rmse mase"), ("failure", "str"),
+))  # fmt: skip
+MODERATORS_TABLE = Table(MODERATORS, (
+    ("expectation", "str"), ("frequency", "count"), ("term", "str"),
+    *_columns("float", "estimate se t p ci_low ci_high holm_p"), ("k", "int"),
+    *_columns("float", "tau2 r2"),
 ))  # fmt: skip
 # The set-up study: each level's tables as `generalise` writes them, a row per level first.
 LEVEL = _columns("str", "factor level")

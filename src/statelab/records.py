@@ -1,7 +1,7 @@
 """The schemas of the JSON files statelab writes and reads back (study.json,
-generalise.json, vary.json), declared once (pydantic): the writers check each record against its model
-before writing it, and the report reads it back through the same model. The tables' schemas
-are in statelab.layout.
+generalise.json, vary.json, moderators.json), declared once (pydantic): the writers check
+each record against its model before writing it, and the report reads it back through the
+same model. The tables' schemas are in statelab.layout.
 
 A record keeps every field it holds (``extra="allow"``); a model lists those a reader relies
 on. Types are strict: JSON's true is not an integer, "3" is not a number.
@@ -123,6 +123,40 @@ class VaryRecord(_Record):
     notes: list[str]
     answer: list[str]
     grid: bool
+
+
+class _OutOfSample(_Record):
+    fitted: int
+    held_out: int
+    coverage: Number
+    rmse: Number
+    baseline_coverage: Number
+    baseline_rmse: Number
+
+
+class _Model(_Record):
+    expectation: str
+    frequency: int | None
+    moderators: list[str]
+    dropped: list[str]
+    series: int
+    left_out: int
+    k: int | None  # None: too few series for a model
+    tau2: Number | None
+    r2: Number | None
+    out_of_sample: _OutOfSample | None
+    words: str
+
+
+class ModeratorsRecord(_Record):
+    """moderators.json: which series does state help, per expectation and frequency
+    (statelab.outputs.moderators.record); the coefficients are in moderators.csv."""
+
+    data: str
+    seed: int
+    moderators: list[str]
+    models: list[_Model]
+    answer: list[str]
 
 
 def _finite(value: object) -> bool:

@@ -22,7 +22,12 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from statelab import layout
+from statelab.data import catalog
+from statelab.data.features import collection_features
 from statelab.errors import StatelabError
+from statelab.execution.plan import Plan
+from statelab.execution.results import Results
 from statelab.stats import (
     ALPHA,
     EXPECTATIONS,
@@ -33,7 +38,13 @@ from statelab.stats import (
     predict,
 )
 from statelab.stats.metaregression import usable
-from statelab.studies.generalise import Generalisation
+from statelab.studies.generalise import (
+    Collection,
+    Generalisation,
+    GeneraliseSettings,
+    analyse_generalisation,
+    select_series,
+)
 
 # Per feature a moderator may be: the words for series where it is high, and where it is low.
 WORDS = {
@@ -92,19 +103,49 @@ class Moderators(NamedTuple):
     @property
     def table(self) -> pd.DataFrame:
         """A row per model and term: the coefficients, Holm-adjusted p, and the model's fit."""
-        frames = []
-        for model in self.models:
-            frame = model.coefficients.reset_index()
-            frame.insert(0, "frequency", model.frequency)
-            frame.insert(0, "expectation", model.expectation.key)
-            if model.fit is not None:
-                frame["k"], frame["tau2"], frame["r2"] = model.fit.k, model.fit.tau2, model.fit.r2
-            frames.append(frame)
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        frames = [
+            model.coefficients.reset_index().assign(
+                expectation=model.expectation.key, frequency=model.frequency,
+                k=model.fit.k, tau2=model.fit.tau2, r2=model.fit.r2)
+            for model in self.models if model.fit is not None
+        ]  # fmt: skip
+        if not frames:
+            return pd.DataFrame(columns=[name for name, _ in layout.MODERATORS_TABLE.columns])
+        table = pd.concat(frames, ignore_index=True)
+        return table[["expectation", "frequency", *table.columns[:-5], "k", "tau2", "r2"]]
 
     @property
     def answer(self) -> list[str]:
         return [model.words for model in self.models]
+
+
+class Moderated(NamedTuple):
+    """`generalise --moderators`: the generalisation, and which series its effects favour."""
+
+    generalisation: Generalisation
+    moderators: Moderators
+    data: str  # the collection, as --data named it
+
+
+def selection_features(settings: GeneraliseSettings) -> pd.DataFrame:
+    """The features of the series a generalisation with ``settings`` runs on (not Shampoo,
+    the reference run beside them), each from its training part."""
+    selected = select_series(settings)
+    n = len(selected.names)
+    domains = tuple(selected.domain[name] for name in selected.names)
+    selection = catalog.Selection(selected.name, selected.series[:n], selected.test_sizes[:n],
+                                  domains)  # fmt: skip
+    return collection_features(selection)
+
+
+def analyse_moderated(
+    plan: Plan, loaded: Sequence[Results], collection: Collection, features: pd.DataFrame
+) -> Moderated:
+    """The generalisation of the plan's results, then its moderators (the halves out of
+    sample drawn with the plan's seed)."""
+    result = analyse_generalisation(plan, loaded, collection)
+    return Moderated(result, analyse_moderators(result, features, seed=plan.seed),
+                     collection.name)  # fmt: skip
 
 
 def _moderators_at(frequency: int | None, moderators: Sequence[str]) -> tuple[str, ...]:
@@ -172,8 +213,10 @@ def _model(expectation, frequency, rows, features, asked, seed) -> Model:
     base = Model(expectation, frequency, kept, dropped, int(keep.sum()),
                  int((~complete).sum()), None, pd.DataFrame(), None, "")  # fmt: skip
     if len(y) < len(kept) + 3:
-        return base._replace(words=f"{_label(expectation, frequency)}: too few series "
-                                   f"({len(y)}) for a model of {len(kept)} features.")  # fmt: skip
+        few = (f"{_label(expectation, frequency)}: too few series with a tested log ratio and "
+               f"every feature ({len(y)} of {len(keep)}) for a model of {len(wanted)} "
+               "features.")  # fmt: skip
+        return base._replace(words=few)
     fit = meta_regression(y, se, _standardised(values, values))
     coefficients = fit.coefficients.copy()
     coefficients["holm_p"] = np.concatenate([[np.nan], holm(coefficients["p"].iloc[1:])])
