@@ -10,6 +10,7 @@ import pytest
 from statelab import stats
 from statelab.errors import StatelabError
 from statelab.studies import moderators as mod
+from test_stats_pooling import BCG, METAFOR, VI, YI
 
 # t_{0.975} on 2 degrees of freedom, as printed in every t table (4.303).
 T2 = 4.302652729911275
@@ -30,6 +31,19 @@ def test_prediction_interval_worked_by_hand():
     assert shown.pi_high == pytest.approx([5 + T2 * 1.5])
     wider = stats.predict(fit, np.array([2.0, 0.0]), variance=1.0)
     assert wider.pi_high == pytest.approx([5 + T2 * np.sqrt(3.25), 1 + T2 * np.sqrt(0.25 + 1)])
+
+
+def test_prediction_at_latitude_0_from_metafors_published_bcg_fit():
+    """At ablat = 0 only the intercept enters, so metafor's published fit of rma(yi, vi, mods =
+    ~ ablat, test="knha") gives the prediction: 0.2515 with SE 0.2839, and the interval 0.2515
+    -+ t_{11} sqrt(0.0764 + 0.2839^2), t_{0.975, 11} = 2.201 (a t table's)."""
+    fit = stats.meta_regression(YI, np.sqrt(VI), BCG["ablat"])
+    shown = stats.predict(fit, np.array([0.0, 0.0]))
+    half = 2.200985160082949 * np.sqrt(0.0764 + 0.2839**2)
+    assert shown.estimate == pytest.approx([0.2515] * 2, abs=METAFOR)
+    assert shown.se == pytest.approx([0.2839] * 2, abs=METAFOR)
+    assert shown.pi_low == pytest.approx([0.2515 - half] * 2, abs=5 * METAFOR)
+    assert shown.pi_high == pytest.approx([0.2515 + half] * 2, abs=5 * METAFOR)
 
 
 def test_prediction_of_the_intercept_only_model():
