@@ -14,7 +14,7 @@ from statelab.execution.plan import Plan
 from statelab.files import write_text
 from statelab.outputs import generalise
 from statelab.outputs.tables import write_table
-from statelab.studies.moderators import DEFAULT_MODERATORS, Model, Moderated
+from statelab.studies.moderators import Model, Moderated
 
 
 def names(plan: Plan) -> list[str]:
@@ -46,7 +46,7 @@ def record(result: Moderated) -> dict:
         "kind": "moderators",
         "data": result.data,
         "seed": result.moderators.seed,
-        "moderators": list(DEFAULT_MODERATORS),
+        "moderators": list(result.moderators.moderators),
         "models": [_model(m) for m in result.moderators.models],
         "answer": result.moderators.answer,
     }

@@ -98,6 +98,7 @@ class Moderators(NamedTuple):
     """The meta-regressions of every expectation (one per frequency)."""
 
     models: tuple[Model, ...]
+    moderators: tuple[str, ...]  # the features asked for (each model says which it used)
     seed: int  # the draw of the halves fitted out of sample
 
     @property
@@ -196,7 +197,7 @@ def regress(
                                       else frequency.isna()].intersection(mine.index)  # fmt: skip
             models.append(_model(expectation, value, mine.loc[members], features.loc[members],
                                  moderators, seed))  # fmt: skip
-    return Moderators(tuple(models), seed)
+    return Moderators(tuple(models), tuple(moderators), seed)
 
 
 def _model(expectation, frequency, rows, features, asked, seed) -> Model:
