@@ -163,6 +163,14 @@ def test_per_frequency_models_leave_the_seasons_out_of_yearly_series():
     assert monthly.left_out == 1 and monthly.fit.k == 29 and yearly.fit.k == 30
 
 
+def test_collinear_features_are_said_in_words_not_fatal():
+    table, features = _simulated(30, 0.0, seed=1)
+    features["trend_strength"] = 1 - 2 * features["seasonal_strength"]
+    found = mod.regress(table, features)
+    assert all("no model" in m.words and "collinear" in m.words for m in found.models)
+    assert found.table.empty
+
+
 def test_bad_requests_are_refused():
     table, features = _simulated(30, 0.0, seed=1)
     with pytest.raises(StatelabError, match="unknown moderator.*wiggliness"):

@@ -218,7 +218,10 @@ def _model(expectation, frequency, rows, features, asked, seed) -> Model:
                f"every feature ({len(y)} of {len(keep)}) for a model of {len(wanted)} "
                "features.")  # fmt: skip
         return base._replace(words=few)
-    fit = meta_regression(y, se, _standardised(values, values))
+    try:
+        fit = meta_regression(y, se, _standardised(values, values))
+    except StatelabError as error:  # collinear features: said in the words, not fatal
+        return base._replace(words=f"{_label(expectation, frequency)}: no model, {error}.")
     coefficients = fit.coefficients.copy()
     coefficients["holm_p"] = np.concatenate([[np.nan], holm(coefficients["p"].iloc[1:])])
     model = base._replace(fit=fit, coefficients=coefficients,
@@ -236,6 +239,8 @@ def _out_of_sample(y, se, values: pd.DataFrame, seed: int) -> OutOfSample | None
     train = values.iloc[fitted]
     if len(fitted) < values.shape[1] + 3 or (train.nunique() < 2).any():
         return None
+    if np.linalg.matrix_rank(train.to_numpy() - train.to_numpy().mean(axis=0)) < train.shape[1]:
+        return None  # collinear on the half fitted, though not on every series
     checks = []
     for columns in (list(values.columns), []):
         if columns:
