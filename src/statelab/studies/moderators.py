@@ -284,5 +284,6 @@ def words(model: Model) -> str:
         text += (f". Out of sample ({check.fitted} series fitted, {check.held_out} predicted): "
                  f"the 95% prediction intervals cover {check.coverage:.0%} of the held-out log "
                  f"ratios; RMSE {check.rmse:.3f} against {check.baseline_rmse:.3f} for the pooled "
-                 f"mean, so the features {beaten} the pooled mean for everyone")  # fmt: skip
+                 f"mean ({check.rmse / check.baseline_rmse - 1:+.0%}), so the features {beaten} "
+                 "the pooled mean for everyone")  # fmt: skip
     return f"{_label(expectation, model.frequency)}: {text}."
