@@ -24,6 +24,7 @@ _EXPORTS = {
     "VarySettings": "statelab.studies.setup",
     "experiment": "statelab.api",
     "generalise": "statelab.api",
+    "moderators": "statelab.api",
     "reproduce": "statelab.api",
     "load_series": "statelab.api",
     "run": "statelab.api",
