@@ -33,6 +33,7 @@ from statelab.stats import (
     EXPECTATIONS,
     Expectation,
     MetaRegression,
+    Prediction,
     holm,
     meta_regression,
     predict,
@@ -200,7 +201,16 @@ def regress(
     return Moderators(tuple(models), tuple(moderators), seed)
 
 
-def _model(expectation, frequency, rows, features, asked, seed) -> Model:
+def _model(
+    expectation: Expectation,
+    frequency: int | None,
+    rows: pd.DataFrame,
+    features: pd.DataFrame,
+    asked: Sequence[str],
+    seed: int,
+) -> Model:
+    """The model of ``rows`` (one expectation's log ratios on the series of one frequency) on
+    the moderators ``asked`` that apply at ``frequency`` and vary among its series."""
     wanted = _moderators_at(frequency, asked)
     keep = usable(rows["log_ratio"].to_numpy(float), rows["log_ratio_se"].to_numpy(float)).keep
     rows, features = rows[keep], features[keep]
@@ -229,7 +239,9 @@ def _model(expectation, frequency, rows, features, asked, seed) -> Model:
     return model._replace(words=words(model))
 
 
-def _out_of_sample(y, se, values: pd.DataFrame, seed: int) -> OutOfSample | None:
+def _out_of_sample(
+    y: np.ndarray, se: np.ndarray, values: pd.DataFrame, seed: int
+) -> OutOfSample | None:
     """Fit on a seeded random half, predict the other: the share of held-out log ratios inside
     their 95% prediction intervals, each widened by the held-out series' own sampling
     variance (the interval is of its observed log ratio, not of its true effect), and the
@@ -241,18 +253,19 @@ def _out_of_sample(y, se, values: pd.DataFrame, seed: int) -> OutOfSample | None
         return None
     if np.linalg.matrix_rank(train.to_numpy() - train.to_numpy().mean(axis=0)) < train.shape[1]:
         return None  # collinear on the half fitted, though not on every series
-    checks = []
-    for columns in (list(values.columns), []):
-        if columns:
-            half = meta_regression(y[fitted], se[fitted], _standardised(train, train))
-            new = _standardised(values.iloc[held], train)
-        else:
-            half, new = meta_regression(y[fitted], se[fitted]), None
-        shown = predict(half, new, se[held] ** 2)
-        estimate = np.broadcast_to(shown.estimate, held.shape)
-        inside = (shown.pi_low <= y[held]) & (y[held] <= shown.pi_high)
-        checks += [float(np.mean(inside)), float(np.sqrt(np.mean((y[held] - estimate) ** 2)))]
-    return OutOfSample(len(fitted), len(held), *checks)
+    variance = se[held] ** 2
+    with_features = meta_regression(y[fitted], se[fitted], _standardised(train, train))
+    shown = predict(with_features, _standardised(values.iloc[held], train), variance)
+    pooled = predict(meta_regression(y[fitted], se[fitted]), None, variance)
+    return OutOfSample(len(fitted), len(held), *_checked(shown, y[held]),
+                       *_checked(pooled, y[held]))  # fmt: skip
+
+
+def _checked(shown: Prediction, y: np.ndarray) -> tuple[float, float]:
+    """The share of ``y`` inside the prediction intervals, and the RMSE about the estimates
+    (one estimate for all, the pooled mean's, is broadcast)."""
+    inside = (shown.pi_low <= y) & (y <= shown.pi_high)
+    return float(np.mean(inside)), float(np.sqrt(np.mean((y - shown.estimate) ** 2)))
 
 
 def _label(expectation: Expectation, frequency: int | None) -> str:
