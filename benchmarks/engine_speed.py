@@ -3,6 +3,7 @@
 float32 matmul rate measured in the same run, and an earlier engine timed beside this one.
 
     python benchmarks/engine_speed.py [--before REV | --before none] [--rounds 3] [--quick]
+                                      [--neurons 1 4 ...]
                                       [--keras-epochs N]
 
 Each engine runs in a process of its own with its source first on PYTHONPATH: this tree's,
@@ -195,13 +196,16 @@ def main() -> None:
     parser.add_argument("--before", default=BEFORE, help="git revision to time beside, or none")
     parser.add_argument("--rounds", type=int, default=3, help="warm calls per case and engine")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and epochs")
+    parser.add_argument("--neurons", type=int, nargs="*", help="only these sizes")
     parser.add_argument("--keras-epochs", type=int, default=0, help="also time Keras's loop")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # a child
     args = parser.parse_args()
     if args.serve:
         serve()
         return
-    cases = QUICK if args.quick else CASES
+    cases = [
+        c for c in (QUICK if args.quick else CASES) if c.neurons in (args.neurons or [c.neurons])
+    ]
     here = Path(__file__).resolve().parent.parent / "src"
     print(f"CPU: {cpu_name()}, {len(os.sched_getaffinity(0))} cores")
     print(FORMULA)
