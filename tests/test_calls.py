@@ -4,6 +4,7 @@ cut into several calls giving the same bits as the lanes alone."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import statelab
@@ -87,3 +88,21 @@ def test_a_group_cut_into_calls_gives_each_lane_its_bits_alone():
         np.testing.assert_array_equal(alone.forecasts_scaled[0], many.forecasts_scaled[k])
         np.testing.assert_array_equal(alone.losses[0], many.losses[k])
         np.testing.assert_array_equal(alone.weights.kernel[0], many.weights.kernel[k])
+
+
+def test_a_chunk_holds_about_the_devices_lanes():
+    """A chunk stays the unit of storage and resume, sized for the device: 40 series of 2
+    experiments x 50 repeats (100 lanes a series): 40 series a chunk (4096 // 100) on a CPU,
+    room for 1,000 (100,000 // 100) on a GPU; a slice run's chunk is at most 100 repeats
+    (4096 // 80 tasks = 51 on a CPU)."""
+    from statelab.execution import plan as plans
+
+    given = [pd.Series(100 + np.cumsum(np.random.default_rng(k).normal(1, 10, 40)),
+                       name=f"s{k}") for k in range(40)]  # fmt: skip
+    spec = statelab.Spec(epochs=1)
+    made = plans.make_plan([("a", spec, 50), ("b", spec.replace(stateful=False), 50)], given,
+                           [12] * 40, seed=1)  # fmt: skip
+    assert plans.series_per_chunk(made, CPU2) == 40
+    assert plans.series_per_chunk(made, GPU) == 1000
+    assert plans.repeats_per_chunk(made, device=CPU2) == 51
+    assert plans.repeats_per_chunk(made, device=GPU) == 100

@@ -25,6 +25,10 @@ from statelab.engine.lstm import weight_shapes
 # result does not depend on how many ran beside it.
 LANE_BLOCK = 8
 
+# A chunk (the unit of work, storage and resume) holds about this many lanes on a CPU: few
+# enough that it finishes in seconds and memory stays small, many enough to fill the cores'
+# calls. On an accelerator it holds one call's worth: a smaller chunk would starve the device.
+CPU_CHUNK_LANES = 4096
 # An accelerator's call: about this many lanes (issue 16, one H200: 0.033 ms a repeat at
 # 10^4 lanes, 0.011 ms at 10^5), and at most this many bytes of lanes' working set.
 ACCELERATOR_LANES = 100_000
@@ -65,6 +69,11 @@ def lanes_per_call(device: Device, lanes: int, weights: int) -> int:
     if device.kind == "cpu":  # every core gets a call, where there are lanes enough
         calls = max(calls, min(device.cores, lanes // CPU_SPLIT_LANES))
     return _blocks(-(-lanes // max(1, calls)))
+
+
+def lanes_per_chunk(device: Device) -> int:
+    """About how many lanes a chunk holds when its size is not given."""
+    return CPU_CHUNK_LANES if device.kind == "cpu" else ACCELERATOR_LANES
 
 
 def _blocks(lanes: int) -> int:
