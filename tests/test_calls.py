@@ -106,3 +106,12 @@ def test_a_chunk_holds_about_the_devices_lanes():
     assert plans.series_per_chunk(made, GPU) == 1000
     assert plans.repeats_per_chunk(made, device=CPU2) == 51
     assert plans.repeats_per_chunk(made, device=GPU) == 100
+
+
+def test_chunks_at_once_one_a_core_and_two_on_an_accelerator():
+    from statelab.execution.backends import InProcess
+    from statelab.execution.calls import chunks_at_once
+
+    assert chunks_at_once(Device("cpu", 16)) == 16
+    assert chunks_at_once(GPU) == 2  # one trains while the other is set up or stored
+    assert InProcess().parallel == this_device().cores  # this machine is a CPU

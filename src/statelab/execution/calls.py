@@ -76,6 +76,12 @@ def lanes_per_chunk(device: Device) -> int:
     return CPU_CHUNK_LANES if device.kind == "cpu" else ACCELERATOR_LANES
 
 
+def chunks_at_once(device: Device) -> int:
+    """Chunks a run in this process keeps going at once: one a CPU core; on an accelerator
+    two, one training while the other is set up or stored, so memory holds two calls."""
+    return device.cores if device.kind == "cpu" else 2
+
+
 def _blocks(lanes: int) -> int:
     """``lanes`` rounded up to whole blocks (at least one)."""
     return max(1, -(-lanes // LANE_BLOCK)) * LANE_BLOCK
