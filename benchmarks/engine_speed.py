@@ -1,10 +1,22 @@
-"""Seconds per 1000-epoch repeat of the study's `stateful` experiment at 1, 10, 100 and 1000
-repeats, compile time apart, beside the study's own Keras loop (TensorFlow backend).
+"""The engine's speed at neurons 1, 4, 8, 16 and 32: ms per 1000-epoch repeat of the study's
+`stateful` experiment, the FLOPs that counts and the rate achieved, beside this machine's own
+float32 matmul rate measured in the same run, and an earlier engine timed beside this one.
 
-    python benchmarks/engine_speed.py [--keras-epochs 1000] [--no-keras]
+    python benchmarks/engine_speed.py [--before REV | --before none] [--rounds 3] [--quick]
+                                      [--neurons 1 4 ...]
+                                      [--keras-epochs N]
 
-Keras runs in a process of its own; with --keras-epochs below 1000 its time is scaled up to
-1000 epochs (and says so).
+Each engine runs in a process of its own with its source first on PYTHONPATH: this tree's,
+and REV's (default BEFORE, the engine before issue 16), checked out into a temporary git
+worktree that is removed afterwards. Every case is one `statelab.run` of 1000 repeats (and
+one of a single repeat at neurons 1). Its first call compiles and runs; compile seconds are
+the first call less the best of the warm calls, so a compile longer than the run is still
+timed apart. The engines' warm calls take turns, so that a change in the machine's load
+falls on both alike. Neurons 1 runs the full 1000 epochs; larger networks run fewer epochs
+(the table says how many) and their time is scaled to 1000, which slightly overstates it
+(setting up the lanes and the forecast are scaled with it).
+
+On a shared machine the absolute figures move with the load: compare ratios within one run.
 """
 
 from __future__ import annotations
@@ -15,30 +27,134 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
-import jax
+import numpy as np
 
-import statelab
-from statelab.engine import lstm as engine
+EPOCHS = 1000  # what every figure is scaled to
+STEPS = 22  # the stateful preset: 22 training rows, batch size 1
+LAGS, BATCH = 1, 1
+BEFORE = "d77c160"  # the last commit before issue 16's engine work
 
-EPOCHS = 1000
+
+class Case(NamedTuple):
+    neurons: int
+    repeats: int
+    epochs: int  # run; scaled to EPOCHS
 
 
-def time_run(repeats: int) -> tuple[float, float]:
-    """(first call: compile + run, warm call: run) in seconds."""
-    engine.compiled.cache_clear()
-    jax.clear_caches()
+CASES = (Case(1, 1, 1000), Case(1, 1000, 1000), Case(4, 1000, 100), Case(8, 1000, 50),
+         Case(16, 1000, 20), Case(32, 1000, 10))  # fmt: skip
+QUICK = tuple(c._replace(repeats=min(c.repeats, 200), epochs=max(1, c.epochs // 5)) for c in CASES)
+
+FORMULA = """FLOPs counted per training step and lane (b rows, L lags, n units; a multiply-add is 2,
+every other arithmetic op or transcendental 1; P = 4n(L + n + 1) + n + 1 parameters):
+  forward   b (8n(L + n) + 13n + 3)    gates x W + h U + bias, 3 sigmoids, 2 tanh, cell, dense, loss
+  backward  b (8n(L + n) + 24n + 4)    gradient of the gates, of W, U, bias and of the dense layer
+  Adam      13 P                       two moments, sqrt, epsilon, step size, update"""
+
+
+def step_flops(neurons: int, lags: int = LAGS, batch: int = BATCH) -> tuple[int, int, int]:
+    """(forward, backward, Adam) FLOPs of one training step of one lane, as FORMULA says."""
+    n, parameters = neurons, 4 * neurons * (lags + neurons + 1) + neurons + 1
+    return (batch * (8 * n * (lags + n) + 13 * n + 3), batch * (8 * n * (lags + n) + 24 * n + 4),
+            13 * parameters)  # fmt: skip
+
+
+def repeat_flops(neurons: int) -> int:
+    """FLOPs of one 1000-epoch repeat."""
+    return sum(step_flops(neurons)) * STEPS * EPOCHS
+
+
+def _seconds(call) -> float:
     started = time.perf_counter()
-    statelab.run("stateful", repeats=repeats, epochs=EPOCHS)
-    first = time.perf_counter() - started
-    started = time.perf_counter()
-    statelab.run("stateful", repeats=repeats, epochs=EPOCHS)
-    return first, time.perf_counter() - started
+    call()
+    return time.perf_counter() - started
+
+
+def matmul_gflops(size: int = 2048, tries: int = 5) -> dict[str, float]:
+    """This machine's float32 matmul rate, every core, by NumPy's BLAS and by JAX: the best of
+    a few tries of a (size x size) product, large enough to run at the BLAS's full speed."""
+    import jax
+    import jax.numpy as jnp
+
+    a = np.random.default_rng(0).standard_normal((size, size), np.float32)
+    product, on_device = jax.jit(jnp.matmul), jax.device_put(a)
+    jax.block_until_ready(product(on_device, on_device))
+    calls = {"numpy": lambda: a @ a,
+             "jax": lambda: jax.block_until_ready(product(on_device, on_device))}  # fmt: skip
+    return {name: 2 * size**3 / min(_seconds(call) for _ in range(tries)) / 1e9
+            for name, call in calls.items()}  # fmt: skip
+
+
+def serve() -> None:
+    """The child process: for each case read from stdin, time one `statelab.run` of it (the
+    statelab first on sys.path) and print its wall seconds as one JSON line."""
+    import jax
+
+    import statelab
+
+    print(json.dumps(str(jax.devices()[0])), flush=True)
+    for line in sys.stdin:
+        case = Case(*json.loads(line))
+        seconds = _seconds(lambda c=case: statelab.run("stateful", repeats=c.repeats,
+                                                        epochs=c.epochs, neurons=c.neurons))  # fmt: skip
+        print(json.dumps(seconds), flush=True)
+
+
+class Engine:
+    """A child process running :func:`serve` with ``source`` (a src folder) as its statelab."""
+
+    def __init__(self, source: Path) -> None:
+        env = dict(os.environ, PYTHONPATH=str(source), STATELAB_COMPILATION_CACHE="0")
+        self.process = subprocess.Popen([sys.executable, __file__, "--serve"], env=env,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+        self.device = self._answer()
+
+    def _answer(self):
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"an engine's process ended early (exit {self.process.wait()})")
+        return json.loads(line)
+
+    def seconds(self, case: Case) -> float:
+        self.process.stdin.write(json.dumps(list(case)) + "\n")
+        self.process.stdin.flush()
+        return self._answer()
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
+
+
+class Timed(NamedTuple):
+    compile_s: float  # the first call less the best warm one
+    run_s: float  # the best warm call
+
+
+def measure(engines: dict[str, Engine], case: Case, rounds: int) -> dict[str, Timed]:
+    """One case on every engine: a first call each, then ``rounds`` warm calls taking turns."""
+    first = {name: engine.seconds(case) for name, engine in engines.items()}
+    warm: dict[str, list[float]] = {name: [] for name in engines}
+    for _ in range(rounds):
+        for name, engine in engines.items():
+            warm[name].append(engine.seconds(case))
+    return {name: Timed(first[name] - min(warm[name]), min(warm[name])) for name in engines}
+
+
+def worktree(revision: str, folder: Path) -> Path:
+    """A checkout of ``revision`` of this repository in ``folder``: its src folder."""
+    repository = Path(__file__).resolve().parent.parent
+    subprocess.run(["git", "-C", str(repository), "worktree", "add", "--detach", "--quiet",
+                    str(folder), revision], check=True)  # fmt: skip
+    return folder / "src"
 
 
 def keras_seconds(epochs: int) -> dict | None:
+    """The study's own Keras loop (TensorFlow) for one repeat, in a process of its own."""
     script = Path(__file__).with_name("keras_study_loop.py")
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
     process = subprocess.run(
@@ -50,37 +166,88 @@ def keras_seconds(epochs: int) -> dict | None:
     return json.loads(process.stdout.strip().splitlines()[-1])
 
 
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def row(case: Case, timed: dict[str, Timed], matmul: float) -> str:
+    """One case's line of the table: per engine compile s, ms a repeat, GFLOP/s, % of matmul;
+    then, with two engines, the first's time over the second's."""
+    cells, times = [f"{case.neurons:>7} {case.repeats:>7} {case.epochs:>6} "
+                    f"{repeat_flops(case.neurons) / 1e6:>9.1f}"], []  # fmt: skip
+    for one in timed.values():
+        ms = one.run_s / case.repeats * EPOCHS / case.epochs * 1e3
+        rate = repeat_flops(case.neurons) / (ms / 1e3) / 1e9
+        times.append(ms)
+        cells.append(f"{one.compile_s:>10.2f} {ms:>9.3f} {rate:>7.2f} {100 * rate / matmul:>5.1f}")
+    if len(times) == 2:
+        cells.append(f"{times[0] / times[1]:>7.2f}x")
+    return " | ".join(cells)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keras-epochs", type=int, default=EPOCHS)
-    parser.add_argument("--no-keras", action="store_true")
-    parser.add_argument("--repeats", type=int, nargs="*", default=[1, 10, 100, 1000])
+    parser.add_argument("--before", default=BEFORE, help="git revision to time beside, or none")
+    parser.add_argument("--rounds", type=int, default=3, help="warm calls per case and engine")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and epochs")
+    parser.add_argument("--neurons", type=int, nargs="*", help="only these sizes")
+    parser.add_argument("--keras-epochs", type=int, default=0, help="also time Keras's loop")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # a child
     args = parser.parse_args()
-    print(
-        f"device: {jax.devices()[0]} ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
-    )
-    print(f"jax {jax.__version__}; stateful preset, {EPOCHS} epochs x 22 steps per repeat")
-    print(f"{'repeats':>8} {'compile s':>10} {'run s':>8} {'ms/repeat':>10}")
-    single = None
-    for repeats in args.repeats:
-        first, warm = time_run(repeats)
-        per_repeat = warm / repeats
-        single = per_repeat if repeats == 1 else single
-        print(f"{repeats:>8} {first - warm:>10.2f} {warm:>8.3f} {per_repeat * 1e3:>10.3f}")
-        last_per_repeat = per_repeat
-    if args.no_keras:
+    if args.serve:
+        serve()
         return
-    keras = keras_seconds(args.keras_epochs)
-    if keras is None:
-        return
-    per_1000 = keras["seconds"] * EPOCHS / keras["epochs"]
-    scaled = "" if keras["epochs"] == EPOCHS else f" (measured {keras['epochs']} epochs, scaled)"
-    print(f"Keras {keras['keras']} (TensorFlow) study loop: {per_1000:.1f} s per repeat{scaled}")
-    if single is not None:
-        print(f"ratio Keras / statelab, 1 repeat: {per_1000 / single:,.0f}x")
+    cases = [
+        c for c in (QUICK if args.quick else CASES) if c.neurons in (args.neurons or [c.neurons])
+    ]
+    here = Path(__file__).resolve().parent.parent / "src"
+    print(f"CPU: {cpu_name()}, {len(os.sched_getaffinity(0))} cores")
+    print(FORMULA)
+    print("FLOP per step and lane (forward, backward, Adam):",
+          ", ".join(f"n={n}: {step_flops(n)}" for n in sorted({c.neurons for c in cases})))  # fmt: skip
+    rates = [matmul_gflops()]
+    timed: list[dict[str, Timed]] = []
+    with tempfile.TemporaryDirectory(prefix="statelab-before-") as folder:
+        engines = {}
+        try:
+            if args.before.lower() != "none":
+                engines[args.before] = Engine(worktree(args.before, Path(folder) / "tree"))
+            engines["now"] = Engine(here)
+            timed = [measure(engines, case, args.rounds) for case in cases]
+        finally:
+            for engine in engines.values():
+                engine.close()
+            if args.before.lower() != "none":
+                subprocess.run(["git", "-C", str(here.parent), "worktree", "remove", "--force",
+                                str(Path(folder) / "tree")], check=False)  # fmt: skip
+    rates.append(matmul_gflops())
+    matmul = max(max(r.values()) for r in rates)
+    print("devices: " + ", ".join(f"{name} {e.device}" for name, e in engines.items()))
+    print("float32 matmul GFLOP/s, every core (before the engines; after): " + "; ".join(
+        ", ".join(f"{k} {v:.1f}" for k, v in r.items()) for r in rates))  # fmt: skip
+    print(f"% mm: the engine's GFLOP/s over the best of these, {matmul:.1f}")
     print(
-        f"ratio Keras / statelab per repeat at {args.repeats[-1]} repeats: {per_1000 / last_per_repeat:,.0f}x"
+        f"ms/repeat: per {EPOCHS}-epoch repeat ({STEPS} steps an epoch), the best of "
+        f"{args.rounds} warm calls, scaled from the epochs run; compile s: first call less that"
     )
+    columns = f"{'compile s':>10} {'ms/repeat':>9} {'GFLOP/s':>7} {'% mm':>5}"
+    print(" " * 32 + "".join(f" | {name[:34]:<34}" for name in engines))
+    print(f"{'neurons':>7} {'repeats':>7} {'epochs':>6} {'MFLOP/rep':>9}"
+          + f" | {columns}" * len(engines) + (" | speed-up" if len(engines) == 2 else ""))  # fmt: skip
+    for case, one in zip(cases, timed, strict=True):
+        print(row(case, one, matmul))
+    if args.keras_epochs:
+        keras = keras_seconds(args.keras_epochs)
+        if keras is not None:
+            per_1000 = keras["seconds"] * EPOCHS / keras["epochs"]
+            print(f"Keras {keras['keras']} (TensorFlow) study loop, one repeat: {per_1000:.1f} s "
+                  f"per {EPOCHS} epochs (measured {keras['epochs']})")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -4,11 +4,13 @@ Keras 3's JAX backend does not carry LSTM state inside fit() or predict(), so th
 reference must be TensorFlow's. Run as a script in its own process (TensorFlow and
 JAX each want the process to themselves):
 
-    KERAS_BACKEND=tensorflow python tests/keras_reference.py IN.npz OUT.npz
+    KERAS_BACKEND=tensorflow python tests/keras_reference.py IN.npz OUT.npz [IN OUT ...]
 
-IN.npz holds train_x (R, L), train_y (R,), test_x (T, L), the five Keras-layout weight
-arrays, ``epochs`` and ``batch_size``. OUT.npz gets, per regime, the (T,) forecasts
-in scaled units and the trained weights.
+Each IN.npz holds train_x (R, L), train_y (R,), test_x (T, L), the five Keras-layout weight
+arrays (their shapes give the lags and units), ``epochs``, ``batch_size`` and
+``partial_batch`` (the batch size of the regime whose last batch is partial). Its OUT.npz
+gets, per regime, the (T,) forecasts in scaled units and the trained weights. Several pairs
+share one process, so TensorFlow starts once.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ REGIMES = (
     "stateful_noreset",
     "stateful_reset_test",
     "keras2017_stateful",
-    "stateless_batch5",  # 22 rows in batches of 5: a partial last batch of 2
+    "stateless_partial_batch",  # e.g. 22 rows in batches of 5: a partial last batch of 2
 )
 
 
@@ -63,8 +65,8 @@ def run(regime: str, arrays) -> dict[str, np.ndarray]:
     train_y = arrays["train_y"]
     epochs, batch_size = int(arrays["epochs"]), int(arrays["batch_size"])
     stateful = not regime.startswith("stateless")
-    if regime == "stateless_batch5":
-        batch_size = 5
+    if regime == "stateless_partial_batch":
+        batch_size = int(arrays["partial_batch"])
     model, lstm = build(
         keras,
         arrays,
@@ -97,18 +99,19 @@ def run(regime: str, arrays) -> dict[str, np.ndarray]:
     }
 
 
-def main(source: str, target: str) -> None:
+def main(pairs: list[str]) -> None:
     import keras
 
-    arrays = dict(np.load(source))
-    out = {
-        "keras_version": np.asarray(keras.__version__),
-        "backend": np.asarray(keras.backend.backend()),
-    }
-    for regime in REGIMES:
-        out.update(run(regime, arrays))
-    np.savez(target, **out)
+    for source, target in zip(pairs[::2], pairs[1::2], strict=True):
+        arrays = dict(np.load(source))
+        out = {
+            "keras_version": np.asarray(keras.__version__),
+            "backend": np.asarray(keras.backend.backend()),
+        }
+        for regime in REGIMES:
+            out.update(run(regime, arrays))
+        np.savez(target, **out)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1:])

@@ -21,6 +21,15 @@ def test_shampoo_is_the_study_series():
     assert list(series) == [float(v) for v in study.split()]
 
 
+def test_shampoo_gives_every_caller_its_own_copy():
+    """Read once a process: a caller that changes its series changes no one else's."""
+    first = statelab.shampoo()
+    first.iloc[0] = -1.0
+    first.index.name = "changed"
+    again = statelab.shampoo()
+    assert again.iloc[0] == 266.0 and again.index.name == "month"
+
+
 def test_the_study_split():
     dataset = prepare(statelab.shampoo(), statelab.Spec())
     assert dataset.train_x.shape == (22, 1) and dataset.test_x.shape == (12, 1)

@@ -1,10 +1,11 @@
 """Keras's Adam, both moment forms, against the formulas written out in NumPy float32."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from statelab.engine.optim import keras_adam
+from statelab.engine.optim import bias_correction, keras_adam
 
 
 def reference(gradients, lr, b1, b2, eps, keras2):
@@ -51,3 +52,18 @@ def test_epsilon_sits_outside_the_square_root():
     alpha = np.sqrt(1 - 0.999) / (1 - 0.9)
     expected = -alpha * (0.1 * 1e-3) / (np.sqrt(0.001 * 1e-6) + 1e-3)
     assert float(update) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize(("b1", "b2"), [(0.9, 0.999), (0.5, 0.99)])
+def test_the_bias_correction_tables_are_pow_at_every_step(b1, b2):
+    """Keras's step size factor sqrt(1 - b2^t) / (1 - b1^t), computed with float32 pow at
+    every step as Keras (and this engine, before the tables) computes it, equals the tables'
+    bit for bit, up to three times the tables' length: past their end it no longer changes."""
+    table = bias_correction(b1, b2)
+    steps = np.arange(1, 3 * len(table.root))
+    step = jnp.asarray(steps, jnp.float32)
+    with_pow = jax.jit(lambda t: 0.001 * jnp.sqrt(1 - b2**t) / (1 - b1**t))(step)
+    clipped = np.minimum(steps, len(table.root) - 1)
+    from_tables = np.float32(0.001) * table.root[clipped] / table.denominator[clipped]
+    np.testing.assert_array_equal(np.asarray(with_pow), from_tables)
+    assert table.root[-1] == table.denominator[-1] == 1.0

@@ -13,17 +13,36 @@ what is computed:
 - ``xla_cpu_disable_loop_unrolling``: with it, LLVM keeps the loop over the lanes a
   loop and vectorises it; unrolled, a block of 8 lanes became scalar code.
 
-Appended to ``XLA_FLAGS`` only when it sets no ``xla_backend_extra_options`` of its own
-and ``STATELAB_XLA_OPTIONS`` is not ``0`` (the opt-out for a process whose other JAX work
+And one of XLA's debug options, ``xla_cpu_copy_insertion_use_region_analysis``: a finer
+analysis of which buffers a loop may update in place. It made a training step of LSTM(1)
+1.3 to 1.4 times faster, with the same results. Set only with jaxlib 0.5 or later: an older
+XLA may not know it, and XLA ends the process on a flag it does not know.
+
+Each is appended to ``XLA_FLAGS`` only when it does not set that flag itself, and only
+when ``STATELAB_XLA_OPTIONS`` is not ``0`` (the opt-out for a process whose other JAX work
 should keep XLA's defaults),
 and only takes effect if JAX's CPU backend has not started yet (importing ``jax`` first is
 fine; running JAX code first is not, and leaves the engine correct but slower).
 """
 
 import os
+from importlib import metadata
 
 OPTIONS = "xla_cpu_small_while_loop_byte_threshold=1000000000,xla_cpu_disable_loop_unrolling"
+FLAGS = {"xla_backend_extra_options": OPTIONS}
+
+
+def _jaxlib() -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in metadata.version("jaxlib").split(".")[:2])
+    except (metadata.PackageNotFoundError, ValueError):
+        return (0,)
+
+
+if _jaxlib() >= (0, 5):
+    FLAGS["xla_cpu_copy_insertion_use_region_analysis"] = "true"
 
 _flags = os.environ.get("XLA_FLAGS", "")
-if os.environ.get("STATELAB_XLA_OPTIONS", "1") != "0" and "xla_backend_extra_options" not in _flags:
-    os.environ["XLA_FLAGS"] = f"{_flags} --xla_backend_extra_options={OPTIONS}".strip()
+if os.environ.get("STATELAB_XLA_OPTIONS", "1") != "0":
+    _added = [f"--{name}={value}" for name, value in FLAGS.items() if name not in _flags]
+    os.environ["XLA_FLAGS"] = " ".join([_flags, *_added]).strip()

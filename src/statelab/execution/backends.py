@@ -20,6 +20,7 @@ from typing import Protocol
 
 from statelab.errors import StatelabError
 from statelab.execution import cache
+from statelab.execution.calls import chunks_at_once, this_device
 from statelab.execution.results import Results
 from statelab.execution.runner import ProgressCallback, Task, run_tasks
 
@@ -46,15 +47,15 @@ class Backend(Protocol):
 
 class InProcess:
     """Chunks in this process, results in the chunks' order. ``parallel`` chunks run at a
-    time (default: the cores this process may use): a chunk's compiled calls already run
-    side by side, but its last, largest call leaves the other cores idle until it ends,
-    and the next chunk fills them. One at a time, ``progress`` hears every segment of
-    epochs."""
+    time (default: statelab.execution.calls.chunks_at_once, the cores this process may use
+    on a CPU): a chunk's compiled calls already run side by side, but its last, largest call
+    leaves the other cores idle until it ends, and the next chunk fills them. One at a time,
+    ``progress`` hears every segment of epochs."""
 
     def __init__(self, progress: ProgressCallback | None = None,
                  parallel: int | None = None) -> None:  # fmt: skip
         self.progress = progress
-        self.parallel = parallel or len(os.sched_getaffinity(0))
+        self.parallel = parallel or chunks_at_once(this_device())
 
     def run(self, chunks: Sequence[Chunk], seed: int) -> Iterator[list[Results]]:
         if self.parallel <= 1:

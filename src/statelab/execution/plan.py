@@ -13,6 +13,7 @@ import pandas as pd
 
 from statelab.errors import StatelabError
 from statelab.execution import buckets
+from statelab.execution.calls import Device, lanes_per_chunk, this_device
 from statelab.execution.runner import (
     MAX_REPEATS,
     Task,
@@ -23,9 +24,6 @@ from statelab.execution.runner import (
 )
 from statelab.spec import Spec, check_seed
 
-# A chunk holds about this many lanes unless told otherwise: few enough that a chunk finishes
-# in seconds and memory stays small, many enough to fill the compiled calls.
-LANES_PER_CHUNK = 4096
 # The most repeats (lanes) one command may plan: each is held as an index until it runs,
 # and a typo (--repeats 1000000 on a slice of 645 series) must be refused, not allocated.
 MAX_PLANNED = 50_000_000
@@ -213,18 +211,20 @@ def check_chunk(size: int, option: str = "--chunk") -> None:
         )
 
 
-def repeats_per_chunk(plan: Plan, most: int = 100) -> int:
+def repeats_per_chunk(plan: Plan, most: int = 100, device: Device | None = None) -> int:
     """Repeat indices per chunk when every series shares each chunk (a run over a slice):
-    about LANES_PER_CHUNK lanes a chunk, at most ``most``."""
-    return max(1, min(most, LANES_PER_CHUNK // max(1, len(plan.tasks))))
+    about the device's lanes a chunk (statelab.execution.calls.lanes_per_chunk), at most
+    ``most``."""
+    lanes = lanes_per_chunk(device or this_device())
+    return max(1, min(most, lanes // max(1, len(plan.tasks))))
 
 
-def series_per_chunk(plan: Plan) -> int:
+def series_per_chunk(plan: Plan, device: Device | None = None) -> int:
     """Series per chunk when a chunk holds every repeat of every experiment on a block of
-    series (generalise): about LANES_PER_CHUNK lanes a chunk, so a chunk finishes in seconds
+    series (generalise): about the device's lanes a chunk, so a chunk finishes in seconds
     and a finished chunk is finished series."""
     lanes = plan.planned // max(1, len(plan.series))  # a series' lanes
-    return max(1, LANES_PER_CHUNK // max(1, lanes))
+    return max(1, lanes_per_chunk(device or this_device()) // max(1, lanes))
 
 
 def chunks(tasks: Sequence[Task], size: int, series: int | None = None) -> list[tuple[Task, ...]]:

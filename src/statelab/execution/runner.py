@@ -1,13 +1,13 @@
 """Tasks (an experiment's repeats on one series) -> engine lanes -> results.
 
-Lanes whose shapes agree (and whose epoch counts agree) run in one compiled,
-vectorised call, whatever experiment or series they belong to; the loop here is over
-such groups and over segments of epochs (for progress), never over repeats or steps.
+Lanes whose shapes agree (and whose epoch counts agree) run in one compiled, vectorised
+program, whatever experiment or series they belong to, in calls of as many lanes as the
+device wants (statelab.execution.calls), side by side on a CPU's cores; the loop here is
+over such calls and over segments of epochs (for progress), never over repeats or steps.
 """
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -24,6 +24,7 @@ from statelab.data.series import data_hash
 from statelab.engine import lstm as engine
 from statelab.errors import StatelabError
 from statelab.execution import cache, interrupts
+from statelab.execution.calls import LANE_BLOCK, lanes_per_call, this_device, weight_count
 from statelab.execution.evaluate import mase, persistence_rmse, rmse
 from statelab.execution.results import Provenance, Results, Timings, code_version, versions
 from statelab.spec import Spec, check_seed
@@ -31,12 +32,6 @@ from statelab.spec import Spec, check_seed
 WEIGHT_NAMES = engine.LSTMWeights._fields
 # The most repeats one call takes: lanes cost memory up front, so a typo is refused first.
 MAX_REPEATS = 1_000_000
-
-# Lanes run in whole blocks. XLA's CPU code handles the elements of a vector in SIMD
-# registers and a ragged remainder one by one, and its tanh and exp differ in the last
-# bit between the two paths; padding keeps every lane on the SIMD path, so a repeat's
-# result does not depend on how many ran beside it.
-LANE_BLOCK = 8
 
 # Lanes from which a call's shuffling lanes run in a call of their own (see run_tasks).
 SHUFFLE_APART_LANES = 256
@@ -224,10 +219,11 @@ def compile_calls(keys: Sequence[tuple[engine.Shape, int, int]]) -> dict[tuple, 
     every core): (shape, epochs per segment, lanes) each -> its compile :class:`Timings`.
     The calls' compile seconds add up to the wall time of the whole, each call's share in
     proportion to its own time, so sums over calls stay wall times."""
-    unique = list(dict.fromkeys(keys))
+    unique = [key for key in dict.fromkeys(keys) if key not in _COMPILED]
     started = time.perf_counter()
     with ThreadPoolExecutor(max(1, len(unique))) as pool:
         own = dict(zip(unique, pool.map(_compile, unique), strict=True))
+    own.update((key, Timings()) for key in keys if key not in own)  # compiled before
     wall, total = time.perf_counter() - started, sum(t.compile_s for t in own.values())
     return {
         key: t._replace(compile_s=wall * t.compile_s / total if total else 0.0)
@@ -360,8 +356,9 @@ def run_tasks(
     progress: ProgressCallback | None = None,
     segments: int = 1,
 ) -> list[Results]:
-    """Run every task's repeats; tasks whose shapes agree share one compiled call, whatever
-    experiment or series they belong to. Returns a :class:`Results` per task, in order."""
+    """Run every task's repeats; tasks whose shapes agree share one compiled program, whatever
+    experiment or series they belong to, in calls of as many lanes as the device wants
+    (statelab.execution.calls). Returns a :class:`Results` per task, in order."""
     check_seed(seed)
     check_unique(tasks, by_settings=True)
     if not tasks:
@@ -382,68 +379,81 @@ def run_tasks(
         group = groups.setdefault(key, _Group(shape, one.spec.epochs, []))
         group.members.append(position)
 
+    device = this_device()
     made = ((versions(),), (str(jax.devices()[0]),))
+    work = list(groups.values())
+    sizes = [sum(len(tasks[i].repeats) for i in g.members) for g in work]
     keys = [
         (g.shape, segment_length(g.epochs, segments),
-         -(-sum(len(tasks[i].repeats) for i in g.members) // LANE_BLOCK) * LANE_BLOCK)
-        for g in groups.values()
+         lanes_per_call(device, size, weight_count(g.shape.lags, g.shape.neurons)))
+        for g, size in zip(work, sizes, strict=True)
     ]  # fmt: skip
     compiled = compile_calls(keys)
-    results: list[Results | None] = [None] * len(tasks)
+    stacked = [_group_lanes(tasks, g, seed, initial_weights) for g in work]
+    calls = [(k, start) for k, (key, size) in enumerate(zip(keys, sizes, strict=True))
+             for start in range(0, size, key[2])]  # fmt: skip
+    # Progress follows one call of the largest group.
+    largest = max(range(len(work)), key=lambda k: sizes[k] * work[k].shape.train_rows)
 
-    def run_group(key, group: _Group, report: ProgressCallback | None, first: bool) -> None:
-        members = [tasks[i] for i in group.members]
-        drawn = draw(seed, [t.spec for t in members], [t.repeats for t in members])
-        offsets = np.cumsum([0] + [len(t.repeats) for t in members])
-        lanes = [
-            _lanes(t.spec, t.dataset, seed, t.repeats, initial_weights, compiled_rows(t),
-                   jax.tree.map(lambda a, k=k, o=offsets: a[o[k] : o[k + 1]], drawn))
-            for k, t in enumerate(members)
-        ]  # fmt: skip
-        stacked = jax.tree.map(lambda *parts: np.concatenate(parts, axis=-1), *lanes)
-        stacked = pad_lanes(stacked, LANE_BLOCK)
+    def run_call(k: int, start: int):
+        key, group = keys[k], work[k]
+        count = key[2]
+        part = jax.tree.map(lambda a: a[..., start : start + count], stacked[k])
+        part = pad_lanes(part, count)
+        report = progress if (k, start) == (largest, 0) else None
         carry, losses, forecast, _, timings = run_lanes(
-            group.shape, group.epochs, stacked, report, segments
+            group.shape, group.epochs, part, report, segments
         )
-        if first:  # compiled before any call ran; calls of one program count it once
-            timings += compiled[key]
-        host = jax.device_get(
-            engine.lanes_first((carry.weights, losses, forecast.forecasts_scaled))
-        )
+        return jax.device_get((carry.weights, losses, forecast.forecasts_scaled)), timings
+
+    done = _run_side_by_side(run_call, calls, device.cores)
+    results: list[Results | None] = [None] * len(tasks)
+    for k, (key, group) in enumerate(zip(keys, work, strict=True)):
+        mine = [done[c] for c, (group_index, _) in enumerate(calls) if group_index == k]
+        host = jax.tree.map(lambda *parts: np.concatenate(parts, axis=-1), *(o for o, _ in mine))
+        timings = sum((t for _, t in mine), Timings())
+        # Compiled before any call ran: the groups of one program count it once.
+        timings += compiled[key] if keys.index(key) == k else Timings()
         provenance = Provenance(
-            *made, timings, lanes=stacked.learning_rate.shape[0], call=uuid.uuid4().hex,
-            code=code_version(),
-        )  # fmt: skip
+            *made, timings, lanes=len(mine) * key[2], call=uuid.uuid4().hex, code=code_version()
+        )
+        weights, losses, scaled = engine.lanes_first(host)
+        offsets = np.cumsum([0] + [len(tasks[i].repeats) for i in group.members])
         for slot, i in enumerate(group.members):
             part = slice(offsets[slot], offsets[slot + 1])
-            weights, lane_losses, scaled = jax.tree.map(
-                lambda a, part=part: np.asarray(a[part]), host
-            )
-            results[i] = _results(tasks[i], seed, weights, lane_losses, scaled, provenance)
+            results[i] = _results(tasks[i], seed, jax.tree.map(lambda a, p=part: a[p], weights),
+                                  losses[part], scaled[part], provenance)  # fmt: skip
+    return results
 
-    # One compiled call runs on one core (XLA's CPU loop is sequential), so the calls run side
-    # by side, as many at a time as there are cores; progress follows the largest.
-    work = [(key, group) for key, group in zip(keys, groups.values(), strict=True)]
-    largest = max(range(len(work)), key=lambda k: _group_work(tasks, work[k][1]))
-    pool = ThreadPoolExecutor(max(1, min(len(work), len(os.sched_getaffinity(0)))))
+
+def _group_lanes(tasks: Sequence[Task], group: _Group, seed: int, initial_weights):
+    """The lanes of a group's tasks, side by side (lane axis last)."""
+    members = [tasks[i] for i in group.members]
+    drawn = draw(seed, [t.spec for t in members], [t.repeats for t in members])
+    offsets = np.cumsum([0] + [len(t.repeats) for t in members])
+    lanes = [
+        _lanes(t.spec, t.dataset, seed, t.repeats, initial_weights, compiled_rows(t),
+               jax.tree.map(lambda a, k=k, o=offsets: a[o[k] : o[k + 1]], drawn))
+        for k, t in enumerate(members)
+    ]  # fmt: skip
+    return jax.tree.map(lambda *parts: np.concatenate(parts, axis=-1), *lanes)
+
+
+def _run_side_by_side(run: Callable, calls: Sequence[tuple], cores: int) -> list:
+    """``run(*call)`` for every call, as many at a time as there are cores (one compiled call
+    runs on one core: XLA's CPU loop is sequential); the results in the calls' order. One
+    call runs in this thread."""
+    if len(calls) == 1:
+        return [run(*calls[0])]
+    pool = ThreadPoolExecutor(max(1, min(len(calls), cores)))
     try:
-        futures = [
-            pool.submit(run_group, key, group, progress if k == largest else None,
-                        keys.index(key) == k)
-            for k, (key, group) in enumerate(work)
-        ]  # fmt: skip
-        for finished in futures:
-            finished.result()
+        futures = [pool.submit(run, *call) for call in calls]
+        done = [finished.result() for finished in futures]
     except BaseException:  # Ctrl-C or a failed call: start nothing more, wait for nothing
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
-    return results
-
-
-def _group_work(tasks: Sequence[Task], group: _Group) -> int:
-    """A call's training work: lanes x compiled training rows (per epoch)."""
-    return sum(len(tasks[i].repeats) for i in group.members) * group.shape.train_rows
+    return done
 
 
 def check_unique(tasks: Sequence[Task], *, by_settings: bool = False) -> None:
