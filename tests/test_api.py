@@ -6,7 +6,6 @@ same whether it runs alone or among many."""
 from __future__ import annotations
 
 import tempfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -159,15 +158,13 @@ def test_common_random_numbers_across_presets_but_not_for_the_a_vs_a_twin():
 # --- The studies from a notebook: typed results, no files ----------------------------------
 
 
-def temporary_stores() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("statelab-*")}
-
-
 def test_a_notebook_reads_the_generalisations_verdicts_and_nothing_is_written(
     tmp_path, monkeypatch
 ):
-    monkeypatch.chdir(tmp_path)
-    before = temporary_stores()
+    work, temporary = tmp_path / "work", tmp_path / "tmp"
+    work.mkdir(), temporary.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))  # where the store goes
     settings = statelab.GeneraliseSettings(
         "m3:N1402,m3:N1403", repeats=3, setup=statelab.Setup(epochs=3)
     )
@@ -181,8 +178,8 @@ def test_a_notebook_reads_the_generalisations_verdicts_and_nothing_is_written(
     assert set(result.per_series["series"]) == {"m3:N1402", "m3:N1403"}
     assert result.answer[0].startswith("On 2 series of m3:N1402,m3:N1403 (3 repeats")
     assert outcome.files == () and outcome.filled.run == 3 * 11 * 3  # Shampoo runs beside
-    assert list(tmp_path.iterdir()) == []  # nothing in the working folder
-    assert temporary_stores() == before  # and the temporary store is gone
+    assert list(work.iterdir()) == []  # nothing in the working folder
+    assert list(temporary.iterdir()) == []  # and the temporary store is gone
 
 
 def test_a_notebook_reproduces_the_study_without_files_and_the_same_as_the_command(tmp_path):
