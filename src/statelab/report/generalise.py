@@ -15,7 +15,6 @@ import pandas as pd
 
 from statelab import layout, records
 from statelab.report.toolkit import (
-    Damaged,
     badge,
     damaged,
     folded,
@@ -27,7 +26,7 @@ from statelab.report.toolkit import (
     p_phrase,
     page,
     read_csv,
-    read_json,
+    read_record,
     read_table,
     settings_tables,
     shown_value,
@@ -52,18 +51,9 @@ REFERENCE_COLUMNS = [("log ratio", "log_ratio", False), ("Holm p", "holm_p", Tru
 RATIOS = {e.key: f"{e.better}/{e.worse}" for e in EXPECTATIONS}
 
 
-def check_record(record: object) -> None:
-    """Raise Damaged naming the first field of generalise.json the page cannot use: read
-    through the model its writer checked (statelab.records.GeneraliseRecord)."""
-    try:
-        records.check(records.GeneraliseRecord, record)
-    except records.RecordMismatch as error:
-        raise Damaged(str(error)) from None
-
-
-def read_record(folder: Path) -> dict:
-    """generalise.json, checked for every field the page uses."""
-    return read_json(folder, layout.GENERALISE_JSON, check_record, COMMAND)
+def read_generalisation(folder: Path) -> dict:
+    """generalise.json, read through its model (statelab.records.GeneraliseRecord)."""
+    return read_record(folder, layout.GENERALISE_JSON, records.GeneraliseRecord, COMMAND)
 
 
 def read_across(folder: Path) -> pd.DataFrame:
@@ -257,7 +247,7 @@ def settings_section(record: dict) -> str:
 
 def build(folder: Path) -> str:
     """The page of a folder written by `statelab generalise`."""
-    record = read_record(folder)
+    record = read_generalisation(folder)
     across = read_across(folder)
     return page(
         "statelab: does the study generalise?",

@@ -15,14 +15,13 @@ import pandas as pd
 
 from statelab import layout, records
 from statelab.report.toolkit import (
-    Damaged,
     badge,
     folded,
     html_table,
     image,
     p_cell,
     page,
-    read_json,
+    read_record,
     read_table,
     shown_value,
     span_of,
@@ -36,15 +35,6 @@ from statelab.stats import EXPECTATIONS
 COMMAND = "generalise --vary FACTOR=LEVELS"
 NEEDED = (layout.VARY_JSON, layout.VARY_LEVELS, layout.VARY_TRENDS, layout.VARY_VERDICTS_PLOT)
 CLAIMS = {e.key: e.claim for e in EXPECTATIONS}
-
-
-def check_record(record: object) -> None:
-    """Raise Damaged naming the first field of vary.json the page cannot use: read through
-    the model its writer checked (statelab.records.VaryRecord)."""
-    try:
-        records.check(records.VaryRecord, record)
-    except records.RecordMismatch as error:
-        raise Damaged(str(error)) from None
 
 
 def factor_section(levels: pd.DataFrame, trends: pd.DataFrame, factor: str) -> str:
@@ -91,7 +81,7 @@ def in_words(levels: pd.DataFrame, factor: str) -> str:
 
 def build(folder: Path) -> str:
     """The page of a folder written by `statelab generalise --vary`."""
-    record = read_json(folder, layout.VARY_JSON, check_record, COMMAND)
+    record = read_record(folder, layout.VARY_JSON, records.VaryRecord, COMMAND)
     levels = read_table(folder, layout.VARY_LEVELS_TABLE, COMMAND)
     trends = read_table(folder, layout.VARY_TRENDS_TABLE, COMMAND)
     factors = list(dict.fromkeys(levels["factor"]))

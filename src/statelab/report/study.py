@@ -15,7 +15,6 @@ import pandas as pd
 
 from statelab import layout, records
 from statelab.report.toolkit import (
-    Damaged,
     badge,
     cell,
     folded,
@@ -25,7 +24,7 @@ from statelab.report.toolkit import (
     p_cell,
     page,
     read_csv,
-    read_json,
+    read_record,
     read_table,
     settings_tables,
     shown_value,
@@ -61,18 +60,9 @@ TESTS = (
 P_VALUES = {"welch_p", "mann_whitney_p", "wilcoxon_p", "holm_p", "holm_equivalence_p"}
 
 
-def check_study(study: object) -> None:
-    """Raise Damaged naming the first field of study.json the page cannot use: study.json is
-    read through the model its writer checked (statelab.records.StudyRecord)."""
-    try:
-        records.check(records.StudyRecord, study)
-    except records.RecordMismatch as error:
-        raise Damaged(str(error)) from None
-
-
 def read_study(folder: Path) -> dict:
-    """study.json, checked for every field the page uses."""
-    return read_json(folder, layout.STUDY_JSON, check_study, COMMAND)
+    """study.json, read through its model (statelab.records.StudyRecord)."""
+    return read_record(folder, layout.STUDY_JSON, records.StudyRecord, COMMAND)
 
 
 def read_verdicts(folder: Path) -> pd.DataFrame:

@@ -13,13 +13,13 @@ import base64
 import json
 import math
 import numbers
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from html import escape
 from pathlib import Path
 
 import pandas as pd
 
-from statelab import layout
+from statelab import layout, records
 from statelab.errors import StatelabError
 from statelab.files import shown
 
@@ -79,10 +79,6 @@ details > summary > h2 { display: inline; border: 0; font-size: 1.15em; }
 # --- Damage: one line naming the file and the command that writes it again ------------------
 
 
-class Damaged(Exception):
-    """A file of the folder is not what the study writes (internal to the report)."""
-
-
 def damaged(folder: Path, name: str, problem: str, command: str) -> StatelabError:
     """The one-line error for a damaged file of the folder, with the fix (``command``: the
     command that writes the folder)."""
@@ -128,8 +124,9 @@ def read_table(folder: Path, table: layout.Table, command: str) -> pd.DataFrame:
     return checked.set_index(table.index) if table.index is not None else checked
 
 
-def read_json(folder: Path, name: str, check: Callable[[object], None], command: str) -> dict:
-    """A JSON file of the folder, which ``check`` (raising Damaged) finds usable."""
+def read_record(folder: Path, name: str, model: type, command: str) -> dict:
+    """A JSON file of the folder read through the model its writer checked
+    (statelab.records), every field kept."""
     try:
         data = json.loads(read_bytes(folder, name, command).decode("utf-8"))
     except UnicodeDecodeError:
@@ -137,10 +134,9 @@ def read_json(folder: Path, name: str, check: Callable[[object], None], command:
     except (ValueError, RecursionError) as error:
         raise damaged(folder, name, f"not JSON: {error}", command) from None
     try:
-        check(data)
-    except Damaged as error:
+        return records.check(model, data)
+    except records.RecordMismatch as error:
         raise damaged(folder, name, str(error), command) from None
-    return data
 
 
 # --- Values as shown --------------------------------------------------------------------------
