@@ -22,6 +22,8 @@ _EXPORTS = {
     "GeneraliseSettings": "statelab.studies.generalise",
     "StudySettings": "statelab.studies.study",
     "VarySettings": "statelab.studies.setup",
+    "AdviseSettings": "statelab.studies.advice",
+    "advise": "statelab.api",
     "experiment": "statelab.api",
     "generalise": "statelab.api",
     "moderators": "statelab.api",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -300,6 +301,7 @@ def reproduce(
 
 @app.command()
 def generalise(
+    context: typer.Context,
     data: Annotated[
         str | None,
         typer.Option(
@@ -353,6 +355,13 @@ def generalise(
             "log ratios on the series' features (moderators.csv, moderators.json).",
         ),
     ] = False,
+    advice_model: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --moderators: also write the advice model `statelab advise` reads (the "
+            "meta-regressions fitted on every series, with this command) to this file."
+        ),
+    ] = None,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -380,6 +389,8 @@ def generalise(
     if moderators and vary:
         raise StatelabError("--moderators applies to one set-up: drop --vary, or run the two "
                             "separately")  # fmt: skip
+    if advice_model is not None and not moderators:
+        raise StatelabError("--advice-model is fitted on the moderators: give --moderators too")
     if vary:
         _vary(settings, vary, grid, dry_run, out, execution, quiet)
         return
@@ -389,6 +400,8 @@ def generalise(
         _echo_estimate(generalise_plan(settings)[0])
         return
     run = api.moderators if moderators else api.generalise
+    if advice_model is not None:
+        run = partial(api.advice_model, model=advice_model, command=_command_line(context))
     with _Progress(quiet) as progress:
         outcome = run(settings, out=out, execution=execution, progress=progress)
     result = outcome.result.generalisation if moderators else outcome.result
@@ -406,6 +419,26 @@ def generalise(
     _echo_filled(outcome)
     typer.echo(f"wrote {len(outcome.files)} files to {out}; `statelab report {out}` makes the "
                "HTML report")  # fmt: skip
+    if advice_model is not None:
+        typer.echo(f"wrote the advice model to {advice_model}")
+
+
+def _command_line(context: typer.Context) -> str:
+    """The command being run, as a command line: its options that differ from their defaults,
+    in the order of its help (what remakes the advice model)."""
+    import shlex
+
+    parts = ["statelab", str(context.info_name)]
+    for parameter in context.command.params:
+        value = context.params.get(parameter.name)
+        if value is None or value == parameter.default or value in ([], ()):
+            continue
+        if getattr(parameter, "is_flag", False):
+            parts.append(parameter.opts[0])
+            continue
+        for one in value if isinstance(value, list | tuple) else [value]:
+            parts += [parameter.opts[0], str(one)]
+    return shlex.join(parts)
 
 
 def _vary(base, options: list[str], grid: bool, dry_run: bool, out: Path, execution,
@@ -451,6 +484,64 @@ def _duration(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+@app.command()
+def advise(
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="One series: a collection's (m3:N1402), a CSV file, or shampoo (default)."
+        ),
+    ] = None,
+    run: Annotated[
+        bool,
+        typer.Option(
+            "--run",
+            help="Also run the study on the series (at the model's set-up) and show what it "
+            "measures beside what is predicted.",
+        ),
+    ] = False,
+    value_column: ValueColumn = None,
+    test_size: TestSize = None,
+    frequency: Annotated[
+        int | None,
+        typer.Option(
+            help="The seasonal period (12 monthly, 4 quarterly, 1 yearly; default: the "
+            "collection's, or what a CSV's dates imply)."
+        ),
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="The advice model's file (default: the one statelab ships)."),
+    ] = None,
+    repeats: Annotated[
+        int, typer.Option(help="With --run: repeats per experiment.")
+    ] = defaults.GENERALISE_REPEATS,
+    seed: Seed = 1,
+    quiet: Quiet = False,
+) -> None:
+    """What to expect on your series: from its features, the effect of each of the study's
+    six choices of state on its RMSE as a model fitted on the collections predicts it, with
+    a 95% prediction interval; with --run, measured on the series too."""
+    from statelab import api
+    from statelab.studies.advice import AdviseSettings
+
+    settings = AdviseSettings(data=data, value_column=value_column, test_size=test_size,
+                              frequency=frequency, model=model, run=run, repeats=repeats,
+                              seed=seed)  # fmt: skip
+    with _Progress(quiet or not run) as progress:
+        advice = api.advise(settings, progress=progress)
+    known = advice.model
+    typer.echo(f"Advice for {advice.series} (frequency {advice.frequency}), from the model "
+               f"fitted on {known.series:,} series ({known.data}; {known.repeats} repeats, "
+               f"statelab {known.statelab}, engine revision {known.engine_revision}).")  # fmt: skip
+    typer.echo(f"It applies to the study's networks at {advice.setup}.")
+    for warning in advice.warnings:
+        typer.echo(f"warning: {warning}")
+    typer.echo("")
+    for line in advice.lines:
+        typer.echo(f"- {line}")
 
 
 @app.command()

@@ -232,14 +232,19 @@ def per_series(runs: Runs, collection: Collection, seed: int) -> pd.DataFrame:
 def reference_table(runs: Runs, collection: Collection, seed: int) -> pd.DataFrame | None:
     """The study's verdicts on Shampoo Sales from the same run (Holm across the six, as
     `statelab reproduce` gives them at these repeats)."""
-    from statelab import stats
-
     if collection.reference is None:
         return None
-    results = runs.by_series[collection.reference]
+    return series_verdicts(runs.by_series[collection.reference], collection.margin, seed)
+
+
+def series_verdicts(results: Mapping[str, Results], margin: float, seed: int) -> pd.DataFrame:
+    """The study's verdicts on one series (E1-E6, Holm across the six) from its experiments'
+    results, the equivalence margin ``margin`` x the series' persistence RMSE."""
+    from statelab import stats
+
     persistence = next(iter(results.values())).persistence_rmse
     return stats.expectation_table({n: r.rmse for n, r in results.items()}, seed=seed,
-                                   margin=stats.series_margin(collection.margin, persistence))  # fmt: skip
+                                   margin=stats.series_margin(margin, persistence))  # fmt: skip
 
 
 # --- Across series -------------------------------------------------------------------------
