@@ -1,12 +1,14 @@
 """Which series does state help: the meta-regression's prediction intervals, the plain-words
-line, the per-expectation models with their out-of-sample check on simulated series, and the
-partial-effect figures."""
+line, the per-expectation models with their out-of-sample check on simulated series, the
+partial-effect figures, and the report's section "Which series does state help?"."""
 
 import contextlib
 import io
 import json
+import shutil
 import struct
 from functools import partial
+from html import escape
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -288,7 +290,7 @@ def test_the_file_names_cover_every_frequency_and_a_new_set_drops_stale_figures(
     assert (tmp_path / "moderators.json").is_file()
 
 
-# --- End to end ------------------------------------------------------------------------------
+# --- End to end, and the report's section -----------------------------------------------------
 
 THREE_ARGV = ["generalise", "--data", "m3:N1402,m3:N1403,m3:N1404", "--repeats", "3",
               "--epochs", "2", "--quiet", "--moderators"]  # fmt: skip
@@ -330,3 +332,159 @@ def test_generalise_moderators_through_the_cli(moderated, capsys):
     error = capsys.readouterr().err.strip()
     assert exit_info.value.code == 2 and "--moderators applies to one set-up" in error
     assert len(error.splitlines()) == 1
+
+
+def test_the_report_says_when_no_model_could_be_fitted(moderated, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(moderated[0], folder, symlinks=True)
+    _cli(["report", str(folder)])
+    html = (folder / "report.html").read_text()
+    section = html[html.index("Which series does state help?") :]
+    section = section[: section.index("</details>")]
+    assert "0 of 6 models had the series to be fitted" in section
+    assert "Too few series to check any model out of sample." in section
+    assert section.count("too few series with a tested log ratio") == 6
+    assert "<img" not in section and "<table" not in section
+
+
+@pytest.fixture(scope="module")
+def helped(moderated, tmp_path_factory) -> tuple[Path, mod.Moderators]:
+    """The folder of ``moderated`` with the moderators of 200 simulated series where only
+    seasonal strength moves E6 (written as `generalise --moderators` writes them), and its
+    report."""
+    from statelab.outputs.moderators import write_moderators
+
+    folder = tmp_path_factory.mktemp("helped") / "out"
+    shutil.copytree(moderated[0], folder, symlinks=True)
+    found = mod.regress(*_simulated(200, 0.1, seed=10))
+    write_moderators(found, "simulated", folder)
+    _cli(["report", str(folder)])
+    return folder, found
+
+
+def _section(html: str) -> str:
+    start = html.index("<h2>Which series does state help?</h2>")
+    return html[start : html.index("</details>", start)]
+
+
+def test_the_section_shows_each_model_with_the_numbers_of_its_files(helped):
+    """The section sits after the groups of series; for E6 the coefficients of moderators.csv
+    (read here with pandas) shown to 3 decimals with their CIs and Holm p, the share of tau2,
+    the words, the figure, and the out-of-sample figures of moderators.json; for the null
+    models the plain statement that the features do not beat the pooled mean."""
+    from statelab.report.toolkit import number, p_value
+
+    folder, found = helped
+    html = (folder / "report.html").read_text()
+    assert html.index("Each expectation by group of series") < html.index(
+        "Which series does state help?") < html.index("Which regime wins")  # fmt: skip
+    section = _section(html)
+    assert "A feature matters (Holm p &lt; 0.05) in 1: E6 stateful/stateful_reset_test, " \
+           "frequency 12 (seasonal_strength)." in section  # fmt: skip
+    table = pd.read_csv(folder / "moderators.csv")
+    e6 = table[table["expectation"] == "E6"].set_index("term")
+    row = e6.loc["seasonal_strength"]
+    assert row["estimate"] < 0 and row["holm_p"] < 1e-10
+    e6_part = section[section.index("<h3>E6 ") :]
+    assert (f"<td>{number(row['estimate'])}<br><small><span class=\"nowrap\">"
+            f"{number(row['ci_low'])} to {number(row['ci_high'])}</span></small></td>"
+            f"<td>{number(np.exp(row['estimate']))}</td><td>{p_value(row['p'])}</td>"
+            f"<td>{p_value(row['holm_p'])}</td>") in e6_part  # fmt: skip
+    assert "<b>seasonal_strength</b>" in e6_part and "<b>length</b>" not in e6_part
+    record = json.loads((folder / "moderators.json").read_text())
+    model = record["models"][5]
+    assert f"the features explain {model['r2']:.0%} of tau2" in e6_part
+    assert escape(model["words"]) in e6_part
+    assert e6_part.count("<img") == 1 and 'alt="partial effects of seasonal_strength on E6"' \
+        in e6_part  # fmt: skip
+    check = model["out_of_sample"]
+    assert (f"<td>{check['coverage']:.0%}</td><td>{number(check['rmse'])}</td>" in e6_part
+            and f"<td>{number(check['baseline_rmse'])}</td>" in e6_part)  # fmt: skip
+    assert "the features beat the pooled mean for everyone (RMSE" in e6_part
+    not_beaten = [m for m in record["models"]
+                  if m["out_of_sample"]["rmse"] >= m["out_of_sample"]["baseline_rmse"]]  # fmt: skip
+    assert not_beaten and section.count("the features do not beat the pooled mean for "
+                                        "everyone</b>") == len(not_beaten)  # fmt: skip
+    assert (f"beat the pooled mean for everyone in {6 - len(not_beaten)} of 6 models; where "
+            "they do not") in section  # fmt: skip
+    assert section.count("<img") == 1 == len(list(folder.glob("moderators_*.png")))
+    assert found.models[5].words == model["words"]
+
+
+def test_the_section_renders_in_headless_chromium(helped):
+    """Every figure of the page loads (the four of the generalisation and the partial
+    effects), unfolding the section shows its tables and figure, no script errors, no
+    network, and the page fits the width of a desktop and a phone."""
+    from playwright.sync_api import sync_playwright
+
+    from test_report import CHROMIUM, layout_problems
+
+    folder = helped[0]
+    messages, requests = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        ])  # fmt: skip
+        page = browser.new_page()
+        page.on("console", lambda message: messages.append((message.type, message.text)))
+        page.on("pageerror", lambda error: messages.append(("error", str(error))))
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto((folder / "report.html").as_uri())
+        page.wait_for_load_state("load")
+        section = page.locator("details", has=page.locator("h2", has_text="Which series"))
+        section.locator("summary").click()
+        shown = section.evaluate(
+            "d => [d.open, Array.from(d.querySelectorAll('img')).map(i => [i.complete, "
+            "i.naturalWidth, i.getBoundingClientRect().width]), d.querySelectorAll('table')"
+            ".length, d.querySelectorAll('h3').length]"
+        )
+        images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+        browser.close()
+    opened, figures, tables, models = shown
+    assert opened and models == 6 and tables == 6 * 2  # coefficients and out of sample each
+    assert len(figures) == 1 and figures[0][:2] == [True, 506] and figures[0][2] > 300
+    assert len(images) == 5 and all(done and width > 100 for done, width in images)
+    assert not [m for m in messages if m[0] == "error"], messages
+    assert all(url.startswith(("file:", "data:")) for url in requests), requests
+    assert layout_problems(folder / "report.html") == []
+
+
+def _without_e6(path: Path) -> None:
+    table = pd.read_csv(path)
+    table[table["expectation"] != "E6"].to_csv(path, index=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "message"),
+    [
+        ("moderators.json", "{not json", "not JSON"),
+        ("moderators.json", '{"data": 3}', "'data' must be a string"),
+        ("moderators.json", lambda path: path.write_text(path.read_text().replace(
+            '"coverage": ', '"coverage": "x", "was": ', 1)), "must be a number"),
+        ("moderators.csv", "a,b\n1,2\n", "lacks column(s)"),
+        ("moderators.csv", _without_e6, "holds no rows for the model of E6 at frequency 12"),
+        ("moderators_E6_f12.png", "not a png", "not a PNG image"),
+        ("moderators_E6_f12.png", Path.unlink, "cannot read"),
+    ],
+)  # fmt: skip
+def test_a_damaged_moderators_file_is_one_line_naming_it_and_the_fix(
+    helped, tmp_path, capsys, name, damage, message
+):
+    from statelab.cli import main
+
+    folder = tmp_path / "copy"
+    shutil.copytree(helped[0], folder, symlinks=True)
+    (folder / "report.html").unlink()
+    path = folder / name
+    if callable(damage):
+        damage(path)
+    else:
+        path.unlink()
+        path.write_text(damage)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(folder)])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and len(error.strip().splitlines()) == 1, error
+    assert name in error and message in error, error
+    assert "statelab generalise --moderators --out" in error
+    assert not (folder / "report.html").exists()
