@@ -311,6 +311,8 @@ def _checked(shown: Prediction, y: np.ndarray) -> tuple[float, float]:
 
 
 def label(expectation: Expectation, frequency: int | None) -> str:
+    """A model as its words and figure name it: "E6 (stateful/stateful_reset_test, frequency
+    12)"."""
     at = "unknown frequency" if frequency is None else f"frequency {frequency}"
     return f"{expectation.key} ({expectation.better}/{expectation.worse}, {at})"
 
