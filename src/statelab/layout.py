@@ -71,6 +71,13 @@ RELATIVE_RMSE_PLOT = "relative_rmse.png"
 MODERATORS = "moderators.csv"
 MODERATORS_JSON = "moderators.json"
 
+
+def moderators_plot(expectation: str, frequency: int | None) -> str:
+    """The partial-effect figure of one model (an expectation on the series of a frequency)."""
+    at = "unknown_frequency" if frequency is None else f"f{frequency}"
+    return f"moderators_{expectation}_{at}.png"
+
+
 # `statelab generalise --vary`: each level's generalisation, and the effects across levels.
 VARY_JSON = "vary.json"
 VARY_PER_SERIES = "vary_per_series.csv"
