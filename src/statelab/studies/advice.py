@@ -49,7 +49,7 @@ from statelab.files import lookup, shown, write_text
 from statelab.spec import PRESETS, Setup
 from statelab.stats import EXPECTATIONS, Expectation, Predictor, predict
 from statelab.studies.generalise import Runs, Selected, at_horizon, series_verdicts
-from statelab.studies.moderators import SEASONAL, Moderated, regress
+from statelab.studies.moderators import SEASONAL, Model, Moderated, regress
 
 KIND = "statelab advice model"
 FORMAT = 1
@@ -139,7 +139,7 @@ def model_record(
     models = [*result.moderators.models,
               *(m for m in fallback.models if m.frequency in seasonal)]  # fmt: skip
     by_name = {str(s.name): s for s in selected.series}
-    fitted = sorted({name for m in models if m.fit is not None for name in m.fitted.index})
+    fitted = sorted({name for m in models if m.fit is not None for name in m.fitted.values.index})
     fits = [_fit_record(model) for model in models if model.fit is not None]
     per_series = generalisation.per_series
     identical = [e.key for e in EXPECTATIONS
@@ -159,12 +159,13 @@ def model_record(
     return record
 
 
-def _fit_record(model) -> dict:
-    values = model.fitted[list(model.moderators)].astype(float)
+def _fit_record(model: Model) -> dict:
+    values, scale = model.fitted.values[list(model.moderators)], model.fitted.scale
     return {
         "expectation": model.expectation.key, "frequency": model.frequency,
         "moderators": list(model.moderators),
-        "mean": values.mean().tolist(), "sd": values.std(ddof=1).tolist(),
+        "mean": scale.mean[list(model.moderators)].tolist(),
+        "sd": scale.sd[list(model.moderators)].tolist(),
         "low": values.min().tolist(), "high": values.max().tolist(),
         "estimate": model.fit.coefficients["estimate"].tolist(),
         "covariance": np.asarray(model.fit.covariance).tolist(),
