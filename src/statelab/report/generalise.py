@@ -144,7 +144,8 @@ def answer_section(record: dict) -> str:
 
 
 def groups_section(folder: Path, across: pd.DataFrame) -> str:
-    """Each expectation by group of series (all, thirds by training length, domains)."""
+    """Each expectation by group of series (all, thirds by training length, domains,
+    frequencies)."""
     parts = [
         "<p>Per series: the paired Wilcoxon test (Welch's where repeats do not pair) and the "
         "paired TOST, each Benjamini-Hochberg adjusted across the series. Across series: the "
@@ -152,7 +153,8 @@ def groups_section(folder: Path, across: pd.DataFrame) -> str:
         "meta-analysis (REML) of log(mean RMSE A / mean RMSE B): the pooled ratio, its 95% "
         "confidence interval (Hartung-Knapp-Sidik-Jonkman, truncated), the 95% prediction "
         "interval for a new series, and I2 (tau2 is in across.csv). "
-        "Groups: thirds by training length, and domains where the collection records them.</p>",
+        "Groups: thirds by training length, domains where the collections record them, and "
+        "frequencies where the series have several.</p>",
     ]
     head = ["Group", "Per-series verdicts", "Pooled ratio (95% CI; new series)", "I2",
             "Sign test p", "Verdict"]  # fmt: skip

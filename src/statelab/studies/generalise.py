@@ -252,7 +252,8 @@ def series_verdicts(results: Mapping[str, Results], margin: float, seed: int) ->
 
 def groups(table: pd.DataFrame) -> list[tuple[str, str, pd.Index]]:
     """(kind, label, rows of ``table``) for every group pooled: all series; thirds by
-    training length; each domain, where the collection records one."""
+    training length; each domain, where the collections record one; and each frequency,
+    where the series have several (several periods or collections: `--data m3,m1,tourism`)."""
     by_series = table.drop_duplicates("series").set_index("series")
     made = [("all", "all series", table.index)]
     lengths = by_series["train_length"]
@@ -268,7 +269,17 @@ def groups(table: pd.DataFrame) -> list[tuple[str, str, pd.Index]]:
     if (domains != "").all() and domains.nunique() > 1:
         for domain in sorted(domains.unique()):
             made.append(("domain", domain, table.index[table["domain"] == domain]))
+    frequency = pd.Series({name: catalog.frequency(str(name)) for name in by_series.index},
+                          dtype=object)  # fmt: skip
+    if frequency.notna().all() and frequency.nunique() > 1:
+        for value in sorted(frequency.unique(), reverse=True):
+            members = frequency.index[frequency == value]
+            made.append(("frequency", FREQUENCIES.get(value, f"frequency {value}"),
+                         table.index[table["series"].isin(members)]))  # fmt: skip
     return made
+
+
+FREQUENCIES = {12: "monthly", 4: "quarterly", 1: "yearly or other"}  # M3's "other" is 1 too
 
 
 def count_column(verdict: str) -> str:
@@ -461,7 +472,8 @@ def _by_group(result: Generalisation, expectation) -> str:
     rows = result.across[(result.across["expectation"] == expectation.key)]
     overall = rows[rows["group"] == "all"]["verdict"].iloc[0]
     parts = []
-    for kind, title in (("length", "By training length"), ("domain", "by domain")):
+    for kind, title in (("length", "By training length"), ("domain", "by domain"),
+                        ("frequency", "by frequency")):  # fmt: skip
         mine = rows[(rows["group"] == kind) & np.isfinite(rows["meta_pooled"])]
         if len(mine):
             shown = ", ".join(
