@@ -16,8 +16,9 @@ import pandas as pd
 
 from statelab.data import series as data_module
 from statelab.errors import StatelabError
+from statelab.execution import plan as plan_module
 from statelab.execution.pipeline import Execution, Finish, Outcome, Progress, execute
-from statelab.execution.plan import check_chunk, series_per_chunk
+from statelab.execution.plan import Estimate, check_chunk, series_per_chunk
 from statelab.execution.results import Results
 from statelab.execution.runner import Experiment, ProgressCallback, run_experiments
 from statelab.spec import Spec, check_seed, preset
@@ -198,6 +199,23 @@ def vary(
     finish = Finish(partial(analyse_setups, design=design), files.write_variation,
                     partial(files.names, factors=factors))  # fmt: skip
     return _run(plan, finish, out, execution, progress)
+
+
+def estimate(
+    settings: StudySettings | GeneraliseSettings | VarySettings,
+    execution: Execution | None = None,
+) -> Estimate:
+    """What :func:`reproduce`, :func:`generalise` (or :func:`moderators`) or :func:`vary`
+    would train for ``settings``, and a rough time for it on this machine, cut into chunks as
+    that call cuts them; nothing runs."""
+    execution = execution or Execution()
+    if isinstance(settings, StudySettings):
+        plan = study_plan(settings)
+    else:  # a collection: a chunk holds a block of series
+        collection = isinstance(settings, GeneraliseSettings)
+        plan = (generalise_plan if collection else setup_plan)(settings)[0]
+        execution = _chunked_by_series(plan, execution)
+    return plan_module.estimate(plan, execution.chunk, execution.series)
 
 
 def _chunked_by_series(plan, execution: Execution) -> Execution:

@@ -236,6 +236,14 @@ class _Progress:
             self.bar.reset(self.epoch_task, total=total)
         self.bar.update(self.epoch_task, completed=done, description=f"epochs ({lanes} lanes)")
 
+    def stage(self, label: str, lanes: int, seconds: float) -> None:
+        """A line above the bars as each level of --vary is stored."""
+        if self.bar is None:
+            return
+        rate = lanes / max(seconds, 1e-9)
+        self.bar.console.print(f"{label}: {lanes:,} networks in {_duration(seconds)} "
+                               f"({rate:,.0f} networks/s)", highlight=False)  # fmt: skip
+
 
 @app.command()
 def reproduce(
@@ -384,9 +392,7 @@ def generalise(
         _vary(settings, vary, grid, dry_run, out, execution, quiet)
         return
     if dry_run:
-        from statelab.studies.generalise import generalise_plan
-
-        _echo_estimate(generalise_plan(settings)[0])
+        _echo_estimate(api.estimate(settings, execution))
         return
     run = api.moderators if moderators else api.generalise
     with _Progress(quiet) as progress:
@@ -416,7 +422,7 @@ def _vary(base, options: list[str], grid: bool, dry_run: bool, out: Path, execut
 
     settings = setup.VarySettings(base, setup.factors_from_options(options), grid)
     if dry_run:
-        _echo_estimate(setup.setup_plan(settings)[0])
+        _echo_estimate(api.estimate(settings, execution))
         return
     with _Progress(quiet) as progress:
         outcome = api.vary(settings, out=out, execution=execution, progress=progress)
@@ -434,14 +440,13 @@ def _vary(base, options: list[str], grid: bool, dry_run: bool, out: Path, execut
     typer.echo(f"wrote {len(outcome.files)} files to {out}")
 
 
-def _echo_estimate(plan) -> None:
-    from statelab.execution.plan import estimate
-
-    found = estimate(plan)
+def _echo_estimate(found) -> None:
+    where = "this machine's CPU" if found.device == "cpu" else (
+        f"this machine's {found.device.upper()} by a cost model measured on a CPU")  # fmt: skip
     typer.echo(
-        f"{found.networks:,} networks to train ({len(plan.series)} series, {found.programs} "
-        f"compiled programs); roughly {_duration(found.seconds)} on this machine's CPU, less "
-        "for any the store or the compilation cache already holds. Nothing was run."
+        f"{found.networks:,} networks to train ({found.series} series, {found.programs} "
+        f"compiled programs); roughly {_duration(found.seconds)} on {where}, less for any "
+        "the store or the compilation cache already holds. Nothing was run."
     )
 
 

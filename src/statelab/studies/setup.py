@@ -242,7 +242,7 @@ def setup_plan(settings: VarySettings) -> tuple[Plan, Design]:
             planned.append(plan_at(selected, settings.base, level.setup))
         except StatelabError as error:
             raise StatelabError(f"--vary {level.label}: {error}") from None
-    plan, positions = merge([p for p, _ in planned])
+    plan, positions = merge([p for p, _ in planned], [level.label for level in levels])
     parts = tuple(LevelPlan(p, collection, tuple(mine))
                   for (p, collection), mine in zip(planned, positions, strict=True))  # fmt: skip
     return plan, Design(settings, levels, parts)
