@@ -238,7 +238,9 @@ def test_the_trend_across_levels_is_each_series_slope_pooled_and_holm_adjusted()
     SE each series' three levels give (at 0, 2, 3 doublings: 0.01 / sqrt(14 / 3), the same
     for all four: / sqrt(4)
     pooled, times HKSJ's truncated q* = 1); the other expectations do not move."""
-    trends = setup.trend_table(*constructed_levels()).set_index("expectation")
+    levels, at_level = constructed_levels()
+    trends = setup.trend_table(levels, [one.per_series for one in at_level])
+    trends = trends.set_index("expectation")
     assert list(trends.index) == [e.key for e in stats.EXPECTATIONS]
     e1 = trends.loc["E1"]
     assert (e1["factor"], e1["term"], e1["scale"], e1["series"]) == ("epochs", "epochs", "log2", 4)
