@@ -28,6 +28,8 @@ _EXPORTS = {
     "generalise": "statelab.api",
     "moderators": "statelab.api",
     "reproduce": "statelab.api",
+    "reproduce_vary": "statelab.api",
+    "estimate": "statelab.api",
     "load_series": "statelab.api",
     "run": "statelab.api",
     "vary": "statelab.api",

@@ -237,6 +237,14 @@ class _Progress:
             self.bar.reset(self.epoch_task, total=total)
         self.bar.update(self.epoch_task, completed=done, description=f"epochs ({lanes} lanes)")
 
+    def stage(self, label: str, lanes: int, seconds: float) -> None:
+        """A line above the bars as each level of --vary is stored."""
+        if self.bar is None:
+            return
+        rate = lanes / max(seconds, 1e-9)
+        self.bar.console.print(f"{label}: {lanes:,} networks in {_duration(seconds)} "
+                               f"({rate:,.0f} networks/s)", highlight=False)  # fmt: skip
+
 
 @app.command()
 def reproduce(
@@ -262,11 +270,30 @@ def reproduce(
     workers: Workers = None,
     cluster: Cluster = None,
     margin: Margin = defaults.MARGIN,
+    vary: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="FACTOR=LEVELS: run the study at each level of epochs, neurons, lags, "
+            "learning-rate or profile (e.g. epochs=100,300,1000), the other factors at the "
+            "study's set-up, without the pool. Repeatable: one factor at a time, or crossed "
+            "with --grid."
+        ),
+    ] = None,
+    grid: Annotated[
+        bool, typer.Option("--grid", help="With --vary: every combination of the levels.")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the networks to train and a rough time; run nothing."
+        ),
+    ] = False,
     quiet: Quiet = False,
 ) -> None:
     """Run all eleven experiments into the store (resuming whatever an earlier run left),
     then write experiment_NAME.csv files, the four comparison tables and box plots, the
-    verdicts on E1-E6, the standard-error curve, the series and the forecast plots."""
+    verdicts on E1-E6, the standard-error curve, the series and the forecast plots. With
+    --vary, the study at each level of its set-up and the effects across the levels."""
     from statelab import api
     from statelab.execution import pipeline
     from statelab.outputs import study as outputs
@@ -278,6 +305,17 @@ def reproduce(
         seed=seed, margin=margin, setup=Setup(epochs=epochs, profile=profile),
     )  # fmt: skip
     execution = pipeline.Execution(chunk=chunk, workers=workers, cluster=cluster, keep=keep)
+    if grid and not vary:
+        raise StatelabError("--grid crosses the --vary factors: give --vary twice or more")
+    if vary and pool != defaults.POOL:
+        raise StatelabError("--pool applies to one set-up (its standard-error curve); --vary "
+                            "runs no pool: leave --pool out")  # fmt: skip
+    if vary:
+        _vary_study(settings, vary, grid, dry_run, out, execution, quiet)
+        return
+    if dry_run:
+        _echo_estimate(api.estimate(settings, execution))
+        return
     with _Progress(quiet) as progress:
         outcome = api.reproduce(settings, out=out, execution=execution, progress=progress)
     reproduction = outcome.result
@@ -395,9 +433,7 @@ def generalise(
         _vary(settings, vary, grid, dry_run, out, execution, quiet)
         return
     if dry_run:
-        from statelab.studies.generalise import generalise_plan
-
-        _echo_estimate(generalise_plan(settings)[0])
+        _echo_estimate(api.estimate(settings, execution))
         return
     run = api.moderators if moderators else api.generalise
     if advice_model is not None:
@@ -449,7 +485,7 @@ def _vary(base, options: list[str], grid: bool, dry_run: bool, out: Path, execut
 
     settings = setup.VarySettings(base, setup.factors_from_options(options), grid)
     if dry_run:
-        _echo_estimate(setup.setup_plan(settings)[0])
+        _echo_estimate(api.estimate(settings, execution))
         return
     with _Progress(quiet) as progress:
         outcome = api.vary(settings, out=out, execution=execution, progress=progress)
@@ -467,14 +503,37 @@ def _vary(base, options: list[str], grid: bool, dry_run: bool, out: Path, execut
     typer.echo(f"wrote {len(outcome.files)} files to {out}")
 
 
-def _echo_estimate(plan) -> None:
-    from statelab.execution.plan import estimate
+def _vary_study(base, options: list[str], grid: bool, dry_run: bool, out: Path, execution,
+                quiet: bool) -> None:  # fmt: skip
+    """`reproduce --vary`: the study on one series at each level, across levels, the files."""
+    from statelab import api, layout
+    from statelab.studies import setup
 
-    found = estimate(plan)
+    settings = setup.VarySettings(base, setup.factors_from_options(options), grid)
+    if dry_run:
+        _echo_estimate(api.estimate(settings, execution))
+        return
+    with _Progress(quiet) as progress:
+        outcome = api.reproduce_vary(settings, out=out, execution=execution, progress=progress)
+    result = outcome.result
+    repeats = result.at_level[0].settings.repeats
+    typer.echo(f"The study on {result.series} at each level ({repeats} repeats each, Holm "
+               "across the six at each level; trends Holm across factors and expectations):")  # fmt: skip
+    for line in result.answer:
+        typer.echo(line)
+    for level, skip in result.skipped:
+        typer.echo(f"\nskipped --vary {level} (see {layout.VARY_STUDY_SKIPPED}): {skip.reason}")
+    _echo_filled(outcome, execution.keep)
+    typer.echo(f"wrote {len(outcome.files)} files to {out}")
+
+
+def _echo_estimate(found) -> None:
+    where = "this machine's CPU" if found.device == "cpu" else (
+        f"this machine's {found.device.upper()} by a cost model measured on a CPU")  # fmt: skip
     typer.echo(
-        f"{found.networks:,} networks to train ({len(plan.series)} series, {found.programs} "
-        f"compiled programs); roughly {_duration(found.seconds)} on this machine's CPU, less "
-        "for any the store or the compilation cache already holds. Nothing was run."
+        f"{found.networks:,} networks to train ({found.series} series, {found.programs} "
+        f"compiled programs); roughly {_duration(found.seconds)} on {where}, less for any "
+        "the store or the compilation cache already holds. Nothing was run."
     )
 
 

@@ -110,8 +110,9 @@ class GeneraliseRecord(_Record):
 
 
 class VaryRecord(_Record):
-    """vary.json: what produced a set-up study, its levels, and its answer in words
-    (statelab.outputs.setup.record)."""
+    """vary.json and vary_study.json: what produced a set-up study (across a collection, or
+    on one series), its levels, and its answer in words (statelab.outputs.setup.record,
+    statelab.outputs.setup_one.record)."""
 
     data: str
     seed: int

@@ -320,9 +320,11 @@ def level_plot(
 
 
 @_plain_text
-def verdict_map(rows: pd.DataFrame) -> Figure:
-    """The collection's verdict on each expectation (rows) at each level (columns; rows: the
-    levels table's ``level``, ``expectation``, ``verdict``), one colour per verdict."""
+def verdict_map(
+    rows: pd.DataFrame, title: str = "The collection's verdict at each level"
+) -> Figure:
+    """The verdict on each expectation (rows) at each level (columns; rows: a levels table's
+    ``level``, ``expectation``, ``verdict``), one colour per verdict."""
     wide = rows.pivot(index="expectation", columns="level", values="verdict")
     wide = wide[list(dict.fromkeys(rows["level"]))]
     colours = {"supported": "#4c9a5b", "contradicted": "#c8553d", "identical": "#9a9a9a",
@@ -340,7 +342,7 @@ def verdict_map(rows: pd.DataFrame) -> Figure:
                          ha="right")  # fmt: skip
     axes.set_yticks(range(len(wide)))
     axes.set_yticklabels(wide.index, fontsize=8)
-    axes.set_title("The collection's verdict at each level", fontsize=10)
+    axes.set_title(title, fontsize=10)
     return figure
 
 

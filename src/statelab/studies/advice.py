@@ -48,8 +48,9 @@ from statelab.execution.results import Results, versions
 from statelab.files import lookup, shown, write_text
 from statelab.spec import PRESETS, Setup
 from statelab.stats import EXPECTATIONS, Expectation, Predictor, predict
-from statelab.studies.generalise import Runs, Selected, at_horizon, series_verdicts
+from statelab.studies.generalise import Runs, Selected, at_horizon
 from statelab.studies.moderators import SEASONAL, Model, Moderated, regress
+from statelab.studies.study import study_verdicts
 
 KIND = "statelab advice model"
 FORMAT = 1
@@ -429,7 +430,7 @@ def analyse_run(plan: Plan, loaded: Sequence[Results]) -> Measured:
     the margin the collections' (MARGIN x the series' persistence RMSE)."""
     (name,) = plan.series
     runs = Runs.of(plan, loaded)
-    return Measured(name, series_verdicts(runs.by_series[name], MARGIN, plan.seed))
+    return Measured(name, study_verdicts(runs.by_series[name], MARGIN))
 
 
 def measured(advice: Advice, run: Measured) -> Advice:

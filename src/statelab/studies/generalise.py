@@ -23,6 +23,7 @@ from statelab.errors import StatelabError
 from statelab.execution.plan import Plan, Skip, check_margin, check_paired_repeats, make_plan
 from statelab.execution.results import Results
 from statelab.spec import PRESETS, Setup, Spec
+from statelab.studies.study import study_verdicts
 
 if TYPE_CHECKING:  # SciPy and scikit-posthocs load only when the ranks are computed
     from statelab.stats import Ranks
@@ -229,22 +230,12 @@ def per_series(runs: Runs, collection: Collection, seed: int) -> pd.DataFrame:
     return frame
 
 
-def reference_table(runs: Runs, collection: Collection, seed: int) -> pd.DataFrame | None:
+def reference_table(runs: Runs, collection: Collection) -> pd.DataFrame | None:
     """The study's verdicts on Shampoo Sales from the same run (Holm across the six, as
     `statelab reproduce` gives them at these repeats)."""
     if collection.reference is None:
         return None
-    return series_verdicts(runs.by_series[collection.reference], collection.margin, seed)
-
-
-def series_verdicts(results: Mapping[str, Results], margin: float, seed: int) -> pd.DataFrame:
-    """The study's verdicts on one series (E1-E6, Holm across the six) from its experiments'
-    results, the equivalence margin ``margin`` x the series' persistence RMSE."""
-    from statelab import stats
-
-    persistence = next(iter(results.values())).persistence_rmse
-    return stats.expectation_table({n: r.rmse for n, r in results.items()}, seed=seed,
-                                   margin=stats.series_margin(margin, persistence))  # fmt: skip
+    return study_verdicts(runs.by_series[collection.reference], collection.margin)
 
 
 # --- Across series -------------------------------------------------------------------------
@@ -408,7 +399,7 @@ def analyse_generalisation(
         specs.setdefault(one.name, one.spec.to_dict())
     return Generalisation(
         collection, table, experiments, across_series(table, collection.margin),
-        ranking(experiments, members), reference_table(runs, collection, plan.seed),
+        ranking(experiments, members), reference_table(runs, collection),
         runs.repeats, plan.seed, plan.skipped,
         {name: specs[name] for name in PRESETS if name in specs},
         horizon_note(plan, collection), provenance(loaded),
