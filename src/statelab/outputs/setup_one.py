@@ -8,7 +8,6 @@ Written as one set, as every command's files are (statelab.execution.fileset).""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from statelab import layout, records
 from statelab.execution.plan import Plan
 from statelab.files import write_text
 from statelab.outputs.generalise import json_value
+from statelab.outputs.setup import design
 from statelab.outputs.tables import write_table
 from statelab.studies.setup_one import StudyVariation
 
@@ -41,13 +41,7 @@ def record(result: StudyVariation) -> dict:
         "seed": base.seed,
         "repeats": base.repeats,
         "margin": base.margin,
-        "grid": result.settings.grid,
-        "base_setup": {k: v for k, v in dataclasses.asdict(base.setup).items() if v is not None},
-        "factors": {f: list(v) for f, v in result.settings.factors.items()},
-        "levels": [
-            {"factor": lv.factor, "level": lv.label, "setup": lv.setup.changes()}
-            for lv in result.levels
-        ],  # fmt: skip
+        **design(result.settings, result.levels),
         "skipped": [{"level": level, "reason": skip.reason} for level, skip in result.skipped],
         "persistence_rmse": first.persistence_rmse,
         "notes": list(result.notes),
