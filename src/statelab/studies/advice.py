@@ -351,7 +351,7 @@ def advise_on(model: AdviceModel, chosen: Chosen) -> Advice:
                             "series")  # fmt: skip
     warnings = []
     if fingerprint(chosen.series) in model.fingerprints:
-        warnings.append(f"{name} was among the {model.series} series the model was fitted on, so "
+        warnings.append(f"{name} was among the {model.series:,} series the model was fitted on, so "
                         "its advice is in sample: the model has seen this series' own results")  # fmt: skip
     outside = {}
     expected = []
@@ -394,7 +394,7 @@ def advise_on(model: AdviceModel, chosen: Chosen) -> Advice:
 def _identical(expectation: Expectation, model: AdviceModel) -> Expected:
     return Expected(expectation, 1.0, 1.0, 1.0, True, None, None,
                     f"{expectation.key}: {ACTIONS[expectation.key]} gives the same results, "
-                    f"repeat by repeat, on every one of the {model.series} series the model was "
+                    f"repeat by repeat, on every one of the {model.series:,} series the model was "
                     "fitted on: expect no difference")  # fmt: skip
 
 
