@@ -430,3 +430,20 @@ def test_underflowed_p_values_in_the_generalised_page(reported, tmp_path, capsys
     html = (folder / layout.REPORT).read_text()
     assert "Friedman chi-square" in html and "p &lt; 1e-300;" in html and "p = 0;" not in html
     assert html.count("<td>&lt; 1e-300</td>") >= int(tested.sum())
+
+
+def test_series_of_several_frequencies_are_also_pooled_by_frequency():
+    """A table of M3 series of three periods gets a group per frequency with exactly its
+    series; one of a single period gets none (its groups are as before)."""
+    from statelab.studies.generalise import groups
+
+    names = {"m3:N0001": 1, "m3:N0002": 1, "m3:N0646": 4, "m3:N0647": 4, "m3:N1402": 12,
+             "m3:N1403": 12, "m3:N1404": 12}  # fmt: skip
+    table = pd.DataFrame({"series": list(names), "domain": "MICRO",
+                          "train_length": range(20, 27), "expectation": "E1"})  # fmt: skip
+    made = {(kind, label): set(table.loc[rows, "series"]) for kind, label, rows in groups(table)}
+    assert made[("frequency", "monthly")] == {"m3:N1402", "m3:N1403", "m3:N1404"}
+    assert made[("frequency", "quarterly")] == {"m3:N0646", "m3:N0647"}
+    assert made[("frequency", "yearly or other")] == {"m3:N0001", "m3:N0002"}
+    monthly = table[table["series"].str.startswith("m3:N14")].reset_index(drop=True)
+    assert not [kind for kind, *_ in groups(monthly) if kind == "frequency"]

@@ -1,6 +1,15 @@
 """Which series does state help: the meta-regression's prediction intervals, the plain-words
-line, and the per-expectation models with their out-of-sample check on simulated series."""
+line, the per-expectation models with their out-of-sample check on simulated series, the
+partial-effect figures, and the report's section "Which series does state help?"."""
 
+import contextlib
+import io
+import json
+import shutil
+import struct
+from functools import partial
+from html import escape
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -190,27 +199,292 @@ def test_the_files_match_their_schemas():
         assert records.check(records._Model, _model(model))["expectation"] == model.expectation.key
 
 
-def test_generalise_moderators_through_the_cli(tmp_path, capsys):
-    """Three series: too few for any model, which the words say; the files are written, and
-    --moderators with --vary is one line, status 2."""
-    import json
+# --- The partial effects ----------------------------------------------------------------------
 
+# t_{0.975} on 5 degrees of freedom, as printed in every t table (2.571).
+T5 = 2.5705818366147395
+
+
+def _worked_example():
+    """8 series of frequency 12 on two features with an orthogonal design: length 100 -+ 20
+    and trend strength 0.5 -+ 0.2 in a 2x2 pattern twice over, every SE 0.05 (v = 0.0025),
+    and log ratios y = 0.1 - 0.002 (length - 100) + 0.25 (trend - 0.5) + 0.1 x1 x2: the last
+    term, orthogonal to the design, is the residual. With equal variances WLS is OLS, so the
+    coefficients are exactly the ones built in, and REML's tau2 has the closed form
+    RSS / (k - p) - v = 8 * 0.01 / 5 - 0.0025 = 0.0135; then q = 1, and the covariance on the
+    standardised features is (v + tau2) (X'X)^-1 = 0.016 diag(1/8, 1/7, 1/7) (each column of
+    -+1 / sqrt(8/7) sums to 7 in squares)."""
+    x1 = np.array([1, 1, -1, -1, 1, 1, -1, -1.0])
+    x2 = np.array([1, -1, 1, -1, 1, -1, 1, -1.0])
+    names = pd.Index([f"s{i}" for i in range(8)], name="series")
+    features = pd.DataFrame({"frequency": 12, "length": 100 + 20 * x1,
+                             "trend_strength": 0.5 + 0.2 * x2}, index=names)  # fmt: skip
+    features["frequency"] = features["frequency"].astype("Int64")
+    y = 0.1 - 0.04 * x1 + 0.05 * x2 + 0.1 * x1 * x2
+    table = pd.DataFrame([{"series": s, "expectation": e.key, "log_ratio": a, "log_ratio_se": 0.05}
+                          for e in stats.EXPECTATIONS for s, a in zip(names, y, strict=True)])  # fmt: skip
+    found = mod.regress(table, features, ("length", "trend_strength"))
+    return found.models[0], y, x2
+
+
+def test_the_partial_effect_curve_worked_by_hand_at_two_points():
+    """At length L, trend at its mean: the log ratio 0.1 - 0.002 (L - 100); its SE^2 is
+    0.016 (1/8 + z^2/7) with z = (L - 100) / (20 sqrt(8/7)), so 0.016 (1/8 + (L - 100)^2 /
+    3200): 0.004 at L = 120 and 0.0025 at L = 90; the CI is exp(estimate -+ t_5 SE), the
+    prediction interval exp(estimate -+ t_5 sqrt(0.0135 + SE^2)). The series' partial
+    residuals are their log ratios less the trend's term, 0.05 x2, exp'd."""
+    model, y, x2 = _worked_example()
+    assert model.fit.tau2 == pytest.approx(0.0135, rel=1e-6)
+    effect = mod.partial_effect(model, "length", np.array([120.0, 90.0]))
+    estimate = np.array([0.06, 0.12])
+    se = np.sqrt([0.004, 0.0025])
+    assert effect.ratio == pytest.approx(np.exp(estimate))
+    assert effect.ci_low == pytest.approx(np.exp(estimate - T5 * se))
+    assert effect.ci_high == pytest.approx(np.exp(estimate + T5 * se))
+    wide = np.sqrt(0.0135 + se**2)
+    assert effect.pi_low == pytest.approx(np.exp(estimate - T5 * wide), rel=1e-6)
+    assert effect.pi_high == pytest.approx(np.exp(estimate + T5 * wide), rel=1e-6)
+    assert effect.values == pytest.approx(model.fitted.values["length"].to_numpy())
+    assert effect.partial == pytest.approx(np.exp(y - 0.05 * x2))
+    drawn = mod.partial_effect(model, "length")  # by default across the series' range
+    assert (drawn.at[0], drawn.at[-1], len(drawn.at)) == (80, 120, 101)
+
+
+def test_figures_are_drawn_for_the_features_that_matter_only(tmp_path):
+    """200 series where only seasonal strength moves E6's log ratio: E6 at frequency 12 gets
+    the one figure, of one panel (4.6 inches wide at 110 dpi); the null models get none,
+    though in E1 (length) and E5 (seasonal strength) a raw p is below 0.05 (Holm's is not)."""
+    from statelab.outputs.moderators import write_moderators
+
+    found = mod.regress(*_simulated(200, 0.1, seed=10))
+    raw = {m.expectation.key for m in found.models if (m.coefficients["p"].iloc[1:] < 0.05).any()}
+    assert raw == {"E1", "E5", "E6"}  # so a rule on the raw p would draw three figures
+    drawn = {m.expectation.key: [e.feature for e in mod.partial_effects(m)] for m in found.models}
+    assert drawn == {"E1": [], "E2": [], "E3": [], "E4": [], "E5": [], "E6": ["seasonal_strength"]}
+    written = [path.name for path in write_moderators(found, "simulated", tmp_path)]
+    assert written == ["moderators.csv", "moderators.json", "moderators_E6_f12.png"]
+    header = (tmp_path / "moderators_E6_f12.png").read_bytes()[:24]
+    assert struct.unpack(">II", header[16:24]) == (506, 440)  # (0.9 + 3.7) x (1 + 3) inches
+
+
+def test_the_file_names_cover_every_frequency_and_a_new_set_drops_stale_figures(tmp_path):
+    """names(plan) lists a figure for each expectation at each frequency among the plan's
+    series (yearly, monthly, and unknown for a CSV file), so the file set of a later run where
+    nothing matters drops the earlier figure."""
+    from statelab.execution import fileset
+    from statelab.outputs import moderators as files
+
+    plan = SimpleNamespace(series={"m3:N0001": None, "m3:N1402": None, "shampoo": None,
+                                   str(tmp_path / "mine.csv"): None})  # fmt: skip
+    names = files.names(plan)
+    for key in ("E1", "E6"):
+        assert {f"moderators_{key}_f1.png", f"moderators_{key}_f12.png",
+                f"moderators_{key}_unknown_frequency.png"} <= set(names)  # fmt: skip
+    assert not [name for name in names if name.endswith("_f4.png")]
+    helped = mod.regress(*_simulated(200, 0.1, seed=10))
+    fileset.publish(tmp_path, partial(files.write_moderators, helped, "simulated"), names)
+    assert (tmp_path / "moderators_E6_f12.png").is_file()
+    fileset.publish(tmp_path, partial(files.write_moderators, mod.regress(*_simulated(
+        200, 0.0, seed=10)), "simulated"), names)  # fmt: skip
+    assert not (tmp_path / "moderators_E6_f12.png").exists()
+    assert (tmp_path / "moderators.json").is_file()
+
+
+# --- End to end, and the report's section -----------------------------------------------------
+
+THREE_ARGV = ["generalise", "--data", "m3:N1402,m3:N1403,m3:N1404", "--repeats", "3",
+              "--epochs", "2", "--quiet", "--moderators"]  # fmt: skip
+
+
+def _cli(argv) -> str:
+    """Run the CLI, which must succeed; what it printed."""
     from statelab.cli import main
 
-    out = tmp_path / "out"
-    argv = ["generalise", "--data", "m3:N1402,m3:N1403,m3:N1404", "--repeats", "3", "--epochs",
-            "2", "--out", str(out), "--quiet", "--moderators"]  # fmt: skip
-    with pytest.raises(SystemExit) as exit_info:
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), pytest.raises(SystemExit) as exit_info:
         main(argv)
-    printed = capsys.readouterr().out
     assert exit_info.value.code == 0
+    return printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def moderated(tmp_path_factory) -> tuple[Path, str]:
+    """`generalise --moderators` on three series (too few for any model), and what it
+    printed."""
+    out = tmp_path_factory.mktemp("moderated") / "out"
+    return out, _cli([*THREE_ARGV, "--out", str(out)])
+
+
+def test_generalise_moderators_through_the_cli(moderated, capsys):
+    """Three series: too few for any model, which the words say; the files are written, and
+    --moderators with --vary is one line, status 2."""
+    from statelab.cli import main
+
+    out, printed = moderated
     assert "Which series does state help?" in printed
     written = json.loads((out / "moderators.json").read_text())
     assert [m["expectation"] for m in written["models"]] == [e.key for e in stats.EXPECTATIONS]
     assert all("too few series" in m["words"] and m["k"] is None for m in written["models"])
     assert pd.read_csv(out / "moderators.csv").empty and (out / "per_series.csv").exists()
+    assert not list(out.glob("moderators_*.png"))
     with pytest.raises(SystemExit) as exit_info:
-        main([*argv, "--vary", "epochs=1,2"])
+        main([*THREE_ARGV, "--out", str(out), "--vary", "epochs=1,2"])
     error = capsys.readouterr().err.strip()
     assert exit_info.value.code == 2 and "--moderators applies to one set-up" in error
     assert len(error.splitlines()) == 1
+
+
+def test_the_report_says_when_no_model_could_be_fitted(moderated, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(moderated[0], folder, symlinks=True)
+    _cli(["report", str(folder)])
+    html = (folder / "report.html").read_text()
+    section = html[html.index("Which series does state help?") :]
+    section = section[: section.index("</details>")]
+    assert "0 of 6 models had the series to be fitted" in section
+    assert "Too few series to check any model out of sample." in section
+    assert section.count("too few series with a tested log ratio") == 6
+    assert "<img" not in section and "<table" not in section
+
+
+@pytest.fixture(scope="module")
+def helped(moderated, tmp_path_factory) -> tuple[Path, mod.Moderators]:
+    """The folder of ``moderated`` with the moderators of 200 simulated series where only
+    seasonal strength moves E6 (written as `generalise --moderators` writes them), and its
+    report."""
+    from statelab.outputs.moderators import write_moderators
+
+    folder = tmp_path_factory.mktemp("helped") / "out"
+    shutil.copytree(moderated[0], folder, symlinks=True)
+    found = mod.regress(*_simulated(200, 0.1, seed=10))
+    write_moderators(found, "simulated", folder)
+    _cli(["report", str(folder)])
+    return folder, found
+
+
+def _section(html: str) -> str:
+    start = html.index("<h2>Which series does state help?</h2>")
+    return html[start : html.index("</details>", start)]
+
+
+def test_the_section_shows_each_model_with_the_numbers_of_its_files(helped):
+    """The section sits after the groups of series; for E6 the coefficients of moderators.csv
+    (read here with pandas) shown to 3 decimals with their CIs and Holm p, the share of tau2,
+    the words, the figure, and the out-of-sample figures of moderators.json; for the null
+    models the plain statement that the features do not beat the pooled mean."""
+    from statelab.report.toolkit import number, p_value
+
+    folder, found = helped
+    html = (folder / "report.html").read_text()
+    assert html.index("Each expectation by group of series") < html.index(
+        "Which series does state help?") < html.index("Which regime wins")  # fmt: skip
+    section = _section(html)
+    assert "A feature matters (Holm p &lt; 0.05) in 1: E6 stateful/stateful_reset_test, " \
+           "frequency 12 (seasonal_strength)." in section  # fmt: skip
+    table = pd.read_csv(folder / "moderators.csv")
+    e6 = table[table["expectation"] == "E6"].set_index("term")
+    row = e6.loc["seasonal_strength"]
+    assert row["estimate"] < 0 and row["holm_p"] < 1e-10
+    e6_part = section[section.index("<h3>E6 ") :]
+    assert (f"<td>{number(row['estimate'])}<br><small><span class=\"nowrap\">"
+            f"{number(row['ci_low'])} to {number(row['ci_high'])}</span></small></td>"
+            f"<td>{number(np.exp(row['estimate']))}</td><td>{p_value(row['p'])}</td>"
+            f"<td>{p_value(row['holm_p'])}</td>") in e6_part  # fmt: skip
+    assert "<b>seasonal_strength</b>" in e6_part and "<b>length</b>" not in e6_part
+    record = json.loads((folder / "moderators.json").read_text())
+    model = record["models"][5]
+    assert f"the features explain {model['r2']:.0%} of tau2" in e6_part
+    assert escape(model["words"]) in e6_part
+    assert e6_part.count("<img") == 1 and 'alt="partial effects of seasonal_strength on E6"' \
+        in e6_part  # fmt: skip
+    check = model["out_of_sample"]
+    assert (f"<td>{check['coverage']:.0%}</td><td>{number(check['rmse'])}</td>" in e6_part
+            and f"<td>{number(check['baseline_rmse'])}</td>" in e6_part)  # fmt: skip
+    assert "the features beat the pooled mean for everyone (RMSE" in e6_part
+    not_beaten = [m for m in record["models"]
+                  if m["out_of_sample"]["rmse"] >= m["out_of_sample"]["baseline_rmse"]]  # fmt: skip
+    assert not_beaten and section.count("the features do not beat the pooled mean for "
+                                        "everyone</b>") == len(not_beaten)  # fmt: skip
+    assert (f"beat the pooled mean for everyone in {6 - len(not_beaten)} of 6 models; where "
+            "they do not") in section  # fmt: skip
+    assert section.count("<img") == 1 == len(list(folder.glob("moderators_*.png")))
+    assert found.models[5].words == model["words"]
+
+
+def test_the_section_renders_in_headless_chromium(helped):
+    """Every figure of the page loads (the four of the generalisation and the partial
+    effects), unfolding the section shows its tables and figure, no script errors, no
+    network, and the page fits the width of a desktop and a phone."""
+    from playwright.sync_api import sync_playwright
+
+    from test_report import CHROMIUM, layout_problems
+
+    folder = helped[0]
+    messages, requests = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        ])  # fmt: skip
+        page = browser.new_page()
+        page.on("console", lambda message: messages.append((message.type, message.text)))
+        page.on("pageerror", lambda error: messages.append(("error", str(error))))
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto((folder / "report.html").as_uri())
+        page.wait_for_load_state("load")
+        section = page.locator("details", has=page.locator("h2", has_text="Which series"))
+        section.locator("summary").click()
+        shown = section.evaluate(
+            "d => [d.open, Array.from(d.querySelectorAll('img')).map(i => [i.complete, "
+            "i.naturalWidth, i.getBoundingClientRect().width]), d.querySelectorAll('table')"
+            ".length, d.querySelectorAll('h3').length]"
+        )
+        images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+        browser.close()
+    opened, figures, tables, models = shown
+    assert opened and models == 6 and tables == 6 * 2  # coefficients and out of sample each
+    assert len(figures) == 1 and figures[0][:2] == [True, 506] and figures[0][2] > 300
+    assert len(images) == 5 and all(done and width > 100 for done, width in images)
+    assert not [m for m in messages if m[0] == "error"], messages
+    assert all(url.startswith(("file:", "data:")) for url in requests), requests
+    assert layout_problems(folder / "report.html") == []
+
+
+def _without_e6(path: Path) -> None:
+    table = pd.read_csv(path)
+    table[table["expectation"] != "E6"].to_csv(path, index=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "message"),
+    [
+        ("moderators.json", "{not json", "not JSON"),
+        ("moderators.json", '{"data": 3}', "'data' must be a string"),
+        ("moderators.json", lambda path: path.write_text(path.read_text().replace(
+            '"coverage": ', '"coverage": "x", "was": ', 1)), "must be a number"),
+        ("moderators.csv", "a,b\n1,2\n", "lacks column(s)"),
+        ("moderators.csv", _without_e6, "holds no rows for the model of E6 at frequency 12"),
+        ("moderators_E6_f12.png", "not a png", "not a PNG image"),
+        ("moderators_E6_f12.png", Path.unlink, "cannot read"),
+    ],
+)  # fmt: skip
+def test_a_damaged_moderators_file_is_one_line_naming_it_and_the_fix(
+    helped, tmp_path, capsys, name, damage, message
+):
+    from statelab.cli import main
+
+    folder = tmp_path / "copy"
+    shutil.copytree(helped[0], folder, symlinks=True)
+    (folder / "report.html").unlink()
+    path = folder / name
+    if callable(damage):
+        damage(path)
+    else:
+        path.unlink()
+        path.write_text(damage)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(folder)])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and len(error.strip().splitlines()) == 1, error
+    assert name in error and message in error, error
+    assert "statelab generalise --moderators --out" in error
+    assert not (folder / "report.html").exists()

@@ -9,6 +9,7 @@ import pytest
 
 import statelab
 from statelab.execution import plan as plan_module
+from statelab.execution.calls import Device
 from statelab.execution.runner import compiled_rows
 
 
@@ -67,3 +68,79 @@ def test_test_sizes_are_per_series():
     made = plan_module.make_plan(STATEFUL, [walk("a", 40), walk("b", 40)], [6, 9], seed=1)
     assert [t.spec.test_rows for t in made.tasks] == [6, 9]
     assert {compiled_rows(t)[1] for t in made.tasks} == {9}
+
+
+# --- Stages: the levels of --vary, chunk by chunk ------------------------------------------
+
+
+def test_a_merged_plan_runs_its_stages_in_turn_and_a_shared_task_in_the_first():
+    """Three plans (levels): the first and third share their task (the same experiment,
+    settings and series), which runs once, in the first's stage; no chunk mixes stages."""
+    shampoo = statelab.shampoo()
+    plans = [plan_module.make_plan([("stateful", statelab.Spec(epochs=e), 5)], [shampoo], [12],
+                                   seed=1) for e in (2, 3, 2)]  # fmt: skip
+    merged, positions = plan_module.merge(plans, ["epochs=2", "epochs=3", "again"])
+    assert positions == [[0], [1], [0]] and merged.stages == ("epochs=2", "epochs=3")
+    staged = plan_module.staged_chunks(merged, 2)
+    assert [stage for stage, _ in staged] == ["epochs=2"] * 3 + ["epochs=3"] * 3
+    for stage, chunk in staged:
+        assert {t.spec.epochs for t in chunk} == {int(stage[-1])}
+    assert [list(c[0].repeats) for _, c in staged[:3]] == [[0, 1], [2, 3], [4]]
+    fewer = [t._replace(repeats=t.repeats[t.repeats >= 3]) for t in merged.tasks]  # 3, 4 missing
+    assert [len(c) for _, c in plan_module.staged_chunks(merged, 2, tasks=fewer)] == [1, 1, 1, 1]
+    unstaged = plan_module.staged_chunks(plans[0], 2)
+    assert [stage for stage, _ in unstaged] == ["", "", ""]
+
+
+def test_series_per_chunk_counts_one_stage_s_lanes():
+    """Two stages of 11 x 2 lanes a series: a chunk of 4,096 lanes on a CPU holds 4096 // 22
+    series, not 4096 // 44 (a chunk holds one stage)."""
+    shampoo = statelab.shampoo()
+    made = [plan_module.make_plan([(f"e{i}", statelab.Spec(epochs=e), 2) for i in range(11)],
+                                  [shampoo], [12], seed=1) for e in (2, 3)]  # fmt: skip
+    merged, _ = plan_module.merge(made, ["a", "b"])
+    cpu = Device("cpu", 2)
+    assert plan_module.series_per_chunk(merged, cpu) == 4096 // 22
+    assert plan_module.series_per_chunk(made[0], cpu) == 4096 // 22
+
+
+# --- The dry-run's cost model, worked by hand -------------------------------------------------
+
+
+def test_the_estimate_of_one_large_group_on_two_cores():
+    """1000 repeats of LSTM(1), lags 1 (14 weights), on Shampoo's 22 training rows, 1000
+    epochs, batch 1, in one chunk on 2 CPU cores: 1000 lanes fit one call (at most 1024),
+    but each core gets one: 2 calls of 500 lanes, padded to whole blocks of 8, 504. Each
+    call: 1000 x 22 steps, and 504 lanes x 1000 x 22 rows of 14 weights. One program."""
+    made = plan_module.make_plan([("stateful", statelab.Spec(epochs=1000), 1000)],
+                                 [statelab.shampoo()], [12], seed=1)  # fmt: skip
+    found = plan_module.estimate(made, chunk=1000, device=Device("cpu", 2))
+    row_us = plan_module.ROW_US + 14 * plan_module.ROW_WEIGHT_US
+    call_us = 1000 * 22 * plan_module.STEP_US + 504 * 1000 * 22 * row_us
+    assert (found.networks, found.series, found.programs) == (1000, 1, 1)
+    assert found.compile_seconds == pytest.approx(plan_module.COMPILE_S)
+    assert found.seconds == pytest.approx(2 * call_us / 1e6 / 2 + plan_module.COMPILE_S)
+
+
+def test_the_estimate_follows_the_chunks_the_batch_and_the_network():
+    """100 repeats of LSTM(4) (4 x 4 x (1 + 4 + 1) + 4 + 1 = 101 weights), batch 2, 10
+    epochs, in chunks of 60 repeat indices on 2 cores: a chunk of 60 lanes (too few to
+    split, under 64 a call) is one call padded to 64, one of 40 lanes one call of 40: two
+    programs. A step covers 2 of the 22 rows: 10 x 11 steps a call."""
+    spec = statelab.Spec(epochs=10, batch_size=2, neurons=4, forecast="batched")
+    made = plan_module.make_plan([("b2", spec, 100)], [statelab.shampoo()], [12], seed=1)
+    found = plan_module.estimate(made, chunk=60, device=Device("cpu", 2))
+    lane_us = 10 * 22 * (plan_module.ROW_US + 101 * plan_module.ROW_WEIGHT_US)
+    calls_us = [10 * 11 * plan_module.STEP_US + lanes * lane_us for lanes in (64, 40)]
+    assert found.programs == 2
+    # The two calls share the cores, but the run lasts at least its longer call.
+    assert found.seconds == pytest.approx(calls_us[0] / 1e6 + 2 * plan_module.COMPILE_S)
+    # In one chunk: 100 lanes, still under 2 x 64 to split for the other core: one call of
+    # 104 (at most 524,288 bytes // (101 weights x 32 bytes) = 162 lanes a call), on one core.
+    alone = plan_module.estimate(made, chunk=100, device=Device("cpu", 2))
+    assert alone.programs == 1
+    assert alone.seconds == pytest.approx(
+        (110 * plan_module.STEP_US + 104 * lane_us) / 1e6 + plan_module.COMPILE_S
+    )
+    many = plan_module.estimate(made, chunk=60, device=Device("cpu", 4))  # 4 cores: no faster
+    assert many.seconds == pytest.approx(found.seconds)

@@ -16,6 +16,7 @@ import statelab
 from statelab import layout, stats
 from statelab.cli import main
 from statelab.errors import StatelabError
+from statelab.execution import pipeline
 from statelab.spec import PRESETS
 from statelab.studies import generalise, setup
 from test_report import layout_problems
@@ -154,6 +155,16 @@ def test_a_series_a_level_cannot_use_is_skipped_at_that_level_with_why():
 # --- A level is a plain generalise, bit for bit ---------------------------------------------
 
 
+class Stages(pipeline.Silent):
+    """The stages (levels) the pipeline reports, in order."""
+
+    def __init__(self) -> None:
+        self.stages: list[tuple[str, int]] = []
+
+    def stage(self, label: str, lanes: int, seconds: float) -> None:
+        self.stages.append((label, lanes))
+
+
 def test_a_level_is_a_plain_generalise_at_that_set_up_bit_for_bit():
     """The level learning_rate=0.001 at 3 epochs is `generalise --epochs 3`; run beside
     another level (other lanes in the same compiled calls), its per-series results, its
@@ -161,8 +172,12 @@ def test_a_level_is_a_plain_generalise_at_that_set_up_bit_for_bit():
     keeps repeat k's initial weights (common random numbers) but trains to other results."""
     settings = base(setup=statelab.Setup(epochs=3))
     plain = statelab.generalise(settings).result
-    varied = statelab.vary(statelab.VarySettings(settings, {"learning_rate": [0.01, 0.001]}))
+    recorder = Stages()
+    varied = statelab.vary(statelab.VarySettings(settings, {"learning_rate": [0.01, 0.001]}),
+                           progress=recorder)  # fmt: skip
     other, same = varied.result.at_level
+    # Each level is reported once, as its last chunk is stored: 11 x 2 repeats x 3 series.
+    assert recorder.stages == [("learning_rate=0.01", 66), ("learning_rate=0.001", 66)]
     assert isinstance(varied.result, setup.Variation)
     assert varied.filled.planned == 2 * 11 * 2 * 3  # two levels, 11 presets, 2 repeats, 3 series
     pd.testing.assert_frame_equal(same.per_series, plain.per_series, check_exact=True)
@@ -223,7 +238,9 @@ def test_the_trend_across_levels_is_each_series_slope_pooled_and_holm_adjusted()
     SE each series' three levels give (at 0, 2, 3 doublings: 0.01 / sqrt(14 / 3), the same
     for all four: / sqrt(4)
     pooled, times HKSJ's truncated q* = 1); the other expectations do not move."""
-    trends = setup.trend_table(*constructed_levels()).set_index("expectation")
+    levels, at_level = constructed_levels()
+    trends = setup.trend_table(levels, [one.per_series for one in at_level])
+    trends = trends.set_index("expectation")
     assert list(trends.index) == [e.key for e in stats.EXPECTATIONS]
     e1 = trends.loc["E1"]
     assert (e1["factor"], e1["term"], e1["scale"], e1["series"]) == ("epochs", "epochs", "log2", 4)

@@ -16,11 +16,13 @@ import pandas as pd
 
 from statelab.data import series as data_module
 from statelab.errors import StatelabError
+from statelab.execution import plan as plan_module
 from statelab.execution.pipeline import Execution, Finish, Outcome, Progress, execute
-from statelab.execution.plan import check_chunk, series_per_chunk
+from statelab.execution.plan import Estimate, check_chunk, series_per_chunk
 from statelab.execution.results import Results
 from statelab.execution.runner import Experiment, ProgressCallback, run_experiments
 from statelab.spec import Spec, check_seed, preset
+from statelab.studies.advice import Advice, AdviseSettings
 from statelab.studies.generalise import (
     Generalisation,
     GeneraliseSettings,
@@ -29,6 +31,7 @@ from statelab.studies.generalise import (
 )
 from statelab.studies.moderators import Moderated, analyse_moderated, selection_features
 from statelab.studies.setup import Variation, VarySettings, analyse_setups, setup_plan
+from statelab.studies.setup_one import StudyVariation, analyse_study_setups, study_setup_plan
 from statelab.studies.study import Reproduction, StudySettings, analyse_study, study_plan
 
 
@@ -162,12 +165,16 @@ def moderators(
     with an out-of-sample check against the pooled mean; with ``out``, the generalisation's
     files and moderators.csv and moderators.json. ``.result`` is the :class:`Moderated`;
     ``.result.moderators.answer`` says it in words."""
+    settings = settings or GeneraliseSettings()
+    features = selection_features(settings)  # before the run: a series without them fails fast
+    return _moderated(settings, features, out, execution, progress)
+
+
+def _moderated(settings, features: pd.DataFrame, out, execution, progress) -> Outcome[Moderated]:
     from statelab.outputs import moderators as files
 
-    settings = settings or GeneraliseSettings()
     _import_in_background("statelab.stats", "statelab.outputs.plots")
     execution = execution or Execution()
-    features = selection_features(settings)  # before the run: a series without them fails fast
     plan, collection = generalise_plan(settings)
     execution = _chunked_by_series(plan, execution)
     finish = Finish(partial(analyse_moderated, collection=collection, features=features),
@@ -198,6 +205,97 @@ def vary(
     finish = Finish(partial(analyse_setups, design=design), files.write_variation,
                     partial(files.names, factors=factors))  # fmt: skip
     return _run(plan, finish, out, execution, progress)
+
+
+def advice_model(
+    settings: GeneraliseSettings,
+    model: str | Path,
+    *,
+    command: str,
+    out: str | Path | None = None,
+    execution: Execution | None = None,
+    progress: Progress | None = None,
+) -> Outcome[Moderated]:
+    """:func:`moderators`, then the advice model of its result (every expectation's
+    meta-regression per frequency, fitted on all the series, with what made it) written to
+    ``model`` for `statelab advise`; ``command`` is the command line that remakes it, kept in
+    the file. The model's path is checked before anything runs."""
+    from statelab.files import resolve_target
+    from statelab.studies import advice
+    from statelab.studies.generalise import select_series
+
+    resolve_target(model)
+    features = selection_features(settings)
+    outcome = _moderated(settings, features, out, execution, progress)
+    record = advice.model_record(outcome.result, features, select_series(settings), command)
+    advice.write_model(record, model)
+    return outcome
+
+
+def advise(
+    settings: AdviseSettings | None = None,
+    *,
+    execution: Execution | None = None,
+    progress: Progress | None = None,
+) -> Advice:
+    """What to expect on one series (``settings.data``): its features, then for each of E1-E6
+    the ratio of mean RMSEs the advice model (the one shipped, or ``settings.model``) predicts
+    for it with a 95% prediction interval, and warnings where the advice extrapolates or is in
+    sample. With ``settings.run``, the study also runs on the series itself (at the model's
+    set-up, in a temporary store) and each expectation shows what it measured."""
+    from statelab.studies import advice
+
+    settings = settings or AdviseSettings()
+    model = advice.load_model(settings.model)
+    chosen = advice.choose(settings)
+    result = advice.advise_on(model, chosen)
+    if not settings.run:
+        return result
+    plan = advice.run_plan(settings, model, chosen)
+    outcome = _run(plan, Finish(advice.analyse_run), None, execution or Execution(), progress)
+    return advice.measured(result, outcome.result)
+
+
+def reproduce_vary(
+    settings: VarySettings,
+    *,
+    out: str | Path | None = None,
+    execution: Execution | None = None,
+    progress: Progress | None = None,
+) -> Outcome[StudyVariation]:
+    """Does the answer depend on the set-up, on one series? The study (``settings.base``, a
+    :class:`StudySettings`, as :func:`reproduce` runs it without the pool) at every level of
+    each factor of ``settings.factors`` (or, with ``settings.grid``, every combination), in
+    one plan through the pipeline and the store in ``out``, written there, with ``out``, as
+    tables, a heat map and vary_study.json. ``.result`` is the :class:`StudyVariation`:
+    each level's :class:`Reproduction`, and the effects followed and tested across levels;
+    ``.result.answer`` says it in words."""
+    from statelab.outputs import setup_one as files
+
+    _import_in_background("statelab.stats", "statelab.outputs.plots")
+    plan, design = study_setup_plan(settings)
+    finish = Finish(partial(analyse_study_setups, design=design), files.write_study_variation,
+                    files.names)  # fmt: skip
+    return _run(plan, finish, out, execution, progress)
+
+
+def estimate(
+    settings: StudySettings | GeneraliseSettings | VarySettings,
+    execution: Execution | None = None,
+) -> Estimate:
+    """What :func:`reproduce`, :func:`generalise` (or :func:`moderators`),
+    :func:`reproduce_vary` or :func:`vary` would train for ``settings``, and a rough time for
+    it on this machine, cut into chunks as that call cuts them; nothing runs."""
+    execution = execution or Execution()
+    if isinstance(settings, StudySettings):
+        plan = study_plan(settings)
+    elif isinstance(settings, VarySettings) and isinstance(settings.base, StudySettings):
+        plan = study_setup_plan(settings)[0]
+    else:  # a collection: a chunk holds a block of series
+        collection = isinstance(settings, GeneraliseSettings)
+        plan = (generalise_plan if collection else setup_plan)(settings)[0]
+        execution = _chunked_by_series(plan, execution)
+    return plan_module.estimate(plan, execution.chunk, execution.series)
 
 
 def _chunked_by_series(plan, execution: Execution) -> Execution:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -236,6 +237,14 @@ class _Progress:
             self.bar.reset(self.epoch_task, total=total)
         self.bar.update(self.epoch_task, completed=done, description=f"epochs ({lanes} lanes)")
 
+    def stage(self, label: str, lanes: int, seconds: float) -> None:
+        """A line above the bars as each level of --vary is stored."""
+        if self.bar is None:
+            return
+        rate = lanes / max(seconds, 1e-9)
+        self.bar.console.print(f"{label}: {lanes:,} networks in {_duration(seconds)} "
+                               f"({rate:,.0f} networks/s)", highlight=False)  # fmt: skip
+
 
 @app.command()
 def reproduce(
@@ -261,11 +270,30 @@ def reproduce(
     workers: Workers = None,
     cluster: Cluster = None,
     margin: Margin = defaults.MARGIN,
+    vary: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="FACTOR=LEVELS: run the study at each level of epochs, neurons, lags, "
+            "learning-rate or profile (e.g. epochs=100,300,1000), the other factors at the "
+            "study's set-up, without the pool. Repeatable: one factor at a time, or crossed "
+            "with --grid."
+        ),
+    ] = None,
+    grid: Annotated[
+        bool, typer.Option("--grid", help="With --vary: every combination of the levels.")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the networks to train and a rough time; run nothing."
+        ),
+    ] = False,
     quiet: Quiet = False,
 ) -> None:
     """Run all eleven experiments into the store (resuming whatever an earlier run left),
     then write experiment_NAME.csv files, the four comparison tables and box plots, the
-    verdicts on E1-E6, the standard-error curve, the series and the forecast plots."""
+    verdicts on E1-E6, the standard-error curve, the series and the forecast plots. With
+    --vary, the study at each level of its set-up and the effects across the levels."""
     from statelab import api
     from statelab.execution import pipeline
     from statelab.outputs import study as outputs
@@ -277,6 +305,17 @@ def reproduce(
         seed=seed, margin=margin, setup=Setup(epochs=epochs, profile=profile),
     )  # fmt: skip
     execution = pipeline.Execution(chunk=chunk, workers=workers, cluster=cluster, keep=keep)
+    if grid and not vary:
+        raise StatelabError("--grid crosses the --vary factors: give --vary twice or more")
+    if vary and pool != defaults.POOL:
+        raise StatelabError("--pool applies to one set-up (its standard-error curve); --vary "
+                            "runs no pool: leave --pool out")  # fmt: skip
+    if vary:
+        _vary_study(settings, vary, grid, dry_run, out, execution, quiet)
+        return
+    if dry_run:
+        _echo_estimate(api.estimate(settings, execution))
+        return
     with _Progress(quiet) as progress:
         outcome = api.reproduce(settings, out=out, execution=execution, progress=progress)
     reproduction = outcome.result
@@ -300,6 +339,7 @@ def reproduce(
 
 @app.command()
 def generalise(
+    context: typer.Context,
     data: Annotated[
         str | None,
         typer.Option(
@@ -353,6 +393,13 @@ def generalise(
             "log ratios on the series' features (moderators.csv, moderators.json).",
         ),
     ] = False,
+    advice_model: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --moderators: also write the advice model `statelab advise` reads (the "
+            "meta-regressions fitted on every series, with this command) to this file."
+        ),
+    ] = None,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -380,15 +427,17 @@ def generalise(
     if moderators and vary:
         raise StatelabError("--moderators applies to one set-up: drop --vary, or run the two "
                             "separately")  # fmt: skip
+    if advice_model is not None and not moderators:
+        raise StatelabError("--advice-model is fitted on the moderators: give --moderators too")
     if vary:
         _vary(settings, vary, grid, dry_run, out, execution, quiet)
         return
     if dry_run:
-        from statelab.studies.generalise import generalise_plan
-
-        _echo_estimate(generalise_plan(settings)[0])
+        _echo_estimate(api.estimate(settings, execution))
         return
     run = api.moderators if moderators else api.generalise
+    if advice_model is not None:
+        run = partial(api.advice_model, model=advice_model, command=_command_line(context))
     with _Progress(quiet) as progress:
         outcome = run(settings, out=out, execution=execution, progress=progress)
     result = outcome.result.generalisation if moderators else outcome.result
@@ -406,6 +455,26 @@ def generalise(
     _echo_filled(outcome)
     typer.echo(f"wrote {len(outcome.files)} files to {out}; `statelab report {out}` makes the "
                "HTML report")  # fmt: skip
+    if advice_model is not None:
+        typer.echo(f"wrote the advice model to {advice_model}")
+
+
+def _command_line(context: typer.Context) -> str:
+    """The command being run, as a command line: its options that differ from their defaults,
+    in the order of its help (what remakes the advice model)."""
+    import shlex
+
+    parts = ["statelab", str(context.info_name)]
+    for parameter in context.command.params:
+        value = context.params.get(parameter.name)
+        if value is None or value == parameter.default or value in ([], ()):
+            continue
+        if getattr(parameter, "is_flag", False):
+            parts.append(parameter.opts[0])
+            continue
+        for one in value if isinstance(value, list | tuple) else [value]:
+            parts += [parameter.opts[0], str(one)]
+    return shlex.join(parts)
 
 
 def _vary(base, options: list[str], grid: bool, dry_run: bool, out: Path, execution,
@@ -416,7 +485,7 @@ def _vary(base, options: list[str], grid: bool, dry_run: bool, out: Path, execut
 
     settings = setup.VarySettings(base, setup.factors_from_options(options), grid)
     if dry_run:
-        _echo_estimate(setup.setup_plan(settings)[0])
+        _echo_estimate(api.estimate(settings, execution))
         return
     with _Progress(quiet) as progress:
         outcome = api.vary(settings, out=out, execution=execution, progress=progress)
@@ -434,14 +503,37 @@ def _vary(base, options: list[str], grid: bool, dry_run: bool, out: Path, execut
     typer.echo(f"wrote {len(outcome.files)} files to {out}")
 
 
-def _echo_estimate(plan) -> None:
-    from statelab.execution.plan import estimate
+def _vary_study(base, options: list[str], grid: bool, dry_run: bool, out: Path, execution,
+                quiet: bool) -> None:  # fmt: skip
+    """`reproduce --vary`: the study on one series at each level, across levels, the files."""
+    from statelab import api, layout
+    from statelab.studies import setup
 
-    found = estimate(plan)
+    settings = setup.VarySettings(base, setup.factors_from_options(options), grid)
+    if dry_run:
+        _echo_estimate(api.estimate(settings, execution))
+        return
+    with _Progress(quiet) as progress:
+        outcome = api.reproduce_vary(settings, out=out, execution=execution, progress=progress)
+    result = outcome.result
+    repeats = result.at_level[0].settings.repeats
+    typer.echo(f"The study on {result.series} at each level ({repeats} repeats each, Holm "
+               "across the six at each level; trends Holm across factors and expectations):")  # fmt: skip
+    for line in result.answer:
+        typer.echo(line)
+    for level, skip in result.skipped:
+        typer.echo(f"\nskipped --vary {level} (see {layout.VARY_STUDY_SKIPPED}): {skip.reason}")
+    _echo_filled(outcome, execution.keep)
+    typer.echo(f"wrote {len(outcome.files)} files to {out}")
+
+
+def _echo_estimate(found) -> None:
+    where = "this machine's CPU" if found.device == "cpu" else (
+        f"this machine's {found.device.upper()} by a cost model measured on a CPU")  # fmt: skip
     typer.echo(
-        f"{found.networks:,} networks to train ({len(plan.series)} series, {found.programs} "
-        f"compiled programs); roughly {_duration(found.seconds)} on this machine's CPU, less "
-        "for any the store or the compilation cache already holds. Nothing was run."
+        f"{found.networks:,} networks to train ({found.series} series, {found.programs} "
+        f"compiled programs); roughly {_duration(found.seconds)} on {where}, less for any "
+        "the store or the compilation cache already holds. Nothing was run."
     )
 
 
@@ -451,6 +543,64 @@ def _duration(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+@app.command()
+def advise(
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="One series: a collection's (m3:N1402), a CSV file, or shampoo (default)."
+        ),
+    ] = None,
+    run: Annotated[
+        bool,
+        typer.Option(
+            "--run",
+            help="Also run the study on the series (at the model's set-up) and show what it "
+            "measures beside what is predicted.",
+        ),
+    ] = False,
+    value_column: ValueColumn = None,
+    test_size: TestSize = None,
+    frequency: Annotated[
+        int | None,
+        typer.Option(
+            help="The seasonal period (12 monthly, 4 quarterly, 1 yearly; default: the "
+            "collection's, or what a CSV's dates imply)."
+        ),
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="The advice model's file (default: the one statelab ships)."),
+    ] = None,
+    repeats: Annotated[
+        int, typer.Option(help="With --run: repeats per experiment.")
+    ] = defaults.GENERALISE_REPEATS,
+    seed: Seed = 1,
+    quiet: Quiet = False,
+) -> None:
+    """What to expect on your series: from its features, the effect of each of the study's
+    six choices of state on its RMSE as a model fitted on the collections predicts it, with
+    a 95% prediction interval; with --run, measured on the series too."""
+    from statelab import api
+    from statelab.studies.advice import AdviseSettings
+
+    settings = AdviseSettings(data=data, value_column=value_column, test_size=test_size,
+                              frequency=frequency, model=model, run=run, repeats=repeats,
+                              seed=seed)  # fmt: skip
+    with _Progress(quiet or not run) as progress:
+        advice = api.advise(settings, progress=progress)
+    known = advice.model
+    typer.echo(f"Advice for {advice.series} (frequency {advice.frequency}), from the model "
+               f"fitted on {known.series:,} series ({known.data}; {known.repeats} repeats, "
+               f"statelab {known.statelab}, engine revision {known.engine_revision}).")  # fmt: skip
+    typer.echo(f"It applies to the study's networks at {advice.setup}.")
+    for warning in advice.warnings:
+        typer.echo(f"warning: {warning}")
+    typer.echo("")
+    for line in advice.lines:
+        typer.echo(f"- {line}")
 
 
 @app.command()

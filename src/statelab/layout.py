@@ -71,6 +71,13 @@ RELATIVE_RMSE_PLOT = "relative_rmse.png"
 MODERATORS = "moderators.csv"
 MODERATORS_JSON = "moderators.json"
 
+
+def moderators_plot(expectation: str, frequency: int | None) -> str:
+    """The partial-effect figure of one model (an expectation on the series of a frequency)."""
+    at = "unknown_frequency" if frequency is None else f"f{frequency}"
+    return f"moderators_{expectation}_{at}.png"
+
+
 # `statelab generalise --vary`: each level's generalisation, and the effects across levels.
 VARY_JSON = "vary.json"
 VARY_PER_SERIES = "vary_per_series.csv"
@@ -80,6 +87,17 @@ VARY_TRENDS = "vary_trends.csv"
 VARY_RANKS = "vary_ranks.csv"
 VARY_SKIPPED = "vary_skipped.csv"
 VARY_VERDICTS_PLOT = "vary_verdicts.png"
+
+
+# `statelab reproduce --vary`: the study on one series at each level, and across levels.
+VARY_STUDY_JSON = "vary_study.json"
+VARY_STUDY_VERDICTS = "vary_study_verdicts.csv"
+VARY_STUDY_LEVELS = "vary_study_levels.csv"
+VARY_STUDY_TRENDS = "vary_study_trends.csv"
+VARY_STUDY_RANKS = "vary_study_ranks.csv"
+VARY_STUDY_RMSE = "vary_study_rmse.csv"
+VARY_STUDY_SKIPPED = "vary_study_skipped.csv"
+VARY_STUDY_VERDICTS_PLOT = "vary_study_verdicts.png"
 
 
 def vary_levels_plot(factor: str) -> str:
@@ -179,6 +197,25 @@ VARY_RANKS_TABLE = Table(VARY_RANKS, (
     *_columns("str", "factor level experiment"), *_columns("float", "mean_rank place"),
 ))  # fmt: skip
 VARY_SKIPPED_TABLE = Table(VARY_SKIPPED, _columns("str", "level series reason"))
+# The set-up study on one series: each level's verdicts as `reproduce` writes them, a row
+# per level first, the effects across levels, the experiments' RMSEs.
+VARY_STUDY_VERDICTS_TABLE = Table(VARY_STUDY_VERDICTS, (
+    *LEVEL, ("expectation", "str"), *VERDICTS_TABLE.columns))  # fmt: skip
+VARY_STUDY_LEVELS_TABLE = Table(VARY_STUDY_LEVELS, (
+    *LEVEL, *_columns("str", "value expectation"),
+    *_columns("float", "ratio log_ratio log_ratio_se holm_p"), ("verdict", "str"),
+    ("verdict_changed", "bool"), ("best_experiment", "str"),
+))  # fmt: skip
+VARY_STUDY_TRENDS_TABLE = VARY_TRENDS_TABLE._replace(name=VARY_STUDY_TRENDS)
+VARY_STUDY_RANKS_TABLE = Table(VARY_STUDY_RANKS, (
+    *LEVEL, ("experiment", "str"),
+    *_columns("float", "mean_rmse mean_relative_rmse mean_mase persistence_rmse"),
+    *_columns("int", "finished failed"), ("place", "float"),
+))  # fmt: skip
+VARY_STUDY_RMSE_TABLE = Table(VARY_STUDY_RMSE, (
+    *LEVEL, ("experiment", "str"), ("repeat", "int"), ("rmse", "float"), ("failure", "str"),
+))  # fmt: skip
+VARY_STUDY_SKIPPED_TABLE = VARY_SKIPPED_TABLE._replace(name=VARY_STUDY_SKIPPED)
 EXPERIMENT_RESULTS = Table("experiment_NAME.csv", (("results", "float"),))  # the study's format
 
 

@@ -1,5 +1,5 @@
 """The schemas of the JSON files statelab writes and reads back (study.json,
-generalise.json, vary.json, moderators.json), declared once (pydantic): the writers check
+generalise.json, vary.json, moderators.json, the advice model), declared once (pydantic): the writers check
 each record against its model before writing it, and the report reads it back through the
 same model. The tables' schemas are in statelab.layout.
 
@@ -110,8 +110,9 @@ class GeneraliseRecord(_Record):
 
 
 class VaryRecord(_Record):
-    """vary.json: what produced a set-up study, its levels, and its answer in words
-    (statelab.outputs.setup.record)."""
+    """vary.json and vary_study.json: what produced a set-up study (across a collection, or
+    on one series), its levels, and its answer in words (statelab.outputs.setup.record,
+    statelab.outputs.setup_one.record)."""
 
     data: str
     seed: int
@@ -157,6 +158,50 @@ class ModeratorsRecord(_Record):
     moderators: list[str]
     models: list[_Model]
     answer: list[str]
+
+
+class _AdviceFit(_Record):
+    expectation: str
+    frequency: int | None
+    moderators: list[str]
+    mean: list[Number]  # of each moderator over the series fitted: the standardisation
+    sd: list[Number]
+    low: list[Number]  # each moderator's range over them: advice outside it extrapolates
+    high: list[Number]
+    estimate: list[Number]  # the coefficients on the standardised moderators, intercept first
+    covariance: list[list[Number]]
+    tau2: Number
+    df: int
+    k: int
+    words: str
+
+    @field_validator("mean", "sd", "low", "high", "estimate", "tau2")
+    @classmethod
+    def _finite_values(cls, value):
+        if not all(_finite(v) for v in (value if isinstance(value, list) else [value])):
+            raise ValueError("must hold finite numbers only")
+        return value
+
+
+class AdviceModelRecord(_Record):
+    """The advice model (statelab advise): per expectation and frequency, a meta-regression
+    fitted on a generalisation's series, with what made it (statelab.studies.advice)."""
+
+    kind: str
+    format: int
+    statelab: str  # the version that made it
+    engine_revision: int  # the engine whose results it was fitted on
+    command: str  # the command that remakes it
+    data: str
+    series: int
+    repeats: int
+    seed: int
+    setup: dict  # epochs, neurons, lags, learning rate, profile of the experiments
+    versions: list
+    identical: list[str]  # expectations identical on every series fitted
+    fits: list[_AdviceFit]
+    fingerprints: list[str]  # of the series fitted (statelab.studies.advice.fingerprint)
+    checksum: str  # BLAKE2b of the record without it (statelab.studies.advice.checksum)
 
 
 def _finite(value: object) -> bool:

@@ -135,7 +135,7 @@ def validate(series: pd.Series, name: str) -> pd.Series:
     return series
 
 
-def _parse_dates(labels: pd.Index) -> pd.DatetimeIndex | None:
+def parse_dates(labels: pd.Index) -> pd.DatetimeIndex | None:
     """The labels as dates in one format for the whole column (inferred, then day-first), or
     None when no single format reads them all. Label by label parsing would read 12/01 as
     December and 13/01 as January in the same day-first file."""
@@ -151,12 +151,37 @@ def _parse_dates(labels: pd.Index) -> pd.DatetimeIndex | None:
     return None
 
 
+# Dates whose spacing pandas names (its offset aliases, before any anchor such as "-DEC") ->
+# the seasonal period.
+_PERIODS = {"M": 12, "MS": 12, "ME": 12, "Q": 4, "QS": 4, "QE": 4, "Y": 1, "YS": 1, "YE": 1,
+            "A": 1, "AS": 1, "BA": 1, "BM": 12, "BMS": 12, "BQ": 4, "BQS": 4}  # fmt: skip
+
+
+def period_of_dates(index: pd.Index) -> int | None:
+    """The seasonal period a series' dates imply (monthly 12, quarterly 4, yearly 1), or None
+    where they are not dates, or not evenly spaced by one of those steps (pandas'
+    ``infer_freq``)."""
+    dates = parse_dates(pd.Index(index).astype(str))
+    if dates is None or len(dates) < 3:
+        return None
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # pandas 3 warns that infer_freq will return an offset
+            warnings.simplefilter("ignore")
+            alias = pd.infer_freq(dates)
+    except (TypeError, ValueError):
+        return None
+    alias = getattr(alias, "freqstr", alias)  # a string, or an offset in a later pandas
+    return None if alias is None else _PERIODS.get(alias.split("-")[0])
+
+
 def _check_dates(index: pd.Index, name: str) -> None:
     """Where every label reads as a date, the dates must be distinct and in order."""
     if isinstance(index, pd.PeriodIndex | pd.DatetimeIndex) or index.dtype.kind in "iuf":
         dates = index
     else:
-        dates = _parse_dates(index.astype(str))
+        dates = parse_dates(index.astype(str))
         if dates is None:
             return  # labels, not dates: the file's order is the series' order
     if dates.has_duplicates:

@@ -18,7 +18,7 @@ from statelab.defaults import CHUNK
 from statelab.errors import Interrupted, StatelabError
 from statelab.execution import cache, fileset, interrupts
 from statelab.execution.backends import Backend, check_workers, open_backend
-from statelab.execution.plan import Plan, check_chunk, chunks
+from statelab.execution.plan import Plan, check_chunk, staged_chunks
 from statelab.execution.results import Results, Timings, code_version
 from statelab.execution.store import Store, parse_keep
 from statelab.files import resolve_target
@@ -32,12 +32,19 @@ class Progress(Protocol):
     def epochs(self, done: int, total: int, lanes: int) -> None:
         """After every segment of epochs of a compiled call in this process."""
 
+    def stage(self, label: str, lanes: int, seconds: float) -> None:
+        """After the last chunk of a stage of a plan of several (a level of --vary), with
+        the lanes its chunks ran and the seconds since the stage before it ended."""
+
 
 class Silent:
     def chunks(self, done: int, total: int, lanes: int, series: int) -> None:
         pass
 
     def epochs(self, done: int, total: int, lanes: int) -> None:
+        pass
+
+    def stage(self, label: str, lanes: int, seconds: float) -> None:
         pass
 
 
@@ -91,11 +98,13 @@ def fill(
     for one in plan.tasks:
         done = store.stored(one.name, one.spec, one.data_hash, plan.seed)
         missing.append(one._replace(repeats=one.repeats[[int(k) not in done for k in one.repeats]]))
-    cut = chunks(missing, execution.chunk, execution.series)
+    staged = staged_chunks(plan, execution.chunk, execution.series, missing)
+    cut = [chunk for _, chunk in staged]
     left: dict[str, int] = {}  # series -> repeats it lacks
     for one in missing:
         left[one.series] = left.get(one.series, 0) + len(one.repeats)
     complete = len(plan.series) - sum(1 for count in left.values() if count)
+    stages = _Stages(plan, [stage for stage, _ in staged]) if plan.stages else None
     ran, timings = 0, Timings()
     interrupts.install()
     for finished, results in enumerate(backend.run(cut, plan.seed), 1):
@@ -103,13 +112,39 @@ def fill(
             raise KeyboardInterrupt
         _same_code(results)
         store.add(results, keep)
-        ran += sum(len(r.repeats) for r in results)
+        lanes = sum(len(r.repeats) for r in results)
+        ran += lanes
         timings += _call_timings(results)
         for r in results:
             left[r.series] -= len(r.repeats)
             complete += left[r.series] == 0
-        progress.chunks(finished, len(cut), sum(len(r.repeats) for r in results), complete)
+        progress.chunks(finished, len(cut), lanes, complete)
+        if stages is not None:
+            stages.stored(results, lanes, progress)
     return Filled(plan.planned, ran, len(cut), timings)
+
+
+class _Stages:
+    """When the last chunk of each stage of a plan is stored. Chunks finish in any order (on
+    Dask), so a chunk's stage is its first result's task's: a task is one (experiment,
+    series, settings) of the plan."""
+
+    def __init__(self, plan: Plan, labels: list[str]) -> None:
+        self.stage_of = {(t.name, t.series, t.spec): stage
+                         for t, stage in zip(plan.tasks, plan.stages, strict=True)}  # fmt: skip
+        self.left = {label: labels.count(label) for label in labels}  # chunks to store
+        self.lanes = dict.fromkeys(self.left, 0)
+        self.since = time.perf_counter()
+
+    def stored(self, results: list[Results], lanes: int, progress: Progress) -> None:
+        first = results[0]
+        label = self.stage_of[first.name, first.series, first.spec]
+        self.left[label] -= 1
+        self.lanes[label] += lanes
+        if not self.left[label]:
+            now = time.perf_counter()
+            progress.stage(label, self.lanes[label], now - self.since)
+            self.since = now
 
 
 def _same_code(results: list[Results]) -> None:

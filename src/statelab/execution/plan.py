@@ -13,10 +13,11 @@ import pandas as pd
 
 from statelab.errors import StatelabError
 from statelab.execution import buckets
-from statelab.execution.calls import Device, lanes_per_chunk, this_device
+from statelab.execution.calls import Device, lanes_per_chunk, this_device, weight_count
 from statelab.execution.runner import (
     MAX_REPEATS,
     Task,
+    call_groups,
     compiled_rows,
     repeat_indices,
     shape_of,
@@ -39,14 +40,16 @@ class Skip(NamedTuple):
 @dataclass(frozen=True)
 class Plan:
     """Tasks, the series they use by name, the master seed, the repeats each experiment's
-    statistics take (an experiment may run more, such as the study's pool), and the series
-    left out with why."""
+    statistics take (an experiment may run more, such as the study's pool), the series
+    left out with why, and, for a plan of several stages (the levels of --vary), each task's
+    stage: a chunk holds one stage's tasks, and the stages run in turn."""
 
     series: Mapping[str, pd.Series]
     tasks: tuple[Task, ...]
     seed: int
     repeats: int
     skipped: tuple[Skip, ...] = ()
+    stages: tuple[str, ...] = ()  # one label per task; () for a plan of one stage
 
     @property
     def planned(self) -> int:
@@ -102,17 +105,22 @@ def check_planned(planned: int, series: int) -> None:
         )
 
 
-def merge(plans: Sequence[Plan]) -> tuple[Plan, list[list[int]]]:
+def merge(plans: Sequence[Plan], stages: Sequence[str]) -> tuple[Plan, list[list[int]]]:
     """One plan that runs every task of ``plans`` (which share their seed and repeats) once,
     bucketed together, and for each plan the positions of its tasks in it. A task in several
     plans (the same experiment, settings and series, such as a study's base set-up reached
-    from two factors) runs once; the skipped series stay with each plan."""
+    from two factors) runs once, in the stage of the first (``stages``: one label a plan);
+    the skipped series stay with each plan."""
     tasks: dict[tuple, int] = {}
-    positions = []
-    for plan in plans:
+    positions, staged = [], []
+    for plan, stage in zip(plans, stages, strict=True):
         mine = []
         for one in plan.tasks:
-            mine.append(tasks.setdefault((one.name, one.series, one.spec), len(tasks)))
+            key = (one.name, one.series, one.spec)
+            if key not in tasks:
+                tasks[key] = len(tasks)
+                staged.append(stage)
+            mine.append(tasks[key])
         positions.append(mine)
     unique = [None] * len(tasks)
     for plan, mine in zip(plans, positions, strict=True):
@@ -121,7 +129,8 @@ def merge(plans: Sequence[Plan]) -> tuple[Plan, list[list[int]]]:
     series = {name: s for plan in plans for name, s in plan.series.items()}
     check_planned(sum(len(t.repeats) for t in unique), len(series))
     first = plans[0]
-    return Plan(series, tuple(bucketed(unique)), first.seed, first.repeats), positions
+    merged = Plan(series, tuple(bucketed(unique)), first.seed, first.repeats, (), tuple(staged))
+    return merged, positions
 
 
 def _with_test_rows(name: str, spec: Spec, test_size: int) -> Spec:
@@ -148,31 +157,60 @@ def bucketed(tasks: Sequence[Task]) -> list[Task]:
     return out
 
 
-# A rough cost model for --dry-run, measured on a 2-core x86 CPU (a generalise of 2 M3 monthly
-# series at 300 epochs, 1 and 8 units): one lane's training step on one row costs about
-# STEP_US + FLOP_US x 4n(n + lags + 1) microseconds of one core (the LSTM's multiply-adds),
-# and compiling one program about COMPILE_S seconds (less when the compilation cache has it).
-STEP_US, FLOP_US, COMPILE_S = 1.5, 0.01, 4.0
+# The cost model of --dry-run: two terms, each a compiled call's time on one core. Every
+# step of a call (epochs x compiled training rows / batch size; its lanes advance in
+# lockstep) costs STEP_US of overhead whatever its lanes: the call's small fused loops and
+# copies. Every lane's row of a step costs ROW_US plus ROW_WEIGHT_US per weight of the
+# lane's network (calls.weight_count: the forward and backward pass and Adam are linear in
+# the weights at a given batch size, so the weights stand for the FLOPs; ROW_US is what a row
+# costs beside them: the loss, masks, the shuffle). The calls are the runner's own
+# (runner.call_groups, on the chunks the pipeline cuts), and they share the cores evenly
+# (but a call runs on one core: no run is shorter than its longest call);
+# each distinct program adds COMPILE_S (less when the compilation cache has it).
+# Measured on this 2-core x86 CPU, both cores busy: benchmarks/engine_speed.py's 1000
+# repeats of LSTM(n) on Shampoo (22 rows, 2 calls side by side; README, "Speed") took 1.86,
+# 8.28, 27.6 and 117 ms a 1000-epoch repeat at 4, 8, 16 and 32 units (101 to 4,385 weights):
+# 1.7 to 2.4 ns of a core per weight and lane-row, 2.2 at 8 to 32 units; the full M3 monthly
+# generalisation (benchmarks/generalise_speed.py: 471,570 networks in 930 s of filling, 4.3e10
+# lane-rows of LSTM(1), 14 weights, with shuffles and every bucket's padding) took 41 ns of a
+# core a lane-row, 31 of them the weights' at 2.2 ns: ROW_US 10 ns. One lane alone, 9 to 11 ms
+# a repeat (0.41 to 0.49 us a step of a call of 8 lanes, whose rows take 0.33 of it), leaves
+# STEP_US about 0.12 us. Compiling takes 3 to 5 s a program here (wall; the compilation
+# cache, when it has a program, makes it less). benchmarks/estimate_accuracy.py prints the
+# model beside measured runs.
+STEP_US, ROW_US, ROW_WEIGHT_US, COMPILE_S = 0.12, 0.010, 0.0022, 3.0
 
 
 class Estimate(NamedTuple):
     networks: int  # repeats to train, each one network (some may be in the store already)
+    series: int  # the series they train on
     programs: int  # distinct compiled programs
-    seconds: float  # wall seconds on this machine's cores, by the cost model above
+    seconds: float  # wall seconds on the device's cores, by the cost model above
+    compile_seconds: float  # of which compiling (less when the compilation cache has them)
+    device: str  # the device it was worked out for (JAX's platform: "cpu", "gpu", ...)
 
 
-def estimate(plan: Plan) -> Estimate:
-    """How much a plan trains, and a rough time for it on this machine's CPU cores."""
-    import os
-
-    steps_us = sum(
-        len(t.repeats) * t.spec.epochs * compiled_rows(t)[0]
-        * (STEP_US + FLOP_US * 4 * t.spec.neurons * (t.spec.neurons + t.spec.lags + 1))
-        for t in plan.tasks
-    )  # fmt: skip
-    programs = len({(shape_of(t.spec, compiled_rows(t)), t.spec.epochs) for t in plan.tasks})
-    cores = len(os.sched_getaffinity(0))
-    return Estimate(plan.planned, programs, (steps_us / 1e6 + programs * COMPILE_S) / cores)
+def estimate(
+    plan: Plan, chunk: int, series: int | None = None, device: Device | None = None
+) -> Estimate:
+    """How much a plan trains, and a rough time for it on ``device`` (this machine's), cut
+    into chunks of ``chunk`` repeat indices (and ``series`` series) as the pipeline cuts it;
+    by the cost model above, measured on a CPU."""
+    device = device or this_device()
+    busy_us, longest_us, programs = 0.0, 0.0, set()
+    for _, part in staged_chunks(plan, chunk, series):
+        for group in call_groups(part, device):
+            shape = group.shape
+            steps = group.epochs * -(-shape.train_rows // shape.batch_size)
+            row_us = ROW_US + ROW_WEIGHT_US * weight_count(shape.lags, shape.neurons)
+            call_us = steps * STEP_US + group.per_call * group.epochs * shape.train_rows * row_us
+            busy_us += group.calls * call_us
+            longest_us = max(longest_us, call_us)
+            programs.add((shape, group.epochs, group.per_call))
+    compiling = len(programs) * COMPILE_S
+    training = max(busy_us / device.cores, longest_us) / 1e6  # a call runs on one core
+    return Estimate(plan.planned, len(plan.series), len(programs), training + compiling,
+                    compiling, device.kind)  # fmt: skip
 
 
 # The equivalence margin's largest share of the persistence RMSE.
@@ -220,11 +258,27 @@ def repeats_per_chunk(plan: Plan, most: int = 100, device: Device | None = None)
 
 
 def series_per_chunk(plan: Plan, device: Device | None = None) -> int:
-    """Series per chunk when a chunk holds every repeat of every experiment on a block of
-    series (generalise): about the device's lanes a chunk, so a chunk finishes in seconds
-    and a finished chunk is finished series."""
-    lanes = plan.planned // max(1, len(plan.series))  # a series' lanes
+    """Series per chunk when a chunk holds every repeat of every experiment of a stage on a
+    block of series (generalise): about the device's lanes a chunk, so a chunk finishes in
+    seconds and a finished chunk is finished series."""
+    stages = max(1, len(set(plan.stages)))
+    lanes = plan.planned // max(1, len(plan.series) * stages)  # a series' lanes in a stage
     return max(1, lanes_per_chunk(device or this_device()) // max(1, lanes))
+
+
+def staged_chunks(
+    plan: Plan, size: int, series: int | None = None, tasks: Sequence[Task] | None = None
+) -> list[tuple[str, tuple[Task, ...]]]:
+    """The plan's chunks (:func:`chunks`), stage by stage in the order the stages come: (the
+    stage's label, a chunk of its tasks). ``tasks``: the plan's tasks with fewer repeats each
+    (those the store lacks), in the plan's order."""
+    tasks = plan.tasks if tasks is None else tasks
+    stages = plan.stages or ("",) * len(tasks)
+    made = []
+    for stage in dict.fromkeys(stages):
+        mine = [one for one, own in zip(tasks, stages, strict=True) if own == stage]
+        made.extend((stage, chunk) for chunk in chunks(mine, size, series))
+    return made
 
 
 def chunks(tasks: Sequence[Task], size: int, series: int | None = None) -> list[tuple[Task, ...]]:

@@ -24,7 +24,13 @@ from statelab.data.series import data_hash
 from statelab.engine import lstm as engine
 from statelab.errors import StatelabError
 from statelab.execution import cache, interrupts
-from statelab.execution.calls import LANE_BLOCK, lanes_per_call, this_device, weight_count
+from statelab.execution.calls import (
+    LANE_BLOCK,
+    Device,
+    lanes_per_call,
+    this_device,
+    weight_count,
+)
 from statelab.execution.evaluate import mase, persistence_rmse, rmse
 from statelab.execution.results import Provenance, Results, Timings, code_version, versions
 from statelab.spec import Spec, check_seed
@@ -66,10 +72,19 @@ def task(name: str, spec: Spec, series: pd.Series, repeats: int | Sequence[int])
                 repeat_indices(repeats))  # fmt: skip
 
 
-class _Group(NamedTuple):
+class CallGroup(NamedTuple):
+    """Lanes that share one compiled program, and the calls they run in: ``calls`` calls of
+    ``per_call`` lanes each (the last padded)."""
+
     shape: engine.Shape
     epochs: int
     members: list[int]  # indices into the task list
+    lanes: int  # the members' repeats
+    per_call: int  # lanes a call (statelab.execution.calls.lanes_per_call)
+
+    @property
+    def calls(self) -> int:
+        return -(-self.lanes // self.per_call)
 
 
 def compiled_rows(task: Task) -> tuple[int, int]:
@@ -348,6 +363,31 @@ def repeat_indices(repeats: int | Sequence[int]) -> np.ndarray:
     return indices
 
 
+def call_groups(tasks: Sequence[Task], device: Device) -> list[CallGroup]:
+    """The compiled programs a chunk of ``tasks`` runs on ``device``, and their calls: lanes
+    of the same shape and epochs share one, whatever experiment or series they belong to."""
+    shapes = [shape_of(one.spec, compiled_rows(one)) for one in tasks]
+    lanes: dict[tuple, int] = {}
+    for shape, one in zip(shapes, tasks, strict=True):
+        lanes[shape, one.spec.epochs] = lanes.get((shape, one.spec.epochs), 0) + len(one.repeats)
+    groups: dict[tuple, tuple[engine.Shape, int, list[int]]] = {}
+    for position, (shape, one) in enumerate(zip(shapes, tasks, strict=True)):
+        # Shuffling lanes of a large call run apart from the rest, in a call of their own: a
+        # call draws permutations for all its lanes once any lane shuffles (statelab.engine.lstm),
+        # so mixed in, every lane would pay for the shuffle (4x the training of batch-1
+        # lanes). A small call stays whole: there another program to compile costs more
+        # than the shuffle. A lane's result is the same either way (lanes are independent).
+        apart = one.spec.shuffle and lanes[shape, one.spec.epochs] >= SHUFFLE_APART_LANES
+        key = (shape, one.spec.epochs, apart)
+        groups.setdefault(key, (shape, one.spec.epochs, []))[2].append(position)
+    made = []
+    for shape, epochs, members in groups.values():
+        size = sum(len(tasks[i].repeats) for i in members)
+        per_call = lanes_per_call(device, size, weight_count(shape.lags, shape.neurons))
+        made.append(CallGroup(shape, epochs, members, size, per_call))
+    return made
+
+
 def run_tasks(
     tasks: Sequence[Task],
     *,
@@ -363,31 +403,11 @@ def run_tasks(
     check_unique(tasks, by_settings=True)
     if not tasks:
         return []
-    shapes = [shape_of(one.spec, compiled_rows(one)) for one in tasks]
-    lanes: dict[tuple, int] = {}
-    for shape, one in zip(shapes, tasks, strict=True):
-        lanes[shape, one.spec.epochs] = lanes.get((shape, one.spec.epochs), 0) + len(one.repeats)
-    groups: dict[tuple, _Group] = {}
-    for position, (shape, one) in enumerate(zip(shapes, tasks, strict=True)):
-        # Shuffling lanes of a large call run apart from the rest, in a call of their own: a
-        # call draws permutations for all its lanes once any lane shuffles (statelab.engine.lstm),
-        # so mixed in, every lane would pay for the shuffle (4x the training of batch-1
-        # lanes). A small call stays whole: there another program to compile costs more
-        # than the shuffle. A lane's result is the same either way (lanes are independent).
-        apart = one.spec.shuffle and lanes[shape, one.spec.epochs] >= SHUFFLE_APART_LANES
-        key = (shape, one.spec.epochs, apart)
-        group = groups.setdefault(key, _Group(shape, one.spec.epochs, []))
-        group.members.append(position)
-
     device = this_device()
     made = ((versions(),), (str(jax.devices()[0]),))
-    work = list(groups.values())
-    sizes = [sum(len(tasks[i].repeats) for i in g.members) for g in work]
-    keys = [
-        (g.shape, segment_length(g.epochs, segments),
-         lanes_per_call(device, size, weight_count(g.shape.lags, g.shape.neurons)))
-        for g, size in zip(work, sizes, strict=True)
-    ]  # fmt: skip
+    work = call_groups(tasks, device)
+    sizes = [g.lanes for g in work]
+    keys = [(g.shape, segment_length(g.epochs, segments), g.per_call) for g in work]
     compiled = compile_calls(keys)
     stacked = [_group_lanes(tasks, g, seed, initial_weights) for g in work]
     calls = [(k, start) for k, (key, size) in enumerate(zip(keys, sizes, strict=True))
@@ -426,7 +446,7 @@ def run_tasks(
     return results
 
 
-def _group_lanes(tasks: Sequence[Task], group: _Group, seed: int, initial_weights):
+def _group_lanes(tasks: Sequence[Task], group: CallGroup, seed: int, initial_weights):
     """The lanes of a group's tasks, side by side (lane axis last)."""
     members = [tasks[i] for i in group.members]
     drawn = draw(seed, [t.spec for t in members], [t.repeats for t in members])

@@ -1,5 +1,6 @@
 """Figures: box plots of RMSEs, the series, forecasts against the actual test year, the
-standard-error curve, the critical-difference diagram of ranks.
+standard-error curve, the critical-difference diagram of ranks, the generalisation's and the
+set-up study's figures, and the partial effects of the series' features.
 
 Each figure is a plain ``matplotlib.figure.Figure`` on the Agg canvas (no pyplot, no global
 state) with fixed margins, so saving it draws it once: a layout engine (tight_layout,
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 from matplotlib.transforms import offset_copy
 
 from statelab import stats
@@ -168,6 +169,13 @@ def log_ratio_plot(
     return figure
 
 
+def _plain_log_axis(axis) -> None:
+    """Plain tick labels on a log axis: its default ones are $math$, which PLAIN_TEXT shows
+    raw."""
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+
+
 def _short_title(text: str, width: int = 58) -> str:
     return text if len(text) <= width else text[: width - 1] + "\u2026"
 
@@ -205,9 +213,7 @@ def forest_plot(rows: pd.DataFrame) -> Figure:
             axes.plot(np.exp(row["pooled"]), position, "D", color=colour, markersize=4)
     axes.axvline(1, color="grey", linestyle="--", linewidth=1)
     axes.set_xscale("log")
-    # Plain tick labels: the log axis' default ones are $math$, which PLAIN_TEXT shows raw.
-    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    axes.xaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    _plain_log_axis(axes.xaxis)
     axes.tick_params(axis="x", which="both", labelsize=7)
     axes.set_yticks(y)
     axes.set_yticklabels([_short_title(str(label), 60) for label in rows["label"]], fontsize=7)
@@ -230,8 +236,7 @@ def relative_rmse_plot(relative: Mapping[str, Sequence[float]]) -> Figure:
                  showfliers=False)  # fmt: skip
     axes.axhline(1, color="grey", linestyle="--", linewidth=1, label="persistence")
     axes.set_yscale("log")
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    axes.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    _plain_log_axis(axes.yaxis)
     axes.set_ylabel("mean relative RMSE per series")
     axes.set_title("Relative RMSE by experiment (whiskers: 1.5 IQR; outliers not drawn)",
                    fontsize=10)  # fmt: skip
@@ -315,9 +320,11 @@ def level_plot(
 
 
 @_plain_text
-def verdict_map(rows: pd.DataFrame) -> Figure:
-    """The collection's verdict on each expectation (rows) at each level (columns; rows: the
-    levels table's ``level``, ``expectation``, ``verdict``), one colour per verdict."""
+def verdict_map(
+    rows: pd.DataFrame, title: str = "The collection's verdict at each level"
+) -> Figure:
+    """The verdict on each expectation (rows) at each level (columns; rows: a levels table's
+    ``level``, ``expectation``, ``verdict``), one colour per verdict."""
     wide = rows.pivot(index="expectation", columns="level", values="verdict")
     wide = wide[list(dict.fromkeys(rows["level"]))]
     colours = {"supported": "#4c9a5b", "contradicted": "#c8553d", "identical": "#9a9a9a",
@@ -335,5 +342,49 @@ def verdict_map(rows: pd.DataFrame) -> Figure:
                          ha="right")  # fmt: skip
     axes.set_yticks(range(len(wide)))
     axes.set_yticklabels(wide.index, fontsize=8)
-    axes.set_title("The collection's verdict at each level", fontsize=10)
+    axes.set_title(title, fontsize=10)
+    return figure
+
+
+@_plain_text
+def partial_effect_plot(effects: Sequence, title: str) -> Figure:
+    """One panel per feature that matters in a model (``effects``:
+    statelab.studies.moderators.PartialEffect; ``title``: the model, naming its ratio): the
+    predicted ratio against the feature on its own scale, the other features at their mean, with its 95% CI (dark band) and prediction interval
+    (light band), the series as their partial residuals, and 1 marked. The ratio axis is
+    logarithmic (the model is linear in the log ratio, so the curve is a straight line),
+    with plain ticks at round ratios."""
+    columns = min(3, len(effects))
+    rows = -(-len(effects) // columns)
+    width, height = 0.9 + 3.7 * columns, 1.0 + 3.0 * rows  # inches
+    figure = Figure(figsize=(width, height), dpi=DPI)
+    FigureCanvasAgg(figure)
+    figure.subplots_adjust(left=0.8 / width, right=1 - 0.15 / width, top=1 - 0.85 / height,
+                           bottom=0.5 / height, hspace=0.6, wspace=0.3)  # fmt: skip
+    for i, effect in enumerate(effects):
+        axes = figure.add_subplot(rows, columns, i + 1)
+        axes.fill_between(effect.at, effect.pi_low, effect.pi_high, color="C0", alpha=0.12,
+                          linewidth=0, label="new series (95% PI)")  # fmt: skip
+        axes.fill_between(effect.at, effect.ci_low, effect.ci_high, color="C0", alpha=0.35,
+                          linewidth=0, label="95% CI")  # fmt: skip
+        axes.plot(effect.at, effect.ratio, color="C0", label="predicted")
+        axes.plot(effect.values, effect.partial, ".", color="C7", markersize=3, alpha=0.6,
+                  label="series (partial residuals)")  # fmt: skip
+        axes.axhline(1, color="grey", linestyle="--", linewidth=1)
+        axes.set_yscale("log")
+        low, high = axes.get_ylim()
+        ticks = MaxNLocator(nbins=6, steps=[1, 2, 5, 10]).tick_values(low, high)
+        axes.yaxis.set_major_locator(FixedLocator(ticks[ticks > 0]))
+        axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axes.yaxis.set_minor_locator(NullLocator())
+        axes.set_ylim(low, high)
+        axes.set_title(f"{_short(effect.feature)} (Holm {stats.p_text(effect.holm_p, 2, ' = ')})",
+                       fontsize=8)  # fmt: skip
+        axes.set_xlabel(f"{_short(effect.feature)} (the others at their mean)", fontsize=7)
+        axes.set_ylabel("RMSE ratio (as in the title)", fontsize=7)
+        axes.tick_params(labelsize=7)
+        if i == 0:
+            axes.legend(fontsize=6, loc="best", framealpha=0.7)
+    figure.suptitle(f"{_short_title(title, 30 + 30 * columns)}\npartial effects (below 1: the "
+                    "first-named has the lower RMSE)", fontsize=9)  # fmt: skip
     return figure

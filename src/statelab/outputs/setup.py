@@ -19,7 +19,7 @@ from statelab.execution.plan import Plan
 from statelab.files import write_text
 from statelab.outputs.generalise import json_value
 from statelab.outputs.tables import write_table
-from statelab.studies.setup import Variation
+from statelab.studies.setup import Level, Variation, VarySettings
 
 TABLES = (layout.VARY_PER_SERIES, layout.VARY_ACROSS, layout.VARY_LEVELS, layout.VARY_TRENDS,
           layout.VARY_RANKS, layout.VARY_SKIPPED)  # fmt: skip
@@ -42,9 +42,22 @@ def by_level(result: Variation, part: str) -> pd.DataFrame:
     return stacked[["factor", "level", *[c for c in stacked if c not in ("factor", "level")]]]
 
 
+def design(settings: VarySettings, levels: Sequence[Level]) -> dict:
+    """The set-ups a variation ran (its JSON's grid, base_setup, factors and levels), for
+    vary.json and vary_study.json alike."""
+    base = settings.base.setup
+    return {
+        "grid": settings.grid,
+        "base_setup": {k: v for k, v in dataclasses.asdict(base).items() if v is not None},
+        "factors": {f: list(v) for f, v in settings.factors.items()},
+        "levels": [
+            {"factor": lv.factor, "level": lv.label, "setup": lv.setup.changes()} for lv in levels
+        ],  # fmt: skip
+    }
+
+
 def record(result: Variation) -> dict:
     """vary.json: what produced the variation and the answer in words."""
-    base = result.settings.base
     first = result.at_level[0]
     devices = sorted({d for one in result.at_level for d in one.provenance.devices})
     return {
@@ -53,13 +66,7 @@ def record(result: Variation) -> dict:
         "seed": first.seed,
         "repeats": first.repeats,
         "margin": first.collection.margin,
-        "grid": result.settings.grid,
-        "base_setup": {k: v for k, v in dataclasses.asdict(base.setup).items() if v is not None},
-        "factors": {f: list(v) for f, v in result.settings.factors.items()},
-        "levels": [
-            {"factor": lv.factor, "level": lv.label, "setup": lv.setup.changes()}
-            for lv in result.levels
-        ],  # fmt: skip
+        **design(result.settings, result.levels),
         "notes": list(result.notes),
         "answer": result.answer,
         "devices": devices,

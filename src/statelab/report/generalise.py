@@ -1,7 +1,8 @@
 """The page of a generalisation (a folder `statelab generalise` wrote): each expectation at a
 glance (the pooled verdict, the pooled ratio with its interval, the split of per-series
 verdicts), the forest plot, then the evidence folded away (the answer in words, each
-expectation by group of series, the ranks, the Shampoo reference, settings and versions).
+expectation by group of series, which series state helps where `generalise --moderators`
+wrote moderators.json, the ranks, the Shampoo reference, settings and versions).
 
 It reads only the folder's files, with the toolkit's checks and escaping.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -22,6 +24,7 @@ from statelab.report.toolkit import (
     image,
     is_number,
     legend,
+    number,
     p_cell,
     p_phrase,
     page,
@@ -37,10 +40,12 @@ from statelab.report.toolkit import (
     text,
     text_cell,
 )
-from statelab.stats import EXPECTATIONS, VERDICTS
+from statelab.stats import ALPHA, EXPECTATIONS, VERDICTS
 from statelab.studies.generalise import count_column
+from statelab.studies.moderators import OutOfSample, qualifying
 
 COMMAND = "generalise"
+MODERATED = "generalise --moderators"  # the command that writes moderators.csv and .json
 NEEDED = (layout.GENERALISE_JSON, layout.ACROSS, layout.RANKS, layout.LOG_RATIOS_PLOT,
           layout.FOREST_PLOT, layout.RELATIVE_RMSE_PLOT)  # fmt: skip
 UNTESTED = "untested"  # series neither identical nor tested; counted since the count came in
@@ -139,7 +144,8 @@ def answer_section(record: dict) -> str:
 
 
 def groups_section(folder: Path, across: pd.DataFrame) -> str:
-    """Each expectation by group of series (all, thirds by training length, domains)."""
+    """Each expectation by group of series (all, thirds by training length, domains,
+    frequencies)."""
     parts = [
         "<p>Per series: the paired Wilcoxon test (Welch's where repeats do not pair) and the "
         "paired TOST, each Benjamini-Hochberg adjusted across the series. Across series: the "
@@ -147,7 +153,8 @@ def groups_section(folder: Path, across: pd.DataFrame) -> str:
         "meta-analysis (REML) of log(mean RMSE A / mean RMSE B): the pooled ratio, its 95% "
         "confidence interval (Hartung-Knapp-Sidik-Jonkman, truncated), the 95% prediction "
         "interval for a new series, and I2 (tau2 is in across.csv). "
-        "Groups: thirds by training length, and domains where the collection records them.</p>",
+        "Groups: thirds by training length, domains where the collections record them, and "
+        "frequencies where the series have several.</p>",
     ]
     head = ["Group", "Per-series verdicts", "Pooled ratio (95% CI; new series)", "I2",
             "Sign test p", "Verdict"]  # fmt: skip
@@ -166,6 +173,149 @@ def groups_section(folder: Path, across: pd.DataFrame) -> str:
         ]
     parts.append(image(folder, layout.LOG_RATIOS_PLOT, "per-series log ratios", COMMAND))
     return folded("Each expectation by group of series", parts)
+
+
+class ModelRead(NamedTuple):
+    """One model of moderators.json as the page reads it, with its rows of moderators.csv
+    indexed by term (empty where the model has no fit)."""
+
+    model: dict
+    coefficients: pd.DataFrame
+
+    @property
+    def heading(self) -> str:
+        key, frequency = self.model["expectation"], self.model["frequency"]
+        at = "unknown frequency" if frequency is None else f"frequency {frequency}"
+        return f"{text(key)} {text(RATIOS.get(key, ''))}, {text(at)}"
+
+    @property
+    def matters(self) -> list[str]:
+        """The features that matter (the rule the figures were drawn by)."""
+        return [] if self.coefficients.empty else list(qualifying(self.coefficients).index)
+
+    @property
+    def check(self) -> OutOfSample | None:
+        found = self.model["out_of_sample"]  # its fields checked by the record's model
+        return None if found is None else OutOfSample(*(found[f] for f in OutOfSample._fields))
+
+
+def read_moderated(folder: Path) -> list[ModelRead]:
+    """moderators.json's models, each with its coefficients from moderators.csv (read only
+    when some model has a fit: without one the table has no rows)."""
+    record = read_record(folder, layout.MODERATORS_JSON, records.ModeratorsRecord, MODERATED)
+    fitted = any(model["k"] is not None for model in record["models"])
+    table = read_table(folder, layout.MODERATORS_TABLE, MODERATED) if fitted else None
+    found = []
+    for model in record["models"]:
+        rows = pd.DataFrame()
+        if model["k"] is not None:
+            frequency = model["frequency"]
+            at = (
+                table["frequency"].isna() if frequency is None else table["frequency"].eq(frequency)
+            )
+            rows = table[at.fillna(False) & table["expectation"].eq(model["expectation"])]
+            if rows.empty:
+                raise damaged(folder, layout.MODERATORS, f"holds no rows for the model of "
+                              f"{model['expectation']} at frequency {frequency}", MODERATED)  # fmt: skip
+        found.append(ModelRead(model, rows.set_index("term") if len(rows) else rows))
+    return found
+
+
+def coefficients_table(coefficients: pd.DataFrame) -> str:
+    """A row per term: the coefficient (per SD of its feature; the intercept: an average
+    series) with its 95% CI on the log scale, as a ratio, its p and its Holm-adjusted p; the
+    terms that matter in bold."""
+    matters = set(qualifying(coefficients).index)
+    rows = [
+        [text_cell(f"<b>{text(term)}</b>" if term in matters else text(term)),
+         f"<td>{shown_value(row['estimate'])}<br><small>{span_of(row['ci_low'], row['ci_high'])}"
+         "</small></td>",
+         f"<td>{number(math.exp(row['estimate'])) if is_number(row['estimate']) else ''}</td>",
+         p_cell(row["p"]), p_cell(row["holm_p"])]
+        for term, row in coefficients.iterrows()
+    ]  # fmt: skip
+    head = ["Term", "Log ratio per SD (95% CI)", "Ratio per SD", "p", "Holm p"]
+    return html_table(head, rows, (0,), cards=True)
+
+
+def out_of_sample_part(check: OutOfSample | None) -> str:
+    """The out-of-sample check in a table, and in plain words whether the features beat the
+    pooled mean for everyone."""
+    if check is None:
+        return "<p>Out of sample: too few series to fit one half and predict the other.</p>"
+    rows = [[text_cell(label), f"<td>{share(coverage)}</td>", f"<td>{number(rmse)}</td>"]
+            for label, coverage, rmse in (
+                ("the features", check.coverage, check.rmse),
+                ("the pooled mean for everyone", check.baseline_coverage, check.baseline_rmse))]  # fmt: skip
+    if check.beats_baseline:
+        said = "the features beat the pooled mean for everyone"
+    else:
+        said = ("<b>the features do not beat the pooled mean for everyone</b>: for a new series "
+                "the pooled ratio predicts as well")  # fmt: skip
+    return (
+        f"<p>Out of sample (fitted on a seeded random half, {text(check.fitted)} series, "
+        f"predicting the other {text(check.held_out)}): {said} (RMSE of the held-out log ratios "
+        f"{number(check.rmse)} against {number(check.baseline_rmse)}).</p>"
+        + html_table(["Predicted by", "Coverage of the 95% PIs", "RMSE (log ratio)"], rows)
+    )
+
+
+def moderators_opening(models: list[ModelRead], features: list[str]) -> str:
+    """The section's paragraph in plain words: what was fitted, where a feature matters, and
+    whether the features beat the pooled mean out of sample."""
+    fitted = [m for m in models if m.model["k"] is not None]
+    matter = [m for m in fitted if m.matters]
+    checked = [m.check for m in fitted if m.check is not None]
+    beat = sum(check.beats_baseline for check in checked)
+    said = [
+        "Per expectation and frequency, the per-series log ratios are regressed on the series' "
+        f"features ({text(', '.join(features))}; standardised, so a coefficient is the change "
+        "in the log ratio per SD of its feature) by a random-effects meta-regression (REML, "
+        f"Knapp-Hartung), Holm-corrected across the features: {len(fitted)} of {len(models)} "
+        "models had the series to be fitted."
+    ]
+    if matter:
+        named = "; ".join(f"{m.heading} ({text(', '.join(m.matters))})" for m in matter)
+        said.append(f"A feature matters (Holm p &lt; {ALPHA:g}) in {len(matter)}: {named}.")
+    else:
+        said.append(f"In none does a feature matter (Holm p &lt; {ALPHA:g}): the features do "
+                    "not explain the spread of the effect across series.")  # fmt: skip
+    if checked:
+        said.append(f"Out of sample the features beat the pooled mean for everyone in {beat} of "
+                    f"{len(checked)} models" + ("." if beat == len(checked) else "; where they "
+                    "do not, the pooled ratio is as good a guess for a new series."))  # fmt: skip
+    else:
+        said.append("Too few series to check any model out of sample.")
+    return f"<p>{' '.join(said)}</p>"
+
+
+def moderators_section(folder: Path) -> list[str]:
+    """Which series does state help? (where `generalise --moderators` wrote moderators.json):
+    a paragraph in plain words, then per model its words, the share of tau2 its features
+    explain, its coefficients, its partial-effect figure and its out-of-sample check."""
+    if not (folder / layout.MODERATORS_JSON).is_file():
+        return []
+    models = read_moderated(folder)
+    features = list(dict.fromkeys(f for m in models for f in m.model["moderators"]))
+    parts = [moderators_opening(models, features)]
+    for found in models:
+        model = found.model
+        parts += [f"<h3>{found.heading} <small>({text(model['series'])} series)</small></h3>",
+                  f"<p>{text(model['words'])}</p>"]  # fmt: skip
+        if model["k"] is None:
+            continue
+        parts += [
+            f"<p>{text(model['k'])} series fitted; the features explain "
+            f"{share(model['r2']) or '&ndash;'} of tau2, the between-series variance (residual "
+            f"tau2 {shown_value(model['tau2'])}).</p>",
+            coefficients_table(found.coefficients),
+        ]
+        if found.matters:
+            name = layout.moderators_plot(model["expectation"], model["frequency"])
+            alt = f"partial effects of {', '.join(found.matters)} on {model['expectation']}"
+            parts.append(image(folder, name, alt, MODERATED))
+        parts.append(out_of_sample_part(found.check))
+    return [folded("Which series does state help?", parts)]
 
 
 def ranks_section(folder: Path, record: dict) -> str:
@@ -260,6 +410,7 @@ def build(folder: Path) -> str:
             *forest_section(folder),
             answer_section(record),
             groups_section(folder, across),
+            *moderators_section(folder),
             ranks_section(folder, record),
             *reference_section(folder),
             settings_section(record),

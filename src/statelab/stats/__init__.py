@@ -17,7 +17,13 @@ from statelab.stats.equivalence import (
     series_margin,
 )
 from statelab.stats.expectations import Tested, expectation_table, expectation_tests, pairwise_table
-from statelab.stats.metaregression import MetaRegression, Prediction, meta_regression, predict
+from statelab.stats.metaregression import (
+    MetaRegression,
+    Prediction,
+    Predictor,
+    meta_regression,
+    predict,
+)
 from statelab.stats.multiplicity import benjamini_hochberg, benjamini_hochberg_by, holm
 from statelab.stats.pairs import (
     BOOTSTRAP_BLOCK_VALUES,
@@ -60,6 +66,7 @@ __all__ = [
     "MetaRegression",
     "PairTest",
     "Prediction",
+    "Predictor",
     "Ranks",
     "SignTest",
     "Slopes",

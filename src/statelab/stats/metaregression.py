@@ -223,7 +223,22 @@ class Prediction(NamedTuple):
     pi_high: np.ndarray
 
 
-def predict(fit: MetaRegression, moderators=None, variance=0.0) -> Prediction:
+class Predictor(NamedTuple):
+    """What a prediction needs of a fit: kept on its own, a fitted model can be stored and
+    predict later without its data (statelab advise's model file)."""
+
+    estimate: np.ndarray  # the coefficients, intercept first
+    covariance: np.ndarray  # their Knapp-Hartung covariance
+    tau2: float
+    df: int
+
+    @classmethod
+    def of(cls, fit: MetaRegression) -> Predictor:
+        return cls(fit.coefficients["estimate"].to_numpy(float), fit.covariance, fit.tau2,
+                   fit.df)  # fmt: skip
+
+
+def predict(fit: MetaRegression | Predictor, moderators=None, variance=0.0) -> Prediction:
     """The effect a new series with ``moderators`` (one row per series, the columns of the
     fit's moderators in order; a 1-D array for a model of one moderator; None: the
     intercept-only model's one prediction) is predicted
@@ -234,12 +249,13 @@ def predict(fit: MetaRegression, moderators=None, variance=0.0) -> Prediction:
     new series' true effect, as metafor does; a series' squared SE gives the interval of its
     observed estimate, which carries its own sampling error besides. Hand-written: statsmodels'
     WLS predicts with its residual scale, not tau2 plus each series' own variance."""
-    terms = len(fit.coefficients)
+    model = fit if isinstance(fit, Predictor) else Predictor.of(fit)
+    terms = len(model.estimate)
     x = np.ones((1, 1)) if moderators is None else _design(moderators, len(moderators))[0]
     if x.shape[1] != terms:
         raise StatelabError(f"{x.shape[1] - 1} moderator(s) given for a model of {terms - 1}: "
                             "give one value for each of its moderators")  # fmt: skip
-    estimate = x @ fit.coefficients["estimate"].to_numpy()
-    se = np.sqrt(np.einsum("kp,pq,kq->k", x, fit.covariance, x))
-    half = sps.t.ppf(1 - ALPHA / 2, fit.df) * np.sqrt(fit.tau2 + se**2 + np.asarray(variance))
+    estimate = x @ model.estimate
+    se = np.sqrt(np.einsum("kp,pq,kq->k", x, model.covariance, x))
+    half = sps.t.ppf(1 - ALPHA / 2, model.df) * np.sqrt(model.tau2 + se**2 + np.asarray(variance))
     return Prediction(estimate, se, estimate - half, estimate + half)

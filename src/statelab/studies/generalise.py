@@ -23,6 +23,7 @@ from statelab.errors import StatelabError
 from statelab.execution.plan import Plan, Skip, check_margin, check_paired_repeats, make_plan
 from statelab.execution.results import Results
 from statelab.spec import PRESETS, Setup, Spec
+from statelab.studies.study import study_verdicts
 
 if TYPE_CHECKING:  # SciPy and scikit-posthocs load only when the ranks are computed
     from statelab.stats import Ranks
@@ -229,17 +230,12 @@ def per_series(runs: Runs, collection: Collection, seed: int) -> pd.DataFrame:
     return frame
 
 
-def reference_table(runs: Runs, collection: Collection, seed: int) -> pd.DataFrame | None:
+def reference_table(runs: Runs, collection: Collection) -> pd.DataFrame | None:
     """The study's verdicts on Shampoo Sales from the same run (Holm across the six, as
     `statelab reproduce` gives them at these repeats)."""
-    from statelab import stats
-
     if collection.reference is None:
         return None
-    results = runs.by_series[collection.reference]
-    persistence = next(iter(results.values())).persistence_rmse
-    return stats.expectation_table({n: r.rmse for n, r in results.items()}, seed=seed,
-                                   margin=stats.series_margin(collection.margin, persistence))  # fmt: skip
+    return study_verdicts(runs.by_series[collection.reference], collection.margin)
 
 
 # --- Across series -------------------------------------------------------------------------
@@ -247,7 +243,8 @@ def reference_table(runs: Runs, collection: Collection, seed: int) -> pd.DataFra
 
 def groups(table: pd.DataFrame) -> list[tuple[str, str, pd.Index]]:
     """(kind, label, rows of ``table``) for every group pooled: all series; thirds by
-    training length; each domain, where the collection records one."""
+    training length; each domain, where the collections record one; and each frequency,
+    where the series have several (several periods or collections: `--data m3,m1,tourism`)."""
     by_series = table.drop_duplicates("series").set_index("series")
     made = [("all", "all series", table.index)]
     lengths = by_series["train_length"]
@@ -263,7 +260,17 @@ def groups(table: pd.DataFrame) -> list[tuple[str, str, pd.Index]]:
     if (domains != "").all() and domains.nunique() > 1:
         for domain in sorted(domains.unique()):
             made.append(("domain", domain, table.index[table["domain"] == domain]))
+    frequency = pd.Series({name: catalog.frequency(str(name)) for name in by_series.index},
+                          dtype=object)  # fmt: skip
+    if frequency.notna().all() and frequency.nunique() > 1:
+        for value in sorted(frequency.unique(), reverse=True):
+            members = frequency.index[frequency == value]
+            made.append(("frequency", FREQUENCIES.get(value, f"frequency {value}"),
+                         table.index[table["series"].isin(members)]))  # fmt: skip
     return made
+
+
+FREQUENCIES = {12: "monthly", 4: "quarterly", 1: "yearly or other"}  # M3's "other" is 1 too
 
 
 def count_column(verdict: str) -> str:
@@ -392,7 +399,7 @@ def analyse_generalisation(
         specs.setdefault(one.name, one.spec.to_dict())
     return Generalisation(
         collection, table, experiments, across_series(table, collection.margin),
-        ranking(experiments, members), reference_table(runs, collection, plan.seed),
+        ranking(experiments, members), reference_table(runs, collection),
         runs.repeats, plan.seed, plan.skipped,
         {name: specs[name] for name in PRESETS if name in specs},
         horizon_note(plan, collection), provenance(loaded),
@@ -456,7 +463,8 @@ def _by_group(result: Generalisation, expectation) -> str:
     rows = result.across[(result.across["expectation"] == expectation.key)]
     overall = rows[rows["group"] == "all"]["verdict"].iloc[0]
     parts = []
-    for kind, title in (("length", "By training length"), ("domain", "by domain")):
+    for kind, title in (("length", "By training length"), ("domain", "by domain"),
+                        ("frequency", "by frequency")):  # fmt: skip
         mine = rows[(rows["group"] == kind) & np.isfinite(rows["meta_pooled"])]
         if len(mine):
             shown = ", ".join(

@@ -11,7 +11,9 @@ the seasons) left out of that model and counted.
 
 The moderators are standardised (mean 0, SD 1 over the series fitted), so each coefficient
 is the change in the log ratio per SD of its feature and the coefficients compare with each
-other; the intercept is the log ratio on a series of average features.
+other; the intercept is the log ratio on a series of average features. A model keeps the
+series it was fitted on (``Fitted``) for its partial-effect figures (``partial_effects``),
+which show each feature that matters on its own scale.
 """
 
 from __future__ import annotations
@@ -80,6 +82,46 @@ class OutOfSample(NamedTuple):
         return self.rmse < self.baseline_rmse
 
 
+class Scale(NamedTuple):
+    """The mean and SD (over the series fitted) that standardise each moderator."""
+
+    mean: pd.Series
+    sd: pd.Series
+
+    @classmethod
+    def of(cls, values: pd.DataFrame) -> Scale:
+        return cls(values.mean(), values.std(ddof=1))
+
+    def standardised(self, values: pd.DataFrame) -> pd.DataFrame:
+        return (values - self.mean) / self.sd
+
+
+class Fitted(NamedTuple):
+    """The series a model was fitted on, as its partial-effect figures need them."""
+
+    values: pd.DataFrame  # the moderators on their own scales, a row per series (its name)
+    log_ratio: np.ndarray
+    log_ratio_se: np.ndarray
+    scale: Scale  # what standardised ``values`` for the fit
+
+
+class PartialEffect(NamedTuple):
+    """One moderator's partial effect in a model: the predicted ratio better/worse against
+    the feature on its own scale, the other moderators held at their mean (0 standardised),
+    with the series as their partial residuals. Every ratio is exp of the log-ratio scale."""
+
+    feature: str
+    holm_p: float
+    at: np.ndarray  # the feature's values where the curve is drawn
+    ratio: np.ndarray  # the predicted ratio there
+    ci_low: np.ndarray  # its 95% confidence interval (the prediction's SE, no tau2)
+    ci_high: np.ndarray
+    pi_low: np.ndarray  # its 95% prediction interval for a new series' true ratio (with tau2)
+    pi_high: np.ndarray
+    values: np.ndarray  # the fitted series' values of the feature
+    partial: np.ndarray  # their partial residuals: exp(log ratio - the other moderators' terms)
+
+
 class Model(NamedTuple):
     """One expectation's meta-regression on the series of one frequency."""
 
@@ -93,6 +135,7 @@ class Model(NamedTuple):
     coefficients: pd.DataFrame  # per term: the fit's columns and holm_p (moderators only)
     out_of_sample: OutOfSample | None  # None: too few series to split
     words: str  # the model in plain words
+    fitted: Fitted | None = None  # the series fitted (None: no fit)
 
 
 class Moderators(NamedTuple):
@@ -153,10 +196,6 @@ def analyse_moderated(
 def _moderators_at(frequency: int | None, moderators: Sequence[str]) -> tuple[str, ...]:
     seasonal = frequency is not None and frequency > 1
     return tuple(m for m in moderators if seasonal or m not in SEASONAL)
-
-
-def _standardised(values: pd.DataFrame, on: pd.DataFrame) -> pd.DataFrame:
-    return (values - on.mean()) / on.std(ddof=1)
 
 
 def analyse_moderators(
@@ -224,18 +263,20 @@ def _model(
     base = Model(expectation, frequency, kept, dropped, int(keep.sum()),
                  int((~complete).sum()), None, pd.DataFrame(), None, "")  # fmt: skip
     if len(y) < len(kept) + 3:
-        few = (f"{_label(expectation, frequency)}: too few series with a tested log ratio and "
+        few = (f"{label(expectation, frequency)}: too few series with a tested log ratio and "
                f"every feature ({len(y)} of {len(keep)}) for a model of {len(wanted)} "
                "features.")  # fmt: skip
         return base._replace(words=few)
+    scale = Scale.of(values)
     try:
-        fit = meta_regression(y, se, _standardised(values, values))
+        fit = meta_regression(y, se, scale.standardised(values))
     except StatelabError as error:  # collinear features: said in the words, not fatal
-        return base._replace(words=f"{_label(expectation, frequency)}: no model, {error}.")
+        return base._replace(words=f"{label(expectation, frequency)}: no model, {error}.")
     coefficients = fit.coefficients.copy()
     coefficients["holm_p"] = np.concatenate([[np.nan], holm(coefficients["p"].iloc[1:])])
     model = base._replace(fit=fit, coefficients=coefficients,
-                          out_of_sample=_out_of_sample(y, se, values, seed))  # fmt: skip
+                          out_of_sample=_out_of_sample(y, se, values, seed),
+                          fitted=Fitted(values, y, se, scale))  # fmt: skip
     return model._replace(words=words(model))
 
 
@@ -254,8 +295,9 @@ def _out_of_sample(
     if np.linalg.matrix_rank(train.to_numpy() - train.to_numpy().mean(axis=0)) < train.shape[1]:
         return None  # collinear on the half fitted, though not on every series
     variance = se[held] ** 2
-    with_features = meta_regression(y[fitted], se[fitted], _standardised(train, train))
-    shown = predict(with_features, _standardised(values.iloc[held], train), variance)
+    scale = Scale.of(train)
+    with_features = meta_regression(y[fitted], se[fitted], scale.standardised(train))
+    shown = predict(with_features, scale.standardised(values.iloc[held]), variance)
     pooled = predict(meta_regression(y[fitted], se[fitted]), None, variance)
     return OutOfSample(len(fitted), len(held), *_checked(shown, y[held]),
                        *_checked(pooled, y[held]))  # fmt: skip
@@ -268,9 +310,51 @@ def _checked(shown: Prediction, y: np.ndarray) -> tuple[float, float]:
     return float(np.mean(inside)), float(np.sqrt(np.mean((y - shown.estimate) ** 2)))
 
 
-def _label(expectation: Expectation, frequency: int | None) -> str:
+def label(expectation: Expectation, frequency: int | None) -> str:
+    """A model as its words and figure name it: "E6 (stateful/stateful_reset_test, frequency
+    12)"."""
     at = "unknown frequency" if frequency is None else f"frequency {frequency}"
     return f"{expectation.key} ({expectation.better}/{expectation.worse}, {at})"
+
+
+def qualifying(coefficients: pd.DataFrame) -> pd.DataFrame:
+    """The moderators that matter in a model (its coefficient table, indexed by term, with
+    ``t`` and ``holm_p``): those whose Holm-adjusted p is below ALPHA, the strongest (largest
+    |t|) first. The one rule for the words, the figures and the report."""
+    terms = coefficients.drop(index="intercept", errors="ignore")
+    return terms[terms["holm_p"] < ALPHA].sort_values("t", key=np.abs, ascending=False)
+
+
+def partial_effects(model: Model) -> list[PartialEffect]:
+    """The partial effect of each moderator that matters (:func:`qualifying`), strongest
+    first; none where the model has no fit or nothing qualifies."""
+    if model.fit is None:
+        return []
+    return [partial_effect(model, feature) for feature in qualifying(model.coefficients).index]
+
+
+def partial_effect(model: Model, feature: str, at: np.ndarray | None = None) -> PartialEffect:
+    """The partial effect of ``feature`` in a fitted ``model``, drawn at the feature's values
+    ``at`` (its own scale; default: 101 points across the fitted series' range). The curve
+    is the model's prediction (``stats.predict``) with every other moderator at its mean; the
+    confidence band is the prediction interval of the same fit without tau2 (x'b -+ t_df
+    sqrt(x'Vx)), the prediction band adds tau2. A series' partial residual is its log ratio
+    less the other moderators' terms, b_k z_k, so the points scatter about the curve as
+    their log ratios would were the other features average."""
+    fitted = model.fitted
+    own = fitted.values[feature].to_numpy(float)
+    at = np.linspace(own.min(), own.max(), 101) if at is None else np.asarray(at, float)
+    rows = pd.DataFrame(0.0, index=range(len(at)), columns=list(model.moderators))
+    rows[feature] = (at - fitted.scale.mean[feature]) / fitted.scale.sd[feature]
+    band = predict(model.fit, rows)
+    confidence = predict(model.fit._replace(tau2=0.0), rows)
+    slopes = model.coefficients["estimate"].drop(["intercept", feature])
+    others = fitted.scale.standardised(fitted.values)[slopes.index].to_numpy() @ slopes.to_numpy()
+    return PartialEffect(
+        feature, float(model.coefficients.loc[feature, "holm_p"]), at, np.exp(band.estimate),
+        np.exp(confidence.pi_low), np.exp(confidence.pi_high), np.exp(band.pi_low),
+        np.exp(band.pi_high), own, np.exp(fitted.log_ratio - others),
+    )  # fmt: skip
 
 
 def words(model: Model) -> str:
@@ -279,9 +363,8 @@ def words(model: Model) -> str:
     the better experiment gains most on series high in it; a positive one, on series low in
     it. The strongest (largest |t|) first. None qualifying: the features do not explain the
     spread. Then the out-of-sample check, and whether the features beat the pooled mean."""
-    table, expectation = model.coefficients, model.expectation
-    terms = table.iloc[1:]
-    strong = terms[terms["holm_p"] < ALPHA].sort_values("t", key=np.abs, ascending=False)
+    expectation = model.expectation
+    strong = qualifying(model.coefficients)
     if len(strong):
         described = ", ".join(WORDS[term][0 if row["estimate"] < 0 else 1]
                               for term, row in strong.iterrows())  # fmt: skip
@@ -299,4 +382,4 @@ def words(model: Model) -> str:
                  f"ratios; RMSE {check.rmse:.3f} against {check.baseline_rmse:.3f} for the pooled "
                  f"mean ({check.rmse / check.baseline_rmse - 1:+.0%}), so the features {beaten} "
                  "the pooled mean for everyone")  # fmt: skip
-    return f"{_label(expectation, model.frequency)}: {text}."
+    return f"{label(expectation, model.frequency)}: {text}."

@@ -35,6 +35,7 @@ from statelab.studies.generalise import (
     plan_at,
     select_series,
 )
+from statelab.studies.study import StudySettings
 
 
 class Factor(NamedTuple):
@@ -115,11 +116,13 @@ def _factor_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class VarySettings:
-    """The study across a collection (``base``) at several set-ups: each factor of
-    ``factors`` (epochs, neurons, lags, learning_rate, profile) at each of its levels, the
-    others at the base set-up's values; or, with ``grid``, every combination of them."""
+    """The study across a collection (``base`` a :class:`GeneraliseSettings`: `generalise
+    --vary`) or on one series (a :class:`StudySettings`: `reproduce --vary`,
+    statelab.studies.setup_one) at several set-ups: each factor of ``factors`` (epochs,
+    neurons, lags, learning_rate, profile) at each of its levels, the others at the base
+    set-up's values; or, with ``grid``, every combination of them."""
 
-    base: GeneraliseSettings = GeneraliseSettings()
+    base: GeneraliseSettings | StudySettings = GeneraliseSettings()
     factors: Mapping[str, Sequence[object]] = field(default_factory=dict)
     grid: bool = False
 
@@ -234,6 +237,9 @@ def setup_plan(settings: VarySettings) -> tuple[Plan, Design]:
     runs once and every level's repeats share compiled calls where their shapes agree. A
     series a level cannot use (too short for its lags, say) is skipped at that level, with
     why; a level that leaves fewer than two series is refused, naming the level."""
+    if not isinstance(settings.base, GeneraliseSettings):
+        raise StatelabError("the study across a collection at several set-ups takes "
+                            "GeneraliseSettings as its base (a StudySettings base: statelab.reproduce_vary)")  # fmt: skip
     levels = levels_of(settings)
     selected = select_series(settings.base)
     planned = []
@@ -242,7 +248,7 @@ def setup_plan(settings: VarySettings) -> tuple[Plan, Design]:
             planned.append(plan_at(selected, settings.base, level.setup))
         except StatelabError as error:
             raise StatelabError(f"--vary {level.label}: {error}") from None
-    plan, positions = merge([p for p, _ in planned])
+    plan, positions = merge([p for p, _ in planned], [level.label for level in levels])
     parts = tuple(LevelPlan(p, collection, tuple(mine))
                   for (p, collection), mine in zip(planned, positions, strict=True))  # fmt: skip
     return plan, Design(settings, levels, parts)
@@ -293,7 +299,7 @@ def _groups(levels: Sequence[Level]) -> dict[str, list[int]]:
     return made
 
 
-def _previous(levels: Sequence[Level]) -> list[int | None]:
+def previous_levels(levels: Sequence[Level]) -> list[int | None]:
     """For each level, the one before it along its (last) factor with every other factor the
     same: where a change of verdict is read from (None: the first)."""
     last: dict[tuple, int] = {}
@@ -313,7 +319,7 @@ def levels_table(levels: Sequence[Level], at_level: Sequence[Generalisation]) ->
     from statelab.studies.generalise import count_column
 
     rows = []
-    previous = _previous(levels)
+    previous = previous_levels(levels)
     for i, (level, result) in enumerate(zip(levels, at_level, strict=True)):
         overall = result.across[result.across["group"] == "all"].set_index("expectation")
         before = None
@@ -338,21 +344,24 @@ def levels_table(levels: Sequence[Level], at_level: Sequence[Generalisation]) ->
     return pd.DataFrame(rows)
 
 
-def trend_table(levels: Sequence[Level], at_level: Sequence[Generalisation]) -> pd.DataFrame:
+def trend_table(levels: Sequence[Level], tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """A row per factor (or grid term) and expectation: does the effect change with the
-    level? Each series' weighted slope of its log ratio on the coded level (:func:`coded`),
-    pooled across series by the random-effects estimator (statelab.stats.trend, where why
-    two stages and not a multilevel model); Holm-adjusted across every row."""
+    level? ``tables``: each level's log ratios (a row per series and expectation:
+    ``series``, ``expectation``, ``log_ratio``, ``log_ratio_se``). Each series' weighted
+    slope of its log ratio on the coded level (:func:`coded`), pooled across series by the
+    random-effects estimator (statelab.stats.trend, where why two stages and not a multilevel
+    model; on one series, that series' slope and its Wald test); Holm-adjusted across every
+    row."""
     from statelab import stats
 
     rows = []
     for factor, members in _groups(levels).items():
         design = pd.DataFrame([coded(levels[i]) for i in members])
-        series = list(dict.fromkeys(s for i in members for s in at_level[i].collection.members))
+        series = list(dict.fromkeys(s for i in members for s in tables[i]["series"]))
         for expectation in stats.EXPECTATIONS:
             y, se = (np.full((len(series), len(members)), np.nan) for _ in range(2))
             for column, i in enumerate(members):
-                table = at_level[i].per_series
+                table = tables[i]
                 mine = table[table["expectation"] == expectation.key].set_index("series")
                 where = [series.index(s) for s in mine.index]
                 y[where, column] = mine["log_ratio"].to_numpy(float)
@@ -425,7 +434,8 @@ def analyse_setups(plan: Plan, loaded: Sequence[Results], design: Design) -> Var
     factors = dict.fromkeys(level.factor for level in levels)
     return Variation(
         design.settings, levels, at_level, levels_table(levels, at_level),
-        trend_table(levels, at_level), rank_table(levels, at_level), tuple(skipped(design)),
+        trend_table(levels, [one.per_series for one in at_level]), rank_table(levels, at_level),
+        tuple(skipped(design)),
         tuple(weights_note(f) for f in factors),
     )  # fmt: skip
 
@@ -433,19 +443,26 @@ def analyse_setups(plan: Plan, loaded: Sequence[Results], design: Design) -> Var
 def answer_lines(result: Variation) -> list[str]:
     """For each factor and expectation: the collection's verdict and pooled ratio at each
     level, where the verdict changes, and the trend test; then the best experiment at each
-    level."""
+    level (:func:`level_lines`)."""
+    return [*level_lines(result.levels_table, result.trends, "pooled_ratio", "Best mean rank"),
+            *result.notes]  # fmt: skip
+
+
+def level_lines(table: pd.DataFrame, trends: pd.DataFrame, ratio: str, best: str) -> list[str]:
+    """For each factor of a levels table and each expectation: the verdict and ratio (the
+    column ``ratio``) at each level, where the verdict changes, and the trend test; then the
+    best experiment at each level (its line titled ``best``)."""
     from statelab import stats
 
     lines = []
-    table, trends = result.levels_table, result.trends
     for factor in dict.fromkeys(table["factor"]):
         lines.append(f"{factor}:")
         for expectation in stats.EXPECTATIONS:
             mine = table[(table["factor"] == factor) & (table["expectation"] == expectation.key)]
             shown = "; ".join(
-                f"{row.level} {row.verdict}"
-                + (f" ({row.pooled_ratio:.3f})" if np.isfinite(row.pooled_ratio) else "")
-                for row in mine.itertuples()
+                f"{row['level']} {row['verdict']}"
+                + (f" ({row[ratio]:.3f})" if np.isfinite(row[ratio]) else "")
+                for _, row in mine.iterrows()
             )
             changed = list(mine.loc[mine["verdict_changed"], "level"])
             flips = f" The verdict changes at {', '.join(changed)}." if changed else ""
@@ -458,7 +475,7 @@ def answer_lines(result: Variation) -> list[str]:
             )  # fmt: skip
             trend = f" Trend of the log ratio: {trend}." if trend else ""
             lines.append(f"- {expectation.key} {expectation.claim}: {shown}.{flips}{trend}")
-        best = table[table["factor"] == factor].drop_duplicates("level")
-        lines.append("- Best mean rank: " + "; ".join(
-            f"{row.level} {row.best_experiment or 'not ranked'}" for row in best.itertuples()) + ".")  # fmt: skip
-    return [*lines, *result.notes]
+        shown = table[table["factor"] == factor].drop_duplicates("level")
+        lines.append(f"- {best}: " + "; ".join(
+            f"{row.level} {row.best_experiment or 'not ranked'}" for row in shown.itertuples()) + ".")  # fmt: skip
+    return lines

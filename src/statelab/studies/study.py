@@ -73,10 +73,17 @@ class StudySettings:
     setup: Setup = Setup()  # epochs, neurons, lags, learning rate, profile of every preset
 
 
-def study_plan(settings: StudySettings) -> Plan:
-    """The eleven presets on the one series ``settings.data`` names (``settings.setup``
-    overrides every preset), each with the repeats the study needs: ``repeats`` each, and
-    ``pool`` for the pool experiment."""
+class Chosen(NamedTuple):
+    """The one series a study runs on and its test size, checked with the settings that do
+    not depend on the set-up, before any set-up is planned."""
+
+    series: pd.Series
+    test_size: int
+
+
+def choose_series(settings: StudySettings) -> Chosen:
+    """The one series ``settings.data`` names, its test size, and the margin, repeats and
+    pool checked."""
     check_margin(settings.margin)
     if isinstance(settings.data, pd.Series):
         series = [validate(settings.data, str(settings.data.name or "series"))]
@@ -89,16 +96,31 @@ def study_plan(settings: StudySettings) -> Plan:
                 "on one (`statelab run PRESET --data ...` runs a preset on many)"
             )
         series, sizes = selection.series, selection.test_size
-    count = check_paired_repeats(settings.repeats)
+    check_paired_repeats(settings.repeats)
     pool = settings.pool
     if isinstance(pool, bool) or not isinstance(pool, int) or not 0 <= pool <= MAX_REPEATS:
         raise StatelabError(f"--pool must be a whole number from 0 to {MAX_REPEATS:,}, got {pool}")
+    return Chosen(series[0], sizes[0])
+
+
+def plan_at(chosen: Chosen, settings: StudySettings, setup: Setup) -> Plan:
+    """The eleven presets at ``setup`` on the chosen series, each with the repeats the study
+    needs: ``repeats`` each, and ``pool`` for the pool experiment. A series too short for
+    the set-up (its lags, say) is an error naming why."""
+    count = check_paired_repeats(settings.repeats)
     experiments = [
-        (name, settings.setup.apply(preset.spec),
-         max(count, pool) if name == POOL_EXPERIMENT else count)
+        (name, setup.apply(preset.spec),
+         max(count, settings.pool) if name == POOL_EXPERIMENT else count)
         for name, preset in PRESETS.items()
     ]  # fmt: skip
-    return make_plan(experiments, series, sizes, settings.seed)
+    return make_plan(experiments, [chosen.series], [chosen.test_size], settings.seed)
+
+
+def study_plan(settings: StudySettings) -> Plan:
+    """The eleven presets on the one series ``settings.data`` names (``settings.setup``
+    overrides every preset), each with the repeats the study needs: ``repeats`` each, and
+    ``pool`` for the pool experiment."""
+    return plan_at(choose_series(settings), settings, settings.setup)
 
 
 def label(name: str, comparison: Comparison) -> str:
@@ -158,10 +180,17 @@ def analyse(
         c.key: describe({label(n, c): results[n].rmse for n in c.experiments}) for c in COMPARISONS
     }
     first = next(iter(results.values()))
-    verdicts = stats.expectation_table(
-        {n: r.rmse for n, r in results.items()}, seed=first.seed,
-        margin=stats.series_margin(settings.margin, first.persistence_rmse),
-    )  # fmt: skip
+    verdicts = study_verdicts(results, settings.margin)
     se_curve = stats.standard_error_curve(pool, seed=first.seed)
     power = stats.power_from_pool(pool, POWER_DIFFERENCES)
     return Reproduction(settings, series, dict(results), pool, tables, verdicts, se_curve, power)
+
+
+def study_verdicts(results: Mapping[str, Results], margin: float) -> pd.DataFrame:
+    """The verdicts on E1-E6 from the experiments' results on one series: the study's paired
+    tests, Holm across the six, the margin a share of the series' persistence RMSE."""
+    from statelab import stats
+
+    first = next(iter(results.values()))
+    return stats.expectation_table({n: r.rmse for n, r in results.items()}, seed=first.seed,
+                                   margin=stats.series_margin(margin, first.persistence_rmse))  # fmt: skip
