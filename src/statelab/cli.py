@@ -177,9 +177,10 @@ def _echo_filled(outcome, keep: str | None = None) -> None:
         )
     typer.echo(
         f"\n{filled.planned} repeats planned: {filled.run} run now in {filled.chunks} chunk(s), "
-        f"{filled.planned - filled.run} already in the store; compile {timings.compile_s:.2f} s "
-        f"({timings.cache_hits} from the compilation cache), run {timings.run_s:.2f} s; "
-        f"{outcome.fill_s:.2f} s filling the store, {outcome.outputs_s:.2f} s writing the outputs"
+        f"{filled.planned - filled.run} already in the store; {outcome.fill_s:.2f} s of wall time "
+        f"training and storing them (the compiled calls, summed over calls that overlap on the "
+        f"cores: compile {timings.compile_s:.2f} s ({timings.cache_hits} from the compilation "
+        f"cache), run {timings.run_s:.2f} s), {outcome.outputs_s:.2f} s writing the outputs"
     )
 
 
