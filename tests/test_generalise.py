@@ -447,3 +447,17 @@ def test_series_of_several_frequencies_are_also_pooled_by_frequency():
     assert made[("frequency", "yearly or other")] == {"m3:N0001", "m3:N0002"}
     monthly = table[table["series"].str.startswith("m3:N14")].reset_index(drop=True)
     assert not [kind for kind, *_ in groups(monthly) if kind == "frequency"]
+
+
+def test_domains_are_pooled_among_the_series_that_have_one():
+    """Tourism records no domain: beside M3 series its series join no domain group, and the
+    M3 series are still pooled by domain."""
+    from statelab.studies.generalise import groups
+
+    table = pd.DataFrame({"series": ["m3:N1402", "m3:N1403", "m3:N2000", "tourism:M1"],
+                          "domain": ["MICRO", "MICRO", "FINANCE", ""],
+                          "train_length": [50, 51, 52, 53], "expectation": "E1"})  # fmt: skip
+    made = {(kind, label): set(table.loc[rows, "series"]) for kind, label, rows in groups(table)}
+    assert made[("domain", "MICRO")] == {"m3:N1402", "m3:N1403"}
+    assert made[("domain", "FINANCE")] == {"m3:N2000"}
+    assert not [label for kind, label in made if kind == "domain" and label == ""]

@@ -243,8 +243,8 @@ def reference_table(runs: Runs, collection: Collection) -> pd.DataFrame | None:
 
 def groups(table: pd.DataFrame) -> list[tuple[str, str, pd.Index]]:
     """(kind, label, rows of ``table``) for every group pooled: all series; thirds by
-    training length; each domain, where the collections record one; and each frequency,
-    where the series have several (several periods or collections: `--data m3,m1,tourism`)."""
+    training length; each domain, among the series whose collection records one; and each
+    frequency, where the series have several (periods or collections: `--data m3,m1,tourism`)."""
     by_series = table.drop_duplicates("series").set_index("series")
     made = [("all", "all series", table.index)]
     lengths = by_series["train_length"]
@@ -257,8 +257,9 @@ def groups(table: pd.DataFrame) -> list[tuple[str, str, pd.Index]]:
             made.append(("length", f"{label} ({low}-{high} training values)",
                          table.index[table["series"].isin(members)]))  # fmt: skip
     domains = by_series["domain"]
-    if (domains != "").all() and domains.nunique() > 1:
-        for domain in sorted(domains.unique()):
+    named = domains[domains != ""]  # Tourism records none: its series join no domain group
+    if named.nunique() > 1:
+        for domain in sorted(named.unique()):
             made.append(("domain", domain, table.index[table["domain"] == domain]))
     frequency = pd.Series({name: catalog.frequency(str(name)) for name in by_series.index},
                           dtype=object)  # fmt: skip
