@@ -39,6 +39,7 @@ def test_every_command_that_takes_data_documents_long_lists_and_names_files(caps
         if any(option.name == "data" for option in command.params)
     }
     assert set(taking) >= {"run", "reproduce", "generalise"}
+    assert taking.pop("advise").startswith("One series")  # advice is for one series alone
     for name, text in taking.items():
         assert "any length" in text and "@FILE: the names in a text file, one a line" in text
         code, out, _ = run_cli(capsys, name, "--help")
