@@ -251,6 +251,23 @@ def test_hostile_series(made, tmp_path, capsys, make, fragment):
     assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1, err
 
 
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        (["--run", "--repeats", "1"], "need at least 2 repeats"),
+        (["--frequency", "-3"], "must be a whole number of at least 1"),
+        (["--value-column", "nope"], "has no column 'nope'"),
+    ],
+)
+def test_hostile_options(made, tmp_path, capsys, options, fragment):
+    """Bad options are refused in one line before anything runs (--run with one repeat would
+    leave nothing to pair)."""
+    model, _ = made
+    data = _csv(tmp_path, "ok.csv", np.sin(np.arange(60.0)) + np.arange(60.0))
+    code, out, err = cli(["advise", "--data", data, "--model", str(model), *options], capsys)
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1, err
+
+
 def test_huge_values_are_advised_on_like_their_scaled_copy(made, tmp_path, capsys):
     """Features are scale-free: a series times 1e300 gets the same advice as the series."""
     model, _ = made

@@ -248,10 +248,10 @@ def advise(
     settings = settings or AdviseSettings()
     model = advice.load_model(settings.model)
     chosen = advice.choose(settings)
+    plan = advice.run_plan(settings, model, chosen) if settings.run else None  # checked first
     result = advice.advise_on(model, chosen)
-    if not settings.run:
+    if plan is None:
         return result
-    plan = advice.run_plan(settings, model, chosen)
     outcome = _run(plan, Finish(advice.analyse_run), None, execution or Execution(), progress)
     return advice.measured(result, outcome.result)
 

@@ -183,7 +183,7 @@ def _check_frequency(frequency: int | None, name: object) -> None:
     if isinstance(frequency, bool) or not isinstance(frequency, int | np.integer) or frequency < 1:
         raise StatelabError(
             f"the frequency of {name} must be a whole number of at least 1 (12 monthly, 4 "
-            f"quarterly, 1 yearly) or None, not {frequency!r}"
+            f"quarterly, 1 yearly), not {frequency!r}"
         )
 
 

@@ -43,7 +43,7 @@ from statelab.data.series import period_of_dates
 from statelab.defaults import MARGIN
 from statelab.engine.lstm import ENGINE_REVISION
 from statelab.errors import StatelabError
-from statelab.execution.plan import Plan, make_plan
+from statelab.execution.plan import Plan, check_paired_repeats, make_plan
 from statelab.execution.results import Results, versions
 from statelab.files import lookup, shown, write_text
 from statelab.spec import PRESETS, Setup
@@ -419,6 +419,7 @@ def run_plan(settings: AdviseSettings, model: AdviceModel, chosen: Chosen) -> Pl
     """The eleven experiments on the chosen series at the model's set-up, as `generalise` ran
     them on the collections (the batch-12 pair at batch size = the series' horizon),
     ``settings.repeats`` each; repeat k of every experiment starts from the same weights."""
+    check_paired_repeats(settings.repeats)
     setup = Setup(**{key: model.setup[key] for key in SETUP})
     experiments = [(name, setup.apply(p.spec), settings.repeats) for name, p in PRESETS.items()]
     return make_plan(experiments, [chosen.series], [chosen.test_size], settings.seed,
