@@ -27,10 +27,9 @@ from statelab.errors import StatelabError
 from statelab.spec import PRESETS
 from statelab.stats import Meta
 from statelab.studies import generalise
-from test_report import layout_problems
+from test_report import layout_problems, opened
 
 THREE = "m3:N1402,m3:N1403,m3:N1404"
-CHROMIUM = "/usr/bin/chromium"  # Debian's chromium package; .ci/run installs it
 
 
 def run_cli(capsys, argv) -> tuple[int, str, str]:
@@ -327,23 +326,11 @@ def reported(tmp_path_factory) -> Path:
 
 
 def test_the_report_opens_with_a_summary_then_the_forest_plot_and_renders_in_chromium(reported):
-    from playwright.sync_api import sync_playwright
-
     html = (reported / layout.REPORT).read_text()
     assert html.index('id="summary"') < html.index('alt="forest plot') < html.index("<details>")
     assert "batch size = training window = the series&#x27; test horizon" in html
     assert "<script" not in html.lower()
-    messages, requests = [], []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        ])  # fmt: skip
-        page = browser.new_page()
-        page.on("console", lambda message: messages.append((message.type, message.text)))
-        page.on("pageerror", lambda error: messages.append(("error", str(error))))
-        page.on("request", lambda request: requests.append(request.url))
-        page.goto((reported / layout.REPORT).as_uri())
-        page.wait_for_load_state("load")
+    with opened(reported / layout.REPORT) as (page, messages, requests):
         images = page.evaluate(
             "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
         )
@@ -355,7 +342,6 @@ def test_the_report_opens_with_a_summary_then_the_forest_plot_and_renders_in_chr
         )
         folded = page.evaluate("Array.from(document.querySelectorAll('details')).map(d => d.open)")
         answers = page.locator("details li").count()
-        browser.close()
     overall = pd.read_csv(reported / layout.ACROSS).query("group == 'all'")
     assert first_heading == "Across the series"
     assert rows == 7 and badges == list(overall["verdict"])  # E1-E6 under a header

@@ -415,22 +415,10 @@ def test_the_section_renders_in_headless_chromium(helped):
     """Every figure of the page loads (the four of the generalisation and the partial
     effects), unfolding the section shows its tables and figure, no script errors, no
     network, and the page fits the width of a desktop and a phone."""
-    from playwright.sync_api import sync_playwright
-
-    from test_report import CHROMIUM, layout_problems
+    from test_report import layout_problems, opened
 
     folder = helped[0]
-    messages, requests = [], []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        ])  # fmt: skip
-        page = browser.new_page()
-        page.on("console", lambda message: messages.append((message.type, message.text)))
-        page.on("pageerror", lambda error: messages.append(("error", str(error))))
-        page.on("request", lambda request: requests.append(request.url))
-        page.goto((folder / "report.html").as_uri())
-        page.wait_for_load_state("load")
+    with opened(folder / "report.html") as (page, messages, requests):
         section = page.locator("details", has=page.locator("h2", has_text="Which series"))
         section.locator("summary").click()
         shown = section.evaluate(
@@ -439,9 +427,8 @@ def test_the_section_renders_in_headless_chromium(helped):
             ".length, d.querySelectorAll('h3').length]"
         )
         images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
-        browser.close()
-    opened, figures, tables, models = shown
-    assert opened and models == 6 and tables == 6 * 2  # coefficients and out of sample each
+    unfolded, figures, tables, models = shown
+    assert unfolded and models == 6 and tables == 6 * 2  # coefficients and out of sample each
     assert len(figures) == 1 and figures[0][:2] == [True, 506] and figures[0][2] > 300
     assert len(images) == 5 and all(done and width > 100 for done, width in images)
     assert not [m for m in messages if m[0] == "error"], messages

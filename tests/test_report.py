@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import re
 import struct
@@ -66,30 +67,39 @@ def test_report_is_self_contained_and_escapes_user_names(report):
         assert f"<b>{key}</b>" in html
 
 
-def test_report_renders_in_headless_chromium_with_every_figure(report):
+@contextlib.contextmanager
+def opened(html: Path):
+    """``html`` loaded in headless Chromium: yields (page, messages, requests), the console's
+    messages and the page's errors as (type, text), and every URL the page asked for."""
     from playwright.sync_api import sync_playwright
 
-    messages = []
+    messages, requests = [], []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"],
         )  # fmt: skip
-        page = browser.new_page()
-        page.on("console", lambda message: messages.append((message.type, message.text)))
-        page.on("pageerror", lambda error: messages.append(("error", str(error))))
-        requests = []
-        page.on("request", lambda request: requests.append(request.url))
-        page.goto(report.as_uri())
-        page.wait_for_load_state("load")
+        try:
+            page = browser.new_page()
+            page.on("console", lambda message: messages.append((message.type, message.text)))
+            page.on("pageerror", lambda error: messages.append(("error", str(error))))
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(html.as_uri())
+            page.wait_for_load_state("load")
+            yield page, messages, requests
+        finally:
+            browser.close()
+
+
+def test_report_renders_in_headless_chromium_with_every_figure(report):
+    with opened(report) as (page, messages, requests):
         images = page.evaluate(
             "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
         )
         title = page.title()
         verdicts = page.locator("#summary .badge").count()
         summary_rows = page.locator("#summary tr").count()
-        browser.close()
     assert title.startswith("statelab")
     assert len(images) == 7 and all(done and w > 100 and h > 100 for done, w, h in images)
     assert verdicts == 6 and summary_rows == 7  # E1-E6 under a header
