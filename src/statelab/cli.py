@@ -478,18 +478,29 @@ def _command_line(context: typer.Context) -> str:
     return shlex.join(parts)
 
 
-def _vary(base, options: list[str], grid: bool, dry_run: bool, out: Path, execution,
-          quiet: bool) -> None:  # fmt: skip
-    """`generalise --vary`: the study at each level, across levels, and the files."""
-    from statelab import api, layout
+def _run_vary(run, base, options: list[str], grid: bool, dry_run: bool, out: Path, execution,
+              quiet: bool):  # fmt: skip
+    """The settings of `--vary` (the study ``base`` at each level of ``options``), then either
+    the dry-run's estimate (None) or the outcome of ``run`` (api.vary, api.reproduce_vary)."""
+    from statelab import api
     from statelab.studies import setup
 
     settings = setup.VarySettings(base, setup.factors_from_options(options), grid)
     if dry_run:
         _echo_estimate(api.estimate(settings, execution))
-        return
+        return None
     with _Progress(quiet) as progress:
-        outcome = api.vary(settings, out=out, execution=execution, progress=progress)
+        return run(settings, out=out, execution=execution, progress=progress)
+
+
+def _vary(base, options: list[str], grid: bool, dry_run: bool, out: Path, execution,
+          quiet: bool) -> None:  # fmt: skip
+    """`generalise --vary`: the study at each level, across levels, and the files."""
+    from statelab import api, layout
+
+    outcome = _run_vary(api.vary, base, options, grid, dry_run, out, execution, quiet)
+    if outcome is None:
+        return
     result = outcome.result
     typer.echo(result.at_level[0].horizon_note)
     typer.echo("")
@@ -508,14 +519,10 @@ def _vary_study(base, options: list[str], grid: bool, dry_run: bool, out: Path, 
                 quiet: bool) -> None:  # fmt: skip
     """`reproduce --vary`: the study on one series at each level, across levels, the files."""
     from statelab import api, layout
-    from statelab.studies import setup
 
-    settings = setup.VarySettings(base, setup.factors_from_options(options), grid)
-    if dry_run:
-        _echo_estimate(api.estimate(settings, execution))
+    outcome = _run_vary(api.reproduce_vary, base, options, grid, dry_run, out, execution, quiet)
+    if outcome is None:
         return
-    with _Progress(quiet) as progress:
-        outcome = api.reproduce_vary(settings, out=out, execution=execution, progress=progress)
     result = outcome.result
     repeats = result.at_level[0].settings.repeats
     typer.echo(f"The study on {result.series} at each level ({repeats} repeats each, Holm "
