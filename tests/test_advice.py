@@ -332,3 +332,24 @@ def test_the_shipped_model_is_trusted_and_applies_to_the_study():
     assert model.command.startswith("statelab generalise ") and "--advice-model" in model.command
     assert set(model.frequencies) == {1, 4, 12}
     assert model.series > 5000
+
+
+def test_ctrl_c_during_run_says_interrupted_and_nothing_about_resuming(made, monkeypatch, capsys):
+    """--run trains in a temporary store that goes with its folder: Ctrl-C there is a plain
+    interruption (exit 130), never "N repeats are stored, run the same command to resume"."""
+    from statelab import api
+    from statelab.errors import Interrupted
+    from statelab.execution import interrupts
+
+    def interrupted(*args, **kwargs):  # as the pipeline meets a Ctrl-C: the flag, then this
+        interrupts.PRESSED.set()
+        raise Interrupted(7)
+
+    monkeypatch.setattr(api, "execute", interrupted)
+    model, _ = made
+    try:
+        code, out, err = cli(["advise", "--data", sample_names()[0], "--model", str(model),
+                              "--run", "--quiet"], capsys)  # fmt: skip
+    finally:
+        interrupts.PRESSED.clear()  # the flag would stop every later run in this process
+    assert code == 130 and err.strip() == "statelab: interrupted"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from statelab.data import series as data_module
-from statelab.errors import StatelabError
+from statelab.errors import Interrupted, StatelabError
 from statelab.execution import plan as plan_module
 from statelab.execution.pipeline import Execution, Finish, Outcome, Progress, execute
 from statelab.execution.plan import Estimate, check_chunk, series_per_chunk
@@ -105,7 +105,11 @@ def _run(plan, finish: Finish, out, execution, progress) -> Outcome:
     if out is not None:
         return execute(plan, Path(out), finish, execution, progress)
     with tempfile.TemporaryDirectory(prefix="statelab-") as temporary:
-        return execute(plan, Path(temporary), finish._replace(write=None), execution, progress)
+        try:
+            return execute(plan, Path(temporary), finish._replace(write=None), execution,
+                           progress)  # fmt: skip
+        except Interrupted:  # its store goes with the folder: there is nothing to resume
+            raise KeyboardInterrupt from None
 
 
 def reproduce(
