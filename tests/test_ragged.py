@@ -117,6 +117,18 @@ def test_a_shuffle_permutes_only_the_lanes_own_rows():
         np.testing.assert_array_equal(order[:own], np.asarray(engine.random_permutation(key, own)))
 
 
+@pytest.mark.parametrize("rows", [5, 40, engine.RANK_ROWS, engine.RANK_ROWS + 9])
+def test_the_order_of_draws_is_a_stable_argsort_ties_included(rows):
+    # Draws from a few values only, so most rows tie: only the rule "smaller draw first, on
+    # a tie the smaller row" gives NumPy's stable argsort, on the ranking and sorting paths.
+    rng = np.random.default_rng(rows)
+    for values in ([0, 1, 2], [7, 0xFFFFFFFF], [3]):
+        bits = rng.choice(np.array(values, dtype=np.uint32), size=rows)
+        np.testing.assert_array_equal(
+            np.asarray(engine.order_of_draws(jnp.asarray(bits))), np.argsort(bits, kind="stable")
+        )
+
+
 def test_the_sorting_shuffle_gives_the_same_permutation_as_the_ranking_one():
     rows = engine.RANK_ROWS + 40
     key = jax.random.key(11)
