@@ -22,6 +22,7 @@ On a shared machine the absolute figures move with the load: compare ratios with
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -44,6 +45,9 @@ class Case(NamedTuple):
     neurons: int
     repeats: int
     epochs: int  # run; scaled to EPOCHS
+    preset: str = "stateful"
+    data: str | None = None  # statelab.run's data (None: Shampoo Sales)
+    window: int | None = None  # batch size = training window (the batch-12 pair at a horizon)
 
 
 CASES = (Case(1, 1, 1000), Case(1, 1000, 1000), Case(4, 1000, 100), Case(8, 1000, 50),
@@ -92,7 +96,8 @@ def matmul_gflops(size: int = 2048, tries: int = 5) -> dict[str, float]:
 
 def serve() -> None:
     """The child process: for each case read from stdin, time one `statelab.run` of it (the
-    statelab first on sys.path) and print its wall seconds as one JSON line."""
+    statelab first on sys.path) and print its wall seconds as one JSON line. Also the child
+    of benchmarks/preset_speed.py."""
     import jax
 
     import statelab
@@ -100,8 +105,11 @@ def serve() -> None:
     print(json.dumps(str(jax.devices()[0])), flush=True)
     for line in sys.stdin:
         case = Case(*json.loads(line))
-        seconds = _seconds(lambda c=case: statelab.run("stateful", repeats=c.repeats,
-                                                        epochs=c.epochs, neurons=c.neurons))  # fmt: skip
+        window = {} if case.window is None else {"batch_size": case.window,
+                                                  "train_window": case.window}  # fmt: skip
+        seconds = _seconds(lambda c=case, w=window: statelab.run(
+            c.preset, data=c.data, repeats=c.repeats, epochs=c.epochs, neurons=c.neurons, **w
+        ))  # fmt: skip
         print(json.dumps(seconds), flush=True)
 
 
@@ -151,6 +159,27 @@ def worktree(revision: str, folder: Path) -> Path:
     subprocess.run(["git", "-C", str(repository), "worktree", "add", "--detach", "--quiet",
                     str(folder), revision], check=True)  # fmt: skip
     return folder / "src"
+
+
+@contextlib.contextmanager
+def running(before: str):
+    """The engines to time, each in a process of its own: ``before``'s (a git revision,
+    checked out into a temporary worktree that is removed afterwards; none: left out), and
+    this tree's as "now"."""
+    here = Path(__file__).resolve().parent.parent / "src"
+    with tempfile.TemporaryDirectory(prefix="statelab-before-") as folder:
+        engines: dict[str, Engine] = {}
+        try:
+            if before.lower() != "none":
+                engines[before] = Engine(worktree(before, Path(folder) / "tree"))
+            engines["now"] = Engine(here)
+            yield engines
+        finally:
+            for engine in engines.values():
+                engine.close()
+            if before.lower() != "none":
+                subprocess.run(["git", "-C", str(here.parent), "worktree", "remove", "--force",
+                                str(Path(folder) / "tree")], check=False)  # fmt: skip
 
 
 def keras_seconds(epochs: int) -> dict | None:
@@ -206,26 +235,14 @@ def main() -> None:
     cases = [
         c for c in (QUICK if args.quick else CASES) if c.neurons in (args.neurons or [c.neurons])
     ]
-    here = Path(__file__).resolve().parent.parent / "src"
     print(f"CPU: {cpu_name()}, {len(os.sched_getaffinity(0))} cores")
     print(FORMULA)
     print("FLOP per step and lane (forward, backward, Adam):",
           ", ".join(f"n={n}: {step_flops(n)}" for n in sorted({c.neurons for c in cases})))  # fmt: skip
     rates = [matmul_gflops()]
     timed: list[dict[str, Timed]] = []
-    with tempfile.TemporaryDirectory(prefix="statelab-before-") as folder:
-        engines = {}
-        try:
-            if args.before.lower() != "none":
-                engines[args.before] = Engine(worktree(args.before, Path(folder) / "tree"))
-            engines["now"] = Engine(here)
-            timed = [measure(engines, case, args.rounds) for case in cases]
-        finally:
-            for engine in engines.values():
-                engine.close()
-            if args.before.lower() != "none":
-                subprocess.run(["git", "-C", str(here.parent), "worktree", "remove", "--force",
-                                str(Path(folder) / "tree")], check=False)  # fmt: skip
+    with running(args.before) as engines:
+        timed = [measure(engines, case, args.rounds) for case in cases]
     rates.append(matmul_gflops())
     matmul = max(max(r.values()) for r in rates)
     print("devices: " + ", ".join(f"{name} {e.device}" for name, e in engines.items()))

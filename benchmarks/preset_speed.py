@@ -1,0 +1,69 @@
+"""The study's eleven experiments on one long series, each timed alone: ms per 1000-epoch
+repeat, and each one's share of the eleven (the share it takes of a `generalise` run, whose
+lanes are the eleven experiments in equal numbers), with an earlier engine timed beside
+this one in the same run.
+
+    python benchmarks/preset_speed.py [--data m3:N1679] [--before REV | --before none]
+                                      [--repeats 1000] [--epochs 100] [--rounds 3]
+
+The default series is an M3 monthly series of 126 months (107 training rows at lag 1, the
+most common length of the collection; Shampoo Sales has 22), test 18: the batch-12 pair
+runs at batch size = window = 18, as `generalise` runs it. Each engine runs in a process
+of its own (benchmarks/engine_speed.py's), the warm calls of the two take turns, and the
+times are scaled from the epochs run to 1000. On a shared machine the absolute figures
+move with the load: compare ratios within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import statelab
+from engine_speed import BEFORE, EPOCHS, Case, cpu_name, measure, running
+from statelab.data import catalog
+from statelab.studies.generalise import HORIZON_PAIR
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="m3:N1679", help="one series (statelab.run's data)")
+    parser.add_argument("--before", default=BEFORE, help="git revision to time beside, or none")
+    parser.add_argument("--repeats", type=int, default=1000, help="repeats per experiment")
+    parser.add_argument("--epochs", type=int, default=100, help="epochs run (scaled to 1000)")
+    parser.add_argument("--rounds", type=int, default=3, help="warm calls per case and engine")
+    args = parser.parse_args()
+    selection = catalog.select(args.data)
+    series, horizon = selection.series[0], selection.test_size[0]
+    cases = [Case(1, args.repeats, args.epochs, name, args.data,
+                  horizon if name in HORIZON_PAIR else None)
+             for name in statelab.PRESETS]  # fmt: skip
+    print(
+        f"CPU: {cpu_name()}, {len(os.sched_getaffinity(0))} cores; {args.data}: "
+        f"{len(series)} values, test {horizon}; {args.repeats} repeats, {args.epochs} epochs "
+        f"run, times per {EPOCHS}-epoch repeat, the best of {args.rounds} warm calls"
+    )
+    with running(args.before) as engines:
+        timed = [measure(engines, case, args.rounds) for case in cases]
+    print("devices: " + ", ".join(f"{name} {e.device}" for name, e in engines.items()))
+    ms = {name: [one[name].run_s / args.repeats * EPOCHS / args.epochs * 1e3 for one in timed]
+          for name in engines}  # fmt: skip
+    print(f"{'experiment':<30}" + "".join(f" | {name[:8]:>8} ms {'share':>5}" for name in engines)
+          + (" | speed-up" if len(engines) == 2 else ""))  # fmt: skip
+    for k, case in enumerate(cases):
+        cells = [f"{case.preset:<30}"]
+        for times in ms.values():
+            cells.append(f"{times[k]:>11.3f} {100 * times[k] / sum(times):>4.1f}%")
+        if len(engines) == 2:
+            first, second = ms.values()
+            cells.append(f"{first[k] / second[k]:>7.2f}x")
+        print(" | ".join(cells))
+    cells = [f"{'the eleven':<30}"] + [f"{sum(t):>11.3f} {100:>4.0f}%" for t in ms.values()]
+    if len(engines) == 2:
+        first, second = ms.values()
+        cells.append(f"{sum(first) / sum(second):>7.2f}x")
+    print(" | ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
