@@ -43,10 +43,6 @@ EPOCH_BLOCK = 50
 EPOCH_BLOCK_BYTES = 256 * 2**20
 # Rows up to which a shuffle ranks its draws (rows x rows work); above, it sorts them.
 RANK_ROWS = 256
-# A shuffle ranks rows x rows draws per lane and epoch: a block's epochs are drawn this many
-# bytes of them at a time (one epoch at least), so they stay in a core's cache. Drawn all at
-# once, 50 epochs of 106 rows took 2.9 times as long.
-RANK_BYTES = 512 * 2**10
 
 
 class LSTMWeights(NamedTuple):
@@ -259,8 +255,9 @@ def random_permutation(key: jax.Array, rows: int, own: jax.Array | int | None = 
     Up to RANK_ROWS rows, each row's place is its rank among the draws: hand-written instead
     of ``jax.random.permutation`` because that sorts, and XLA's CPU sort, run per lane and per
     epoch, cost six times the training itself, where for a few dozen rows the rows x rows
-    comparisons are plain vector work. Above it, a stable sort of the draws gives the same
-    permutation in memory that grows with the rows, not their square."""
+    comparisons are plain vector work: a loop over the rows, each pass comparing one row's
+    draw with all (as a rows x rows array, that array ran out of cache). Above it, a stable
+    sort of the draws (rows log rows work, not rows x rows) gives the same permutation."""
     bits = jax.random.bits(key, (rows,), jnp.uint32)
     if own is not None:
         bits = jnp.where(jnp.arange(rows) < own, bits, jnp.uint32(0xFFFFFFFF))  # padding last
@@ -274,10 +271,11 @@ def order_of_draws(bits: jax.Array) -> jax.Array:
     if rows > RANK_ROWS:
         return jnp.argsort(bits, stable=True).astype(jnp.int32)
     index = jnp.arange(rows, dtype=jnp.int32)
-    # before[i, j]: row j goes before row i (a smaller draw; on a tie, the smaller index)
-    before = jnp.where(index[None, :] < index[:, None], bits[None, :] <= bits[:, None],
-                       bits[None, :] < bits[:, None])  # fmt: skip
-    rank = jnp.sum(before, axis=1, dtype=jnp.int32)  # (rows,) each row's place
+
+    def count(j, rank):  # the rows j goes before: a larger draw, or a tie and a larger index
+        return rank + jnp.where(j < index, bits[j] <= bits, bits[j] < bits).astype(jnp.int32)
+
+    rank = jax.lax.fori_loop(0, rows, count, jnp.zeros(rows, jnp.int32))  # each row's place
     # The ranks are a permutation, so the order is its inverse, a scatter: row i goes to
     # place rank[i]. (Inverted by a second rows x rows pass, it took twice as long.)
     return jnp.zeros(rows, jnp.int32).at[rank].set(index, unique_indices=True)
@@ -414,16 +412,15 @@ def train_epochs(shape: Shape, lane: Lane, carry: Carry, epochs: int):
     lanes = lane.learning_rate.shape[0]
     drawn = shape.padded_rows * (shape.lags + 2) * lanes * 4  # bytes of one epoch's batches
     block = largest_divisor(epochs, min(EPOCH_BLOCK, max(1, EPOCH_BLOCK_BYTES // drawn)))
-    ranked = shape.padded_rows**2 * lanes * 4 if shape.padded_rows <= RANK_ROWS else 0
-    at_once = largest_divisor(block, max(1, RANK_BYTES // max(1, ranked)))
 
     def block_step(carry: Carry, _):
         # The block's batches are drawn before its epochs run, so that the loop over them
         # holds no sort (the shuffle's) and XLA can compile it into one kernel (see
         # statelab/_xla_flags.py). Epoch e still shuffles with fold_in(key, e).
         first = carry.epoch + jnp.arange(block)
-        batches = jax.lax.map(functools.partial(_epoch_batches, shape, lane), first,
-                              batch_size=at_once)  # fmt: skip
+        # One epoch at a time: drawn side by side, the block's epochs ran out of cache
+        # (1.6x as long on 1000 lanes of 22 rows).
+        batches = jax.lax.map(functools.partial(_epoch_batches, shape, lane), first)
         return jax.lax.scan(epoch_step, carry, batches)
 
     carry, (losses, states_in) = jax.lax.scan(block_step, carry, None, length=epochs // block)
