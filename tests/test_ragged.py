@@ -117,7 +117,7 @@ def test_a_shuffle_permutes_only_the_lanes_own_rows():
         np.testing.assert_array_equal(order[:own], np.asarray(engine.random_permutation(key, own)))
 
 
-@pytest.mark.parametrize("rows", [5, 40, engine.RANK_ROWS, engine.RANK_ROWS + 9])
+@pytest.mark.parametrize("rows", [1, 5, 40, engine.RANK_ROWS, engine.RANK_ROWS + 9])
 def test_the_order_of_draws_is_a_stable_argsort_ties_included(rows):
     # Draws from a few values only, so most rows tie: only the rule "smaller draw first, on
     # a tie the smaller row" gives NumPy's stable argsort, on the ranking and sorting paths.

@@ -174,11 +174,11 @@ def bucketed(tasks: Sequence[Task]) -> list[Task]:
 # generalisation (benchmarks/generalise_speed.py: 471,570 networks in 765 s of filling, 4.3e10
 # lane-rows of LSTM(1), 14 weights, with shuffles and every bucket's padding) took 36 ns of a
 # core a lane-row, 31 of them the weights' at 2.2 ns: ROW_US 5 ns. One lane alone, 9 to 11 ms
-# a repeat (0.41 to 0.49 us a step of a call of 8 lanes, whose rows take 0.33 of it), leaves
-# STEP_US about 0.12 us. Compiling takes 3 to 5 s a program here (wall; the compilation
+# a repeat (0.41 to 0.49 us a step of a call of 8 lanes, whose rows take 0.29 of it), leaves
+# STEP_US 0.12 to 0.20 us: 0.16. Compiling takes 3 to 5 s a program here (wall; the compilation
 # cache, when it has a program, makes it less). benchmarks/estimate_accuracy.py prints the
 # model beside measured runs.
-STEP_US, ROW_US, ROW_WEIGHT_US, COMPILE_S = 0.12, 0.005, 0.0022, 3.0
+STEP_US, ROW_US, ROW_WEIGHT_US, COMPILE_S = 0.16, 0.005, 0.0022, 3.0
 
 
 class Estimate(NamedTuple):
