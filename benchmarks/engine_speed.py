@@ -143,6 +143,11 @@ class Timed(NamedTuple):
     run_s: float  # the best warm call
 
 
+def ms_per_repeat(case: Case, timed: Timed) -> float:
+    """Milliseconds per EPOCHS-epoch repeat, scaled from the epochs the case ran."""
+    return timed.run_s / case.repeats * EPOCHS / case.epochs * 1e3
+
+
 def measure(engines: dict[str, Engine], case: Case, rounds: int) -> dict[str, Timed]:
     """One case on every engine: a first call each, then ``rounds`` warm calls taking turns."""
     first = {name: engine.seconds(case) for name, engine in engines.items()}
@@ -211,7 +216,7 @@ def row(case: Case, timed: dict[str, Timed], matmul: float) -> str:
     cells, times = [f"{case.neurons:>7} {case.repeats:>7} {case.epochs:>6} "
                     f"{repeat_flops(case.neurons) / 1e6:>9.1f}"], []  # fmt: skip
     for one in timed.values():
-        ms = one.run_s / case.repeats * EPOCHS / case.epochs * 1e3
+        ms = ms_per_repeat(case, one)
         rate = repeat_flops(case.neurons) / (ms / 1e3) / 1e9
         times.append(ms)
         cells.append(f"{one.compile_s:>10.2f} {ms:>9.3f} {rate:>7.2f} {100 * rate / matmul:>5.1f}")

@@ -3,11 +3,12 @@ repeat, and each one's share of the eleven (the share it takes of a `generalise`
 lanes are the eleven experiments in equal numbers), with an earlier engine timed beside
 this one in the same run.
 
-    python benchmarks/preset_speed.py [--data m3:N1679] [--before REV | --before none]
+    python benchmarks/preset_speed.py [--data m3:N1679 | --data shampoo]
+                                      [--before c9611a4 | --before REV | --before none]
                                       [--repeats 1000] [--epochs 100] [--rounds 3]
 
-The default series is an M3 monthly series of 126 months (107 training rows at lag 1, the
-most common length of the collection; Shampoo Sales has 22), test 18: the batch-12 pair
+The default series is an M3 monthly series of 126 months, test 18 (106 training rows at lag
+1; the collection's series have 66 to 144 months, Shampoo Sales 36 with 22 rows): the batch-12 pair
 runs at batch size = window = 18, as `generalise` runs it. Each engine runs in a process
 of its own (benchmarks/engine_speed.py's), the warm calls of the two take turns, and the
 times are scaled from the epochs run to 1000. On a shared machine the absolute figures
@@ -20,15 +21,17 @@ import argparse
 import os
 
 import statelab
-from engine_speed import BEFORE, EPOCHS, Case, cpu_name, measure, running
+from engine_speed import EPOCHS, Case, cpu_name, measure, ms_per_repeat, running
 from statelab.data import catalog
 from statelab.studies.generalise import HORIZON_PAIR
+
+BEFORE_SHUFFLE = "c9611a4"  # the engine before the shuffle drew its ranks in a loop
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="m3:N1679", help="one series (statelab.run's data)")
-    parser.add_argument("--before", default=BEFORE, help="git revision to time beside, or none")
+    parser.add_argument("--before", default=BEFORE_SHUFFLE, help="git revision, or none")
     parser.add_argument("--repeats", type=int, default=1000, help="repeats per experiment")
     parser.add_argument("--epochs", type=int, default=100, help="epochs run (scaled to 1000)")
     parser.add_argument("--rounds", type=int, default=3, help="warm calls per case and engine")
@@ -46,7 +49,7 @@ def main() -> None:
     with running(args.before) as engines:
         timed = [measure(engines, case, args.rounds) for case in cases]
     print("devices: " + ", ".join(f"{name} {e.device}" for name, e in engines.items()))
-    ms = {name: [one[name].run_s / args.repeats * EPOCHS / args.epochs * 1e3 for one in timed]
+    ms = {name: [ms_per_repeat(case, one[name]) for case, one in zip(cases, timed, strict=True)]
           for name in engines}  # fmt: skip
     print(f"{'experiment':<30}" + "".join(f" | {name[:8]:>8} ms {'share':>5}" for name in engines)
           + (" | speed-up" if len(engines) == 2 else ""))  # fmt: skip
