@@ -14,11 +14,11 @@ from scipy import stats as sps
 
 import statelab
 from statelab import layout, stats
-from statelab.cli import main
 from statelab.errors import StatelabError
 from statelab.execution import pipeline
 from statelab.spec import PRESETS
 from statelab.studies import generalise, setup
+from test_generalise import run_cli
 from test_report import layout_problems
 
 TWO = "m3:N1402,m3:N1403"
@@ -282,28 +282,24 @@ def test_a_grid_codes_main_effects_and_their_interaction():
 # --- The command -------------------------------------------------------------------------
 
 
-def run_cli(capsys, argv) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
+# Bad --vary input common to `generalise --vary` and `reproduce --vary` (test_setup_one.py).
+BAD_VARY = [
+    (["--vary", "colour=1,2"], "--vary colour: unknown factor"),
+    (["--vary", "epochs="], "--vary epochs=: an empty level"),
+    (["--vary", "epochs=1,1"], "--vary epochs=1,1: the level 1 is given twice"),
+    (["--vary", "epochs=1,2", "--vary", "epochs=3,4"], "--vary epochs is given twice"),
+    (["--vary", "epochs=1,2000000"], "epochs must be at most 1000000"),
+    (["--vary", "neurons=1,1000"], "neurons must be at most 256"),
+    (["--vary", "stateful=1,0"], "stateful changes what an experiment is"),
+    (["--grid"], "--grid crosses the --vary factors"),
+    (["--vary", "epochs=1,2", "--grid"], "--grid crosses two or more factors"),
+    (["--epochs", "3", "--vary", "epochs=1,2"], "--epochs and --vary epochs both set"),
+]
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
-    [
-        (["--vary", "colour=1,2"], "--vary colour: unknown factor"),
-        (["--vary", "epochs="], "--vary epochs=: an empty level"),
-        (["--vary", "epochs=1,1"], "--vary epochs=1,1: the level 1 is given twice"),
-        (["--vary", "epochs=1,2", "--vary", "epochs=3,4"], "--vary epochs is given twice"),
-        (["--vary", "epochs=1,2000000"], "epochs must be at most 1000000"),
-        (["--vary", "neurons=1,1000"], "neurons must be at most 256"),
-        (["--vary", "stateful=1,0"], "stateful changes what an experiment is"),
-        (["--vary", "lags=1,60"], "--vary lags=60: none of the 3 series can be used"),
-        (["--grid"], "--grid crosses the --vary factors"),
-        (["--vary", "epochs=1,2", "--grid"], "--grid crosses two or more factors"),
-        (["--epochs", "3", "--vary", "epochs=1,2"], "--epochs and --vary epochs both set"),
-    ],
+    [*BAD_VARY, (["--vary", "lags=1,60"], "--vary lags=60: none of the 3 series can be used")],
 )
 def test_bad_vary_input_is_one_line_status_2_and_no_folder(capsys, tmp_path, argv, message):
     out = tmp_path / "out"

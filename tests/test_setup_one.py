@@ -17,12 +17,13 @@ from scipy import stats as sps
 
 import statelab
 from statelab import layout, stats
-from statelab.cli import main
 from statelab.errors import StatelabError
 from statelab.execution import pipeline
 from statelab.spec import PRESETS
 from statelab.studies import setup, setup_one
 from statelab.studies.study import Reproduction
+from test_generalise import run_cli
+from test_setup import BAD_VARY
 
 BASE = statelab.StudySettings(repeats=3, seed=3, pool=0, setup=statelab.Setup(epochs=5))
 LEARNING_RATES = {"learning_rate": [0.01, 0.001]}
@@ -183,27 +184,11 @@ def test_the_trend_on_one_series_keeps_its_size_and_finds_a_known_slope():
 # --- The command ------------------------------------------------------------------------------
 
 
-def run_cli(capsys, argv) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
-
-
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--vary", "colour=1,2"], "--vary colour: unknown factor"),
-        (["--vary", "epochs="], "--vary epochs=: an empty level"),
-        (["--vary", "epochs=1,1"], "--vary epochs=1,1: the level 1 is given twice"),
-        (["--vary", "epochs=1,2", "--vary", "epochs=3,4"], "--vary epochs is given twice"),
-        (["--vary", "epochs=1,2000000"], "epochs must be at most 1000000"),
-        (["--vary", "neurons=1,1000"], "neurons must be at most 256"),
-        (["--vary", "stateful=1,0"], "stateful changes what an experiment is"),
+        *BAD_VARY,
         (["--vary", "lags=12,14"], "no level can run on shampoo: --vary lags=12: the series"),
-        (["--grid"], "--grid crosses the --vary factors"),
-        (["--vary", "epochs=1,2", "--grid"], "--grid crosses two or more factors"),
-        (["--epochs", "3", "--vary", "epochs=1,2"], "--epochs and --vary epochs both set"),
         (["--vary", "epochs=1,2", "--pool", "10"], "--pool applies to one set-up"),
         (["--vary", "epochs=1,2", "--data", "m3/monthly"], "holds 1428 series; the study runs"),
     ],
