@@ -97,8 +97,11 @@ def main() -> None:
         for part in ("--skip-runs", "--skip-calls"):  # (the first's programs stay out of it)
             subprocess.run([sys.executable, __file__, part], check=True)
         return
+    import jax
+
     cores = len(os.sched_getaffinity(0))
-    print(f"{cores} cores; load average {os.getloadavg()[0]:.1f} at the start")
+    print(f"device: {jax.devices()[0]}; {cores} cores; load average {os.getloadavg()[0]:.1f} "
+          "at the start")  # fmt: skip
     if not options.skip_calls:
         calls()
     if not options.skip_runs:

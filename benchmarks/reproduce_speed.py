@@ -29,15 +29,17 @@ started = time.perf_counter()
 import statelab.cli, statelab.execution.pipeline, statelab.outputs.study  # statelab, JAX, pandas
 import statelab.stats, statelab.outputs.plots  # SciPy, statsmodels, matplotlib (loaded lazily)
 print(f"imports {time.perf_counter() - started:.3f}")
+import jax
+print(f"device {jax.devices()[0]}")
 try:
     statelab.cli.main(sys.argv[1:])
 except SystemExit as done:
     assert done.code == 0, done.code
 """
 
-PRINTED = re.compile(
-    r"compile ([\d.]+) s \((\d+) from the compilation cache\), run ([\d.]+) s; "
-    r"([\d.]+) s filling the store, ([\d.]+) s writing the outputs"
+PRINTED = re.compile(  # the CLI's line (statelab.cli._echo_filled)
+    r"([\d.]+) s of wall time training and storing them \(.*: compile ([\d.]+) s \((\d+) from "
+    r"the compilation cache\), run ([\d.]+) s\), ([\d.]+) s writing the outputs"
 )
 
 
@@ -60,11 +62,13 @@ def process(program: list[str], warm: bool, repeats: int, pool: int):
         return done, time.perf_counter() - started
 
 
-def one_run(warm: bool, repeats: int, pool: int) -> dict[str, float]:
+def one_run(warm: bool, repeats: int, pool: int) -> tuple[dict[str, float], str]:
+    """One timed process and one broken down: the figures, and the device JAX ran on."""
     _, wall = process([sys.executable, "-m", "statelab"], warm, repeats, pool)
     driven, _ = process([sys.executable, "-c", DRIVER], warm, repeats, pool)
     imports = float(re.search(r"imports ([\d.]+)", driven.stdout)[1])
-    compile_s, hits, run_s, fill_s, outputs_s = PRINTED.search(driven.stdout).groups()
+    device = re.search(r"device (.+)", driven.stdout)[1]
+    fill_s, compile_s, hits, run_s, outputs_s = PRINTED.search(driven.stdout).groups()
     return {
         "wall": wall,
         "imports": imports,
@@ -73,7 +77,7 @@ def one_run(warm: bool, repeats: int, pool: int) -> dict[str, float]:
         "training": float(run_s),
         "other filling": float(fill_s) - float(compile_s) - float(run_s),
         "outputs": float(outputs_s),
-    }
+    }, device
 
 
 def main() -> None:
@@ -84,10 +88,13 @@ def main() -> None:
     args = parser.parse_args()
     print(f"statelab reproduce --repeats {args.repeats} --pool {args.pool}; "
           f"{os.cpu_count()} cores; median of {args.runs} fresh processes", flush=True)  # fmt: skip
-    rows = {}
+    rows, devices = {}, set()
     for label in ("cold", "warm"):
-        runs = [one_run(label == "warm", args.repeats, args.pool) for _ in range(args.runs)]
+        runs, ran_on = zip(*(one_run(label == "warm", args.repeats, args.pool)
+                             for _ in range(args.runs)), strict=True)  # fmt: skip
         rows[label] = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+        devices.update(ran_on)
+    print(f"device: {', '.join(sorted(devices))}")
     keys = list(rows["cold"])
     print(f"{'cache':>6} " + " ".join(f"{k:>13}" for k in keys))
     for label, row in rows.items():

@@ -20,6 +20,8 @@ from contextlib import nullcontext
 from pathlib import Path
 from unittest import mock
 
+import jax
+
 import statelab
 from statelab.execution.store import FILENAME, Store, parse_keep
 from statelab.execution.store_schema import StoredRepeat
@@ -94,7 +96,7 @@ def main() -> None:
     result = statelab.run("stateful", repeats=args.repeats, epochs=args.epochs)
     engine_s = time.perf_counter() - started
     n = args.repeats
-    print(f"{n} repeats x {args.epochs} epochs (stateful preset); "
+    print(f"device: {jax.devices()[0]}; {n} repeats x {args.epochs} epochs (stateful preset); "
           f"engine {n / engine_s:,.0f} repeats/s")  # fmt: skip
     print(
         f"{'layout':<34} {'write/s':>9} {'read/s':>9} {'bytes/repeat':>13} {'write % engine':>15}"
