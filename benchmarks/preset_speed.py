@@ -23,6 +23,7 @@ import os
 import statelab
 from engine_speed import EPOCHS, Case, cpu_name, measure, ms_per_repeat, running
 from statelab.data import catalog
+from statelab.errors import StatelabError
 from statelab.studies.generalise import HORIZON_PAIR
 
 BEFORE_SHUFFLE = "c9611a4"  # the engine before the shuffle drew its ranks in a loop
@@ -36,7 +37,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=100, help="epochs run (scaled to 1000)")
     parser.add_argument("--rounds", type=int, default=3, help="warm calls per case and engine")
     args = parser.parse_args()
-    selection = catalog.select(args.data)
+    try:
+        selection = catalog.select(args.data)
+    except StatelabError as error:
+        raise SystemExit(f"preset_speed: {error}") from None
     series, horizon = selection.series[0], selection.test_size[0]
     cases = [Case(1, args.repeats, args.epochs, name, args.data,
                   horizon if name in HORIZON_PAIR else None)
