@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import statelab
 from engine_speed import EPOCHS, Case, cpu_name, measure, ms_per_repeat, running
@@ -40,7 +41,8 @@ def main() -> None:
     try:
         selection = catalog.select(args.data)
     except StatelabError as error:
-        raise SystemExit(f"preset_speed: {error}") from None
+        print(f"preset_speed: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     series, horizon = selection.series[0], selection.test_size[0]
     cases = [Case(1, args.repeats, args.epochs, name, args.data,
                   horizon if name in HORIZON_PAIR else None)
