@@ -65,3 +65,32 @@ def test_initial_weights_must_be_finite(bad):
     }
     with pytest.raises(statelab.StatelabError, match="kernel holds values that are not finite"):
         statelab.run(repeats=1, epochs=1, initial_weights=given)
+
+
+def test_each_repeat_draws_from_its_own_key_whatever_is_drawn_beside_it():
+    # Oracle: the engine's draw for one key alone, unblocked. draw() works in blocks of
+    # DRAW_BLOCK; lanes 299 and 300 (of 301 and 3) straddle blocks and padding.
+    specs = [statelab.Spec(neurons=4), statelab.Spec(neurons=4, seed_stream=1)]
+    repeats = [np.arange(301), np.array([300, 7, 0])]
+    assert len(repeats[0]) > runner.DRAW_BLOCK
+    weights, shuffle = runner.draw(11, specs, repeats)
+    lane = 0
+    for spec, indices in zip(specs, repeats, strict=True):
+        for index in indices:
+            if index in (0, 7, 255, 256, 299, 300):
+                keys = runner.engine.repeat_keys(11, spec.seed_stream, np.array([index]))
+                alone, alone_shuffle = runner.engine.initial_weights(keys, 1, 4)
+                for drawn, oracle in zip(weights, alone, strict=True):
+                    np.testing.assert_array_equal(drawn[lane], np.asarray(oracle)[0])
+                np.testing.assert_array_equal(shuffle[lane], np.asarray(alone_shuffle)[0])
+            lane += 1
+    assert lane == len(weights.kernel) == len(shuffle) == 304
+
+
+def test_drawing_compiles_once_per_network_size_not_per_number_of_repeats():
+    spec = statelab.Spec(neurons=3)  # a size no other test draws
+    runner.draw(1, [spec], [np.arange(5)])
+    compiled = runner.engine.initial_weights._cache_size()
+    for count in (17, 40, 300):
+        runner.draw(1, [spec], [np.arange(count)])
+    assert runner.engine.initial_weights._cache_size() == compiled

@@ -132,15 +132,34 @@ def as_weights(given: Mapping[str, object], spec: Spec, count: int) -> engine.LS
     return engine.LSTMWeights(**arrays)
 
 
+# Repeats drawn per call of the programs that draw them (see draw).
+DRAW_BLOCK = 256
+
+
 def draw(seed: int, specs: Sequence[Spec], repeats: Sequence[np.ndarray]):
-    """The initial weights (lanes first) and shuffle key data of every repeat of every spec,
-    in one call: each repeat from (seed, its spec's seed stream, its index). The specs share
-    lags and units (they are lanes of one compiled call)."""
+    """The initial weights (lanes first) and shuffle key data of every repeat of every spec:
+    each repeat from (seed, its spec's seed stream, its index). The specs share lags and
+    units (they are lanes of one compiled call).
+
+    Drawn DRAW_BLOCK repeats at a time, the last block padded, so that the two programs that
+    draw compile once per network size rather than once per number of repeats: a cold run
+    met a new number in almost every call group, and each cost about 2 s of compiling (the
+    orthogonal initialiser's QR). A repeat's draw depends only on its key, not on the
+    repeats beside it."""
     streams = np.concatenate(
         [np.full(len(r), s.seed_stream) for s, r in zip(specs, repeats, strict=True)]
     )
-    keys = engine.repeat_keys(seed, streams, np.concatenate(repeats))
-    return jax.device_get(engine.initial_weights(keys, specs[0].lags, specs[0].neurons))
+    indices = np.concatenate(repeats)
+    count = len(indices)
+    padding = (0, -count % DRAW_BLOCK)
+    streams, indices = np.pad(streams, padding, mode="edge"), np.pad(indices, padding, mode="edge")
+    blocks = []
+    for start in range(0, len(indices), DRAW_BLOCK):
+        part = slice(start, start + DRAW_BLOCK)
+        keys = engine.repeat_keys(seed, streams[part], indices[part])
+        blocks.append(engine.initial_weights(keys, specs[0].lags, specs[0].neurons))
+    drawn = jax.device_get(blocks)
+    return jax.tree.map(lambda *parts: np.concatenate(parts)[:count], *drawn)
 
 
 def _lanes(
