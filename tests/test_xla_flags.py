@@ -25,6 +25,7 @@ def flags_after_import(**env: str) -> str:
 def test_options_are_added_where_the_user_set_none():
     flags = flags_after_import().split()
     assert "--xla_cpu_copy_insertion_use_region_analysis=true" in flags
+    assert "--xla_cpu_prefer_vector_width=512" in flags
     assert any(f.startswith("--xla_backend_extra_options=xla_cpu_small_while_loop") for f in flags)
 
 
