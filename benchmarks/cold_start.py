@@ -50,10 +50,13 @@ def one_run(source: Path, sample: int, epochs: int) -> dict[str, float]:
         wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     if done.returncode != 0:
         raise SystemExit(f"{source}: statelab generalise failed: {done.stderr.strip()[-300:]}")
-    fill_s, compile_s, hits, run_s, _ = PRINTED.search(done.stdout).groups()
+    printed = PRINTED.search(done.stdout)
+    if printed is None:
+        raise SystemExit(f"{source}: no timing line in statelab's output: {done.stdout[-300:]}")
+    fill_s, compile_s, hits, run_s, _ = printed.groups()
     return {"wall s": wall, "CPU s": cpu, "training and storing s": float(fill_s),
             "compile s": float(compile_s), "run s": float(run_s),
-            "cache hits": float(hits)}  # fmt: skip
+            "cache hits": int(hits)}  # fmt: skip
 
 
 def main() -> None:
@@ -63,6 +66,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
+    if args.rounds < 1 or args.sample < 1 or args.epochs < 1:
+        parser.error("--rounds, --sample and --epochs must be at least 1")
     here = Path(__file__).resolve().parent.parent / "src"
     print(f"CPU: {cpu_name()}, {len(os.sched_getaffinity(0))} cores; device: cpu (JAX's default)")
     print(f"statelab generalise --sample {args.sample} --epochs {args.epochs}, empty cache, "
@@ -84,7 +89,8 @@ def main() -> None:
     print(f"{'engine':>10} | " + " | ".join(f"{c:>{len(c)}}" for c in columns) + " | compile/run")
     for name, done in runs.items():
         median = {c: statistics.median(r[c] for r in done) for c in columns}
-        cells = " | ".join(f"{median[c]:{len(c)}.1f}" for c in columns)
+        cells = " | ".join(f"{median[c]:{len(c)}.{0 if c == 'cache hits' else 1}f}"
+                           for c in columns)  # fmt: skip
         print(f"{name:>10} | {cells} | {median['compile s'] / median['run s']:11.2f}")
     if len(runs) == 2:
         before, now = (statistics.median(r["training and storing s"] for r in done)

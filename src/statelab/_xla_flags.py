@@ -18,10 +18,13 @@ analysis of which buffers a loop may update in place. It made a training step of
 1.3 to 1.4 times faster, with the same results. And ``xla_cpu_prefer_vector_width=512``:
 XLA asks LLVM for 256-bit vectors by default, half of an AVX-512 register, where the
 engine's loops run over lanes contiguous in memory (on a CPU without AVX-512 it changes
-nothing). Elementwise float32 arithmetic gives the same bits at any vector width, and the
-compiled code has no scalar remainder path (lanes come in whole blocks), so the results do
-not move. Both set only with jaxlib 0.5 or later: an older XLA may not know them, and XLA
-ends the process on a flag it does not know.
+nothing). Elementwise float32 arithmetic gives the same bits at any vector width. A call's
+lanes come in blocks of 8 (execution/calls.py), half a 512-bit vector, but the compiled
+kernels hold no scalar float arithmetic (read from their object code with objdump), so a
+remainder of 8 lanes runs as a vector too; tests compare each lane of a call of 8 with the
+same lane in calls of 16 (tests/test_api.py, tests/test_calls.py), and the results files
+did not move. Both set only with jaxlib 0.5 or later: an older XLA may not know them, and
+XLA ends the process on a flag it does not know.
 
 Each is appended to ``XLA_FLAGS`` only when it does not set that flag itself, and only
 when ``STATELAB_XLA_OPTIONS`` is not ``0`` (the opt-out for a process whose other JAX work

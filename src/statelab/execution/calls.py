@@ -22,7 +22,8 @@ from statelab.engine.lstm import weight_shapes
 # Lanes run in whole blocks. XLA's CPU code handles the elements of a vector in SIMD
 # registers and a ragged remainder one by one, and its tanh and exp differ in the last
 # bit between the two paths; padding keeps every lane on the SIMD path, so a repeat's
-# result does not depend on how many ran beside it.
+# result does not depend on how many ran beside it. (With 512-bit vectors, see _xla_flags.py,
+# a block is half a vector: the compiled code runs such a remainder as a vector too.)
 LANE_BLOCK = 8
 
 # A chunk (the unit of work, storage and resume) holds about this many lanes on a CPU: few
