@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine_speed import cpu_name, worktree
+from engine_speed import cpu_name, sources
 from reproduce_speed import PRINTED
 
 BEFORE_DRAW = "9a22c3a"  # the last commit that compiled the initial weights per group size
@@ -68,23 +68,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.rounds < 1 or args.sample < 1 or args.epochs < 1:
         parser.error("--rounds, --sample and --epochs must be at least 1")
-    here = Path(__file__).resolve().parent.parent / "src"
     print(f"CPU: {cpu_name()}, {len(os.sched_getaffinity(0))} cores; device: cpu (JAX's default)")
     print(f"statelab generalise --sample {args.sample} --epochs {args.epochs}, empty cache, "
           f"median of {args.rounds} rounds")  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="statelab-before-") as folder:
-        sources = {"now": here}
-        if args.before.lower() != "none":
-            sources = {args.before: worktree(args.before, Path(folder) / "tree"), **sources}
-        try:
-            runs: dict[str, list[dict[str, float]]] = {name: [] for name in sources}
-            for _ in range(args.rounds):
-                for name, source in sources.items():
-                    runs[name].append(one_run(source, args.sample, args.epochs))
-        finally:
-            if args.before.lower() != "none":
-                subprocess.run(["git", "-C", str(here.parent), "worktree", "remove", "--force",
-                                str(Path(folder) / "tree")], check=False)  # fmt: skip
+    with sources(args.before) as folders:
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in folders}
+        for _ in range(args.rounds):
+            for name, source in folders.items():
+                runs[name].append(one_run(source, args.sample, args.epochs))
     columns = list(runs["now"][0])
     print(f"{'engine':>10} | " + " | ".join(f"{c:>{len(c)}}" for c in columns) + " | compile/run")
     for name, done in runs.items():

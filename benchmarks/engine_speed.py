@@ -167,24 +167,34 @@ def worktree(revision: str, folder: Path) -> Path:
 
 
 @contextlib.contextmanager
-def running(before: str):
-    """The engines to time, each in a process of its own: ``before``'s (a git revision,
-    checked out into a temporary worktree that is removed afterwards; none: left out), and
-    this tree's as "now"."""
+def sources(before: str):
+    """The src folders to time, by name: ``before``'s (a git revision, checked out into a
+    temporary worktree that is removed afterwards; none: left out), then this tree's as "now"."""
     here = Path(__file__).resolve().parent.parent / "src"
     with tempfile.TemporaryDirectory(prefix="statelab-before-") as folder:
+        if before.lower() == "none":
+            yield {"now": here}
+            return
+        tree = Path(folder) / "tree"
+        try:
+            yield {before: worktree(before, tree), "now": here}
+        finally:
+            subprocess.run(["git", "-C", str(here.parent), "worktree", "remove", "--force",
+                            str(tree)], check=False)  # fmt: skip
+
+
+@contextlib.contextmanager
+def running(before: str):
+    """The engines to time (see :func:`sources`), each in a process of its own."""
+    with sources(before) as folders:
         engines: dict[str, Engine] = {}
         try:
-            if before.lower() != "none":
-                engines[before] = Engine(worktree(before, Path(folder) / "tree"))
-            engines["now"] = Engine(here)
+            for name, folder in folders.items():
+                engines[name] = Engine(folder)
             yield engines
         finally:
             for engine in engines.values():
                 engine.close()
-            if before.lower() != "none":
-                subprocess.run(["git", "-C", str(here.parent), "worktree", "remove", "--force",
-                                str(Path(folder) / "tree")], check=False)  # fmt: skip
 
 
 def keras_seconds(epochs: int) -> dict | None:
