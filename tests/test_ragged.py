@@ -108,36 +108,6 @@ def test_a_batch_of_padding_only_changes_nothing_in_one_step():
         np.testing.assert_array_equal(np.asarray(after), np.asarray(before))
 
 
-def test_a_shuffle_permutes_only_the_lanes_own_rows():
-    key = jax.random.key(5)
-    for own in (1, 7, 16):
-        order = np.asarray(engine.random_permutation(key, 20, own))
-        assert sorted(order[:own]) == list(range(own))
-        np.testing.assert_array_equal(order[own:], np.arange(own, 20))
-        np.testing.assert_array_equal(order[:own], np.asarray(engine.random_permutation(key, own)))
-
-
-@pytest.mark.parametrize("rows", [1, 5, 40, engine.RANK_ROWS, engine.RANK_ROWS + 9])
-def test_the_order_of_draws_is_a_stable_argsort_ties_included(rows):
-    # Draws from a few values only, so most rows tie: only the rule "smaller draw first, on
-    # a tie the smaller row" gives NumPy's stable argsort, on the ranking and sorting paths.
-    rng = np.random.default_rng(rows)
-    for values in ([0, 1, 2], [7, 0xFFFFFFFF], [3]):
-        bits = rng.choice(np.array(values, dtype=np.uint32), size=rows)
-        np.testing.assert_array_equal(
-            np.asarray(engine.order_of_draws(jnp.asarray(bits))), np.argsort(bits, kind="stable")
-        )
-
-
-def test_the_sorting_shuffle_gives_the_same_permutation_as_the_ranking_one():
-    rows = engine.RANK_ROWS + 40
-    key = jax.random.key(11)
-    sorted_order = np.asarray(engine.random_permutation(key, rows, 200))
-    ranked = np.asarray(engine.random_permutation(key, 200))  # under RANK_ROWS: ranks
-    np.testing.assert_array_equal(sorted_order[:200], ranked)
-    assert sorted(sorted_order) == list(range(rows))
-
-
 @pytest.mark.parametrize(
     ("spec", "lengths", "tests"),
     [

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from statelab.engine import shuffle
 from statelab.engine.optim import KerasAdamState, keras_adam
 from statelab.engine.profile import Profile
 
@@ -41,8 +42,6 @@ ENGINE_REVISION = 4
 EPOCH_BLOCK = 50
 # ... and at most this many bytes of them, so memory stays bounded by the compiled shape.
 EPOCH_BLOCK_BYTES = 256 * 2**20
-# Rows up to which a shuffle ranks its draws (rows x rows work); above, it sorts them.
-RANK_ROWS = 256
 
 
 class LSTMWeights(NamedTuple):
@@ -246,41 +245,6 @@ def start(shape: Shape, lane: Lane) -> Carry:
     )
 
 
-def random_permutation(key: jax.Array, rows: int, own: jax.Array | int | None = None) -> jax.Array:
-    """A uniformly random permutation of range(own) followed by own..rows-1 in place, as
-    (rows,) int32: row i draws 32 random bits, and the rows go in the order of their draws
-    (ties by row index). Rows from ``own`` on (padding) go last, in order. Row i's draw
-    depends only on (key, i), so a lane's permutation is the same whatever it is padded to.
-
-    Up to RANK_ROWS rows, each row's place is its rank among the draws: hand-written instead
-    of ``jax.random.permutation`` because that sorts, and XLA's CPU sort, run per lane and per
-    epoch, cost six times the training itself, where for a few dozen rows the rows x rows
-    comparisons are plain vector work: a loop over the rows, each pass comparing one row's
-    draw with all (as a rows x rows array, that array ran out of cache). Above it, a stable
-    sort of the draws (rows log rows work, not rows x rows) gives the same permutation."""
-    bits = jax.random.bits(key, (rows,), jnp.uint32)
-    if own is not None:
-        bits = jnp.where(jnp.arange(rows) < own, bits, jnp.uint32(0xFFFFFFFF))  # padding last
-    return order_of_draws(bits)
-
-
-def order_of_draws(bits: jax.Array) -> jax.Array:
-    """The (rows,) int32 order of the (rows,) uint32 ``bits``: a stable argsort (ties by row
-    index). Up to RANK_ROWS rows by ranks (see :func:`random_permutation`), above by a sort."""
-    rows = bits.shape[0]
-    if rows > RANK_ROWS:
-        return jnp.argsort(bits, stable=True).astype(jnp.int32)
-    index = jnp.arange(rows, dtype=jnp.int32)
-
-    def count(j, rank):  # the rows j goes before: a larger draw, or a tie and a larger index
-        return rank + jnp.where(j < index, bits[j] <= bits, bits[j] < bits).astype(jnp.int32)
-
-    rank = jax.lax.fori_loop(0, rows, count, jnp.zeros(rows, jnp.int32))  # each row's place
-    # The ranks are a permutation, so the order is its inverse, a scatter: row i goes to
-    # place rank[i]. (Inverted by a second rows x rows pass, it took twice as long.)
-    return jnp.zeros(rows, jnp.int32).at[rank].set(index, unique_indices=True)
-
-
 def _epoch_batches(shape: Shape, lane: Lane, epoch: jax.Array):
     """This epoch's rows in batch order: x (B, b, L, N), y (B, b, N), weight (B, b, N),
     weight 0 on padding."""
@@ -288,11 +252,11 @@ def _epoch_batches(shape: Shape, lane: Lane, epoch: jax.Array):
     identity = jnp.broadcast_to(jnp.arange(rows)[:, None], (rows, lanes))
 
     def shuffled():
-        permuted = jax.vmap(
-            lambda key, own: random_permutation(jax.random.fold_in(key, epoch), rows, own),
+        bits = jax.vmap(
+            lambda key, own: shuffle.draws(jax.random.fold_in(key, epoch), rows, own),
             out_axes=1,
         )(jax.random.wrap_key_data(lane.shuffle_key.T), lane.train_rows)
-        return jnp.where(lane.regime.shuffle, permuted, identity)
+        return jnp.where(lane.regime.shuffle, shuffle.order_of_draws(bits), identity)
 
     # Skip drawing permutations when no lane shuffles (the order is the identity anyway).
     order = jax.lax.cond(jnp.any(lane.regime.shuffle), shuffled, lambda: identity)  # (R, N)
