@@ -16,6 +16,10 @@ falls on both alike. Neurons 1 runs the full 1000 epochs; larger networks run fe
 (the table says how many) and their time is scaled to 1000, which slightly overstates it
 (setting up the lanes and the forecast are scaled with it).
 
+Then Adam's floor: this tree's Adam update alone (statelab.engine.optim), timed in its
+engine's process, gives the least time a repeat of P weights a lane can take with Keras's
+Adam in float32 on this machine, and so the most GFLOP/s the repeat's FLOPs can reach.
+
 On a shared machine the absolute figures move with the load: compare ratios within one run.
 """
 
@@ -63,9 +67,9 @@ every other arithmetic op or transcendental 1; P = 4n(L + n + 1) + n + 1 paramet
 
 def step_flops(neurons: int, lags: int = LAGS, batch: int = BATCH) -> tuple[int, int, int]:
     """(forward, backward, Adam) FLOPs of one training step of one lane, as FORMULA says."""
-    n, parameters = neurons, 4 * neurons * (lags + neurons + 1) + neurons + 1
+    n = neurons
     return (batch * (8 * n * (lags + n) + 13 * n + 3), batch * (8 * n * (lags + n) + 24 * n + 4),
-            13 * parameters)  # fmt: skip
+            13 * parameters(neurons, lags))  # fmt: skip
 
 
 def repeat_flops(neurons: int) -> int:
@@ -77,6 +81,32 @@ def _seconds(call) -> float:
     started = time.perf_counter()
     call()
     return time.perf_counter() - started
+
+
+def adam_ns(weights: int = 16, lanes: int = 256, steps: int = 20_000, tries: int = 5) -> float:
+    """Nanoseconds a weight and lane of one step of the engine's own Adam update alone takes
+    on one core (statelab.engine.optim.keras_adam: two moments, the bias correction, a square
+    root and a division a weight), in one compiled loop over arrays that stay in the core's
+    L1 cache, lanes contiguous as the engine has them: the least any engine running Keras's
+    Adam in float32 can spend per weight and lane-step here."""
+    import jax
+    import jax.numpy as jnp
+
+    from statelab.engine.optim import keras_adam
+
+    adam = keras_adam(jnp.full(lanes, 1e-3, jnp.float32))
+
+    def step(_, carry):
+        weights_now, state = carry
+        updates, state = adam.update(weights_now * 1e-3, state)  # a gradient that moves
+        return weights_now + updates, state
+
+    start = jnp.linspace(0.5, 1.5, weights * lanes, dtype=jnp.float32).reshape(weights, lanes)
+    loop = jax.jit(lambda carry: jax.lax.fori_loop(0, steps, step, carry))
+    carry = (start, adam.init(start))
+    jax.block_until_ready(loop(carry))
+    best = min(_seconds(lambda: jax.block_until_ready(loop(carry))) for _ in range(tries))
+    return best / (steps * weights * lanes) * 1e9
 
 
 def matmul_gflops(size: int = 2048, tries: int = 5) -> dict[str, float]:
@@ -104,6 +134,9 @@ def serve() -> None:
 
     print(json.dumps(str(jax.devices()[0])), flush=True)
     for line in sys.stdin:
+        if json.loads(line) == "adam":
+            print(json.dumps(adam_ns()), flush=True)
+            continue
         case = Case(*json.loads(line))
         window = {} if case.window is None else {"batch_size": case.window,
                                                   "train_window": case.window}  # fmt: skip
@@ -130,6 +163,12 @@ class Engine:
 
     def seconds(self, case: Case) -> float:
         self.process.stdin.write(json.dumps(list(case)) + "\n")
+        self.process.stdin.flush()
+        return self._answer()
+
+    def adam_ns(self) -> float:
+        """:func:`adam_ns` in this engine's process (its XLA options, its optimizer)."""
+        self.process.stdin.write(json.dumps("adam") + "\n")
         self.process.stdin.flush()
         return self._answer()
 
@@ -235,6 +274,19 @@ def row(case: Case, timed: dict[str, Timed], matmul: float) -> str:
     return " | ".join(cells)
 
 
+def parameters(neurons: int, lags: int = LAGS) -> int:
+    """Weights of one lane's network, as FORMULA counts them (P)."""
+    return 4 * neurons * (lags + neurons + 1) + neurons + 1
+
+
+def adam_floor(case: Case, ns: float, cores: int) -> tuple[float, float]:
+    """Adam's floor for a case of many repeats: the ms a repeat that Adam alone takes at ``ns``
+    a weight and lane-step, its lanes shared by ``cores`` cores, and the GFLOP/s the repeat's FLOPs would
+    reach in that time (a ceiling on the engine's rate)."""
+    ms = parameters(case.neurons) * ns * STEPS * EPOCHS / cores / 1e6
+    return ms, repeat_flops(case.neurons) / (ms / 1e3) / 1e9
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", default=BEFORE, help="git revision to time beside, or none")
@@ -258,6 +310,7 @@ def main() -> None:
     timed: list[dict[str, Timed]] = []
     with running(args.before) as engines:
         timed = [measure(engines, case, args.rounds) for case in cases]
+        adam = engines["now"].adam_ns()
     rates.append(matmul_gflops())
     matmul = max(max(r.values()) for r in rates)
     print("devices: " + ", ".join(f"{name} {e.device}" for name, e in engines.items()))
@@ -274,6 +327,22 @@ def main() -> None:
           + f" | {columns}" * len(engines) + (" | speed-up" if len(engines) == 2 else ""))  # fmt: skip
     for case, one in zip(cases, timed, strict=True):
         print(row(case, one, matmul))
+    cores = len(os.sched_getaffinity(0))
+    print(f"\nAdam's floor: this tree's Adam update alone (13 FLOPs a weight, with a square root "
+          f"and a division) took {adam:.3f} ns a weight and lane-step on one core, vectorised, "
+          f"in cache; for P weights a lane, a repeat needs at least P x that x {STEPS * EPOCHS} "
+          f"steps, over {cores} cores (a single repeat is bound by the step's latency instead, "
+          f"and left out):")  # fmt: skip
+    print(f"{'neurons':>7} {'repeats':>7} {'P':>6} | {'floor ms':>9} {'GFLOP/s at most':>15} "
+          f"{'% mm':>5} | {'now ms':>9} {'now / floor':>11}")  # fmt: skip
+    for case, one in zip(cases, timed, strict=True):
+        if case.repeats < 100:
+            continue
+        floor_ms, ceiling = adam_floor(case, adam, cores)
+        now = ms_per_repeat(case, one["now"])
+        print(f"{case.neurons:>7} {case.repeats:>7} {parameters(case.neurons):>6} | "
+              f"{floor_ms:>9.3f} {ceiling:>15.1f} {100 * ceiling / matmul:>5.1f} | "
+              f"{now:>9.3f} {now / floor_ms:>10.1f}x")  # fmt: skip
     if args.keras_epochs:
         keras = keras_seconds(args.keras_epochs)
         if keras is not None:
