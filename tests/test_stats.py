@@ -159,6 +159,23 @@ def test_bootstrap_interval_is_scipys_bca(n_a, n_b, paired):
     assert stats.bca_acceleration(a, b, paired) != pytest.approx(0, abs=1e-4)
 
 
+@pytest.mark.parametrize(
+    ("n_a", "n_b", "paired"),
+    [(30, 30, True), (30, 27, False), (1200, 1200, True), (2000, 1900, False)],  # fmt: skip
+)  # the last two in blocks: 3,495 and 2,097 resamples a block, a's then b's unpaired
+def test_bootstrap_resamples_are_scipys_bit_for_bit(n_a, n_b, paired):
+    rng = np.random.default_rng(n_a)
+    a, b = rng.gamma(2.0, 10.0, n_a), rng.gamma(2.5, 9.0, n_b)
+    block = stats.BOOTSTRAP_BLOCK_VALUES // max(n_a, n_b)
+    expected = sps.bootstrap(
+        (a, b), lambda x, y, axis=-1: np.mean(x, axis=axis) - np.mean(y, axis=axis),
+        paired=paired, vectorized=True, n_resamples=4000, batch=block, method="percentile",
+        rng=np.random.default_rng(5),
+    ).bootstrap_distribution  # fmt: skip
+    drawn = stats.bootstrap_distribution(a, b, paired, np.random.default_rng(5), 4000)
+    assert drawn.tobytes() == expected.tobytes()
+
+
 @pytest.mark.parametrize("paired", [True, False])
 def test_bootstrap_interval_is_scipys_bca_with_ties(paired):
     # values 0-3: 7% of the resampled differences equal the estimate, and BCa's bias
