@@ -144,3 +144,38 @@ def test_the_estimate_follows_the_chunks_the_batch_and_the_network():
     )
     many = plan_module.estimate(made, chunk=60, device=Device("cpu", 4))  # 4 cores: no faster
     assert many.seconds == pytest.approx(found.seconds)
+
+
+# --- A pair of repeats always runs in one chunk (so on one device) ----------------------------
+
+
+def experiments_by_repeat(chunk) -> dict[tuple[str, int], set[str]]:
+    found: dict[tuple[str, int], set[str]] = {}
+    for one in chunk:
+        for repeat in one.repeats:
+            found.setdefault((one.series, int(repeat)), set()).add(one.name)
+    return found
+
+
+@pytest.mark.parametrize(("first", "then"), [((3, None), (2, None)), ((5, 1), (4, 2))])
+def test_a_chunk_holds_every_experiment_of_each_repeat_it_holds_on_a_resume_too(first, then):
+    """Repeat k of two experiments on a series is a pair (common initial weights). A chunk
+    runs on one worker, one device; if a chunk held one of a pair and not the other, a run
+    resumed on another kind of device (with another chunk size) would pair results that
+    differ in their last bits, and a pair identical by construction would no longer test as
+    identical. First run: chunks of (repeats, series); some stored; the resume cuts what is
+    missing with another size."""
+    names = ["stateful", "stateless", "stateless_shuffle"]
+    made = plan_module.make_plan(
+        [(n, statelab.PRESETS[n].spec.replace(epochs=2), 7) for n in names],
+        [walk("a", 40, 1), walk("b", 52, 2), walk("c", 40, 3)], [12] * 3, seed=1,
+    )  # fmt: skip
+    chunks = [c for _, c in plan_module.staged_chunks(made, *first)]
+    stored = {(t.name, t.series, int(r)) for c in chunks[::2] for t in c for r in t.repeats}
+    missing = [t._replace(repeats=np.array([r for r in t.repeats if (t.name, t.series, r)
+                                            not in stored], dtype=int)) for t in made.tasks]  # fmt: skip
+    resumed = [c for _, c in plan_module.staged_chunks(made, *then, tasks=missing)]
+    assert stored and sum(len(t.repeats) for c in resumed for t in c) == 3 * 3 * 7 - len(stored)
+    for chunk in chunks + resumed:
+        for held in experiments_by_repeat(chunk).values():
+            assert held == set(names)
