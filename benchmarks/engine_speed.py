@@ -17,8 +17,9 @@ falls on both alike. Neurons 1 runs the full 1000 epochs; larger networks run fe
 (setting up the lanes and the forecast are scaled with it).
 
 Then Adam's floor: this tree's Adam update alone (statelab.engine.optim), timed in its
-engine's process, gives the least time a repeat of P weights a lane can take with Keras's
-Adam in float32 on this machine, and so the most GFLOP/s the repeat's FLOPs can reach.
+engine's process, estimates the least time a repeat of P weights a lane can take with Keras's
+Adam in float32 on this machine as XLA compiles it, and so the most GFLOP/s the repeat's FLOPs
+can reach.
 
 On a shared machine the absolute figures move with the load: compare ratios within one run.
 """
@@ -87,8 +88,10 @@ def adam_ns(weights: int = 16, lanes: int = 256, steps: int = 20_000, tries: int
     """Nanoseconds a weight and lane of one step of the engine's own Adam update alone takes
     on one core (statelab.engine.optim.keras_adam: two moments, the bias correction, a square
     root and a division a weight), in one compiled loop over arrays that stay in the core's
-    L1 cache, lanes contiguous as the engine has them: the least any engine running Keras's
-    Adam in float32 can spend per weight and lane-step here."""
+    cache (three of 16 KiB), lanes contiguous as the engine has them: an estimate of the
+    least an engine running Keras's Adam in float32, as XLA compiles it, spends per weight and
+    lane-step here (a hand-written kernel might do somewhat better; the gradient's stand-in
+    adds one multiply a weight)."""
     import jax
     import jax.numpy as jnp
 
@@ -328,7 +331,7 @@ def main() -> None:
     for case, one in zip(cases, timed, strict=True):
         print(row(case, one, matmul))
     cores = len(os.sched_getaffinity(0))
-    print(f"\nAdam's floor: this tree's Adam update alone (13 FLOPs a weight, with a square root "
+    print(f"\nAdam's floor (an estimate): this tree's Adam update alone (13 FLOPs a weight, with a square root "
           f"and a division) took {adam:.3f} ns a weight and lane-step on one core, vectorised, "
           f"in cache; for P weights a lane, a repeat needs at least P x that x {STEPS * EPOCHS} "
           f"steps, over {cores} cores (a single repeat is bound by the step's latency instead, "

@@ -36,7 +36,8 @@ def permutation(key: jax.Array, rows: int, own: int | None = None) -> np.ndarray
 # powers of two (the network pads to one); lanes: one, a partial block of the network, two
 # blocks of 64 (the last padded), one of 9 and three of 8.
 @pytest.mark.parametrize(("rows", "lanes"), [(1, 1), (2, 3), (40, 9), (65, 130), (256, 17),
-                                             (257, 5), (300, 70), (1030, 9), (4100, 20)])  # fmt: skip
+                                             (257, 5), (300, 70), (512, 8), (1030, 9),
+                                             (4100, 20), (300, 0)])  # fmt: skip
 def test_the_order_of_draws_is_a_stable_argsort_ties_included(rows, lanes):
     # Draws from a few values only, so most rows tie: only the rule "smaller draw first, on a
     # tie the smaller row" gives NumPy's stable argsort; the largest draw is the padding's.
@@ -47,6 +48,22 @@ def test_the_order_of_draws_is_a_stable_argsort_ties_included(rows, lanes):
         np.testing.assert_array_equal(order, stable_argsort(bits))
     bits = rng.integers(0, 2**32, size=(rows, lanes), dtype=np.uint32)  # distinct, or nearly
     np.testing.assert_array_equal(order_of_draws(jnp.asarray(bits)), stable_argsort(bits))
+
+
+def test_the_network_sorts_blocks_of_lanes_that_fit_a_cores_cache_or_all_lanes_at_once():
+    # On a CPU: 512 KiB of draws and row indices (8 bytes a row and lane), 8 to 64 lanes.
+    assert [shuffle.lanes_a_block(size, 1000, "cpu") for size in (512, 1024, 2048, 4096, 8192,
+                                                                 2**15)] == [64, 64, 32, 16, 8, 8]  # fmt: skip
+    assert shuffle.lanes_a_block(512, 5, "cpu") == 5 and shuffle.lanes_a_block(512, 0, "cpu") == 1
+    # Elsewhere, all of them: blocks would run one after another.
+    assert shuffle.lanes_a_block(8192, 100_000, "gpu") == 100_000
+
+
+def test_sorted_in_one_block_as_on_an_accelerator_the_order_is_the_same(monkeypatch):
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    bits = np.random.default_rng(3).integers(0, 5, size=(301, 131), dtype=np.uint32)
+    order = jax.jit(shuffle.order_of_draws)(jnp.asarray(bits))
+    np.testing.assert_array_equal(order, stable_argsort(bits))
 
 
 def test_a_shuffle_permutes_only_the_lanes_own_rows():

@@ -24,9 +24,11 @@ import numpy as np
 # Rows up to which the order comes from ranks; above, from the network (at 250 rows the
 # network took half the time of the ranks, but compiling it costs about 0.1 s more).
 RANK_ROWS = 256
-# The network sorts a block of lanes at a time: as many lanes as keep the block's draws and
-# row indices within SORT_BYTES, in a core's own cache (at 5,000 rows blocks of 8 lanes ran
-# 2.3x as fast as blocks of 64), from 8 to 64 lanes.
+# On a CPU the network sorts a block of lanes at a time: as many lanes as keep the block's
+# draws and row indices within SORT_BYTES, in a core's own cache (at 5,000 rows blocks of 8
+# lanes ran 2.3x as fast as blocks of 64), from 8 to 64 lanes. An accelerator sorts all of a
+# call's lanes at once: blocks, one after another, would leave it idle (unmeasured: no GPU
+# was at hand).
 SORT_BYTES = 512 * 2**10
 SORT_LANES = (8, 64)
 LAST = np.uint32(0xFFFFFFFF)  # the largest draw: padding goes after every row of a lane's own
@@ -63,11 +65,18 @@ def _by_ranks(bits: jax.Array) -> jax.Array:
     return order.at[rank, lane].set(jnp.broadcast_to(index, (rows, lanes)), unique_indices=True)
 
 
+def lanes_a_block(size: int, lanes: int, platform: str) -> int:
+    """How many of ``lanes`` lanes the network sorts at once, at ``size`` rows (a power of
+    two), on JAX's ``platform`` ("cpu", "gpu", ...)."""
+    if platform != "cpu":
+        return max(1, lanes)
+    return max(1, min(lanes, SORT_LANES[1], max(SORT_LANES[0], SORT_BYTES // (8 * size))))
+
+
 def _by_network(bits: jax.Array) -> jax.Array:
     rows, lanes = bits.shape
     size = 1 << (rows - 1).bit_length()
-    fit = max(SORT_LANES[0], min(SORT_LANES[1], SORT_BYTES // (8 * size)))
-    width = min(lanes, fit - fit % SORT_LANES[0])
+    width = lanes_a_block(size, lanes, jax.default_backend())
     blocks = -(-lanes // width)
     # Rows past the lane's own and lanes past the last block are padding: the largest draw and
     # a larger row index than any real row, so they sort after every real row.
@@ -77,16 +86,15 @@ def _by_network(bits: jax.Array) -> jax.Array:
 
 
 def _bitonic(keys: jax.Array) -> jax.Array:
-    """The order of the (size, width) ``keys`` down the rows (size a power of two) by Batcher's
-    bitonic network. Pairs (key, row index) are distinct, so the order is the stable argsort."""
+    """The order of the (size, width) ``keys`` down the rows (size a power of two, at least 2)
+    by Batcher's bitonic network. Pairs (key, row index) are distinct, so the order is the
+    stable argsort."""
     size, width = keys.shape
     index = jnp.broadcast_to(jnp.arange(size, dtype=jnp.int32)[:, None], (size, width))
     # Pass by pass: sorted runs of `merge` rows are made from runs of merge / 2, comparing rows
     # `apart` apart (apart = merge / 2, merge / 4, ..., 1).
     passes = [(merge, merge >> k) for merge in (2 ** p for p in range(1, size.bit_length()))
               for k in range(1, merge.bit_length())]  # fmt: skip
-    if not passes:  # one row
-        return index
     table = jnp.asarray(np.array(passes, np.int32))
     row = jnp.arange(size, dtype=jnp.int32)
 

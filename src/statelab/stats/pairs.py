@@ -1,9 +1,11 @@
 """Experiment A against B on paired repeats: tests, effect sizes, a BCa bootstrap interval and
 the log ratio of mean RMSEs.
 
-SciPy does the tests; written here is only what it lacks: Cliff's delta from the U statistic,
-BCa's acceleration for a difference of means in closed form (SciPy gets it by an O(n^2)
-jackknife) and the log ratio's delta-method standard error.
+SciPy does the tests and draws the bootstrap's resamples; written here is only what it lacks:
+Cliff's delta from the U statistic, BCa's acceleration for a difference of means in closed
+form (SciPy gets it by an O(n^2) jackknife), the log ratio's delta-method standard error, and
+the resampling loop itself (SciPy's draws, without the checks SciPy's function makes on every
+call; see :func:`_bootstrap_distribution`).
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ def bca_interval(
     return float(low), float(high)
 
 
-def bootstrap_distribution(
+def _bootstrap_distribution(
     a: np.ndarray, b: np.ndarray, paired: bool, rng: np.random.Generator, resamples: int
 ) -> np.ndarray:
     """mean(a) - mean(b) on each of ``resamples`` bootstrap resamples, drawn as
@@ -124,7 +126,7 @@ def bootstrap_distribution(
 def bootstrap_ci(a, b, paired: bool, seed: int = 0, resamples: int = 4000) -> tuple[float, float]:
     """95% BCa bootstrap interval of mean(a) - mean(b); paired resamples repeats together.
 
-    The resamples are SciPy's (:func:`bootstrap_distribution`, in blocks of
+    The resamples are SciPy's (:func:`_bootstrap_distribution`, in blocks of
     ``BOOTSTRAP_BLOCK_VALUES``) and the interval is SciPy's BCa on them, with the acceleration
     in closed form: bounded memory, time linear in the sample size, and (to rounding)
     ``scipy.stats.bootstrap(..., method="BCa")``'s interval for the same seed wherever the draws
@@ -138,7 +140,7 @@ def bootstrap_ci(a, b, paired: bool, seed: int = 0, resamples: int = 4000) -> tu
     spread = np.ptp(a - b) if paired else max(np.ptp(a), np.ptp(b))
     if spread == 0:  # every resample gives the estimate: nothing to interval
         return estimate, estimate
-    distribution = bootstrap_distribution(a, b, paired, np.random.default_rng(seed), resamples)
+    distribution = _bootstrap_distribution(a, b, paired, np.random.default_rng(seed), resamples)
     return bca_interval(distribution, estimate, bca_acceleration(a, b, paired))
 
 
