@@ -191,3 +191,28 @@ def test_the_study_shape_at_1000_epochs():
     assert stateful.mean() > stateless.mean() + 2
     assert stateful.std(ddof=1) > 2 * stateless.std(ddof=1)
     assert (stateless < results["stateless"].persistence_rmse).all()
+
+
+def test_training_reads_none_of_the_forecast_only_lane_fields():
+    """The runner trains twins once (runner.training_key): it may only because training reads
+    neither the two forecasting flags nor the test rows. Lanes that differ in nothing else
+    must leave training with the same bits; a rule that read any of them would differ here."""
+    spec = statelab.Spec(epochs=3, reset_after_epoch=False)
+    dataset = prepare(statelab.shampoo(), spec)
+    shape = runner.shape_of(spec, (len(dataset.train_y), len(dataset.test_x)))
+    lanes = runner._lanes(spec, dataset, 1, np.arange(8), None)
+    flipped = lanes._replace(
+        regime=lanes.regime._replace(
+            carry_across_predictions=~lanes.regime.carry_across_predictions,
+            seed_state=~lanes.regime.seed_state,
+        ),
+        test_x=np.asarray(lanes.test_x) + 1.0,
+        test_rows=np.asarray(lanes.test_rows) - 5,
+    )
+    start, train, _ = engine.compiled(shape, 3)
+    (carry, losses, _), (other, other_losses, _) = (
+        train(one, start(one)) for one in (lanes, flipped)
+    )
+    np.testing.assert_array_equal(np.asarray(losses), np.asarray(other_losses))
+    for a, b in zip(jax.tree.leaves(carry), jax.tree.leaves(other), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

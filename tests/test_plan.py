@@ -122,6 +122,21 @@ def test_the_estimate_of_one_large_group_on_two_cores():
     assert found.seconds == pytest.approx(2 * call_us / 1e6 / 2 + plan_module.COMPILE_S)
 
 
+def test_the_estimate_counts_twins_once():
+    """The first case's 1000 repeats, as two experiments that differ only in how they
+    forecast: 2000 repeats, but 1000 networks trained, in the same two calls."""
+    made = plan_module.make_plan(
+        [(name, statelab.PRESETS[name].spec.replace(epochs=1000), 1000)
+         for name in ("stateful", "stateful_seed_train")],
+        [statelab.shampoo()], [12], seed=1,
+    )  # fmt: skip
+    found = plan_module.estimate(made, chunk=1000, device=Device("cpu", 2))
+    row_us = plan_module.ROW_US + 14 * plan_module.ROW_WEIGHT_US
+    call_us = 1000 * 22 * plan_module.STEP_US + 504 * 1000 * 22 * row_us
+    assert (found.networks, found.trained, found.programs) == (2000, 1000, 1)
+    assert found.seconds == pytest.approx(2 * call_us / 1e6 / 2 + plan_module.COMPILE_S)
+
+
 def test_the_estimate_follows_the_chunks_the_batch_and_the_network():
     """100 repeats of LSTM(4) (4 x 4 x (1 + 4 + 1) + 4 + 1 = 101 weights), batch 2, 10
     epochs, in chunks of 60 repeat indices on 2 cores: a chunk of 60 lanes (too few to

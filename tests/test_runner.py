@@ -94,3 +94,48 @@ def test_drawing_compiles_once_per_network_size_not_per_number_of_repeats():
     for count in (17, 40, 300):
         runner.draw(1, [spec], [np.arange(count)])
     assert runner.engine.initial_weights._cache_size() == compiled
+
+
+# The study's experiments that train alike: four differ only in how they forecast, and two
+# more (never reset between epochs) likewise.
+TWINS = ("stateful", "stateful_reset_test", "stateful_seed_train", "stateful_seed_train_resets")
+NO_RESET_TWINS = ("stateful_noreset", "stateful_seed_train_no_resets")
+
+
+def test_twins_train_once_and_each_gives_its_bits_alone():
+    """Six experiments, one with repeats of its own: 2 networks for repeats 0-2 and one more
+    for repeat 5, so 7 are trained (one call of 8 lanes) for 19 repeats; each repeat is the
+    same bits as its experiment run alone, and the twins' forecasts differ as they should."""
+    given = [statelab.experiment(name, epochs=5) for name in TWINS + NO_RESET_TWINS]
+    given[1] = given[1]._replace(repeats=[1, 2, 5])
+    together = statelab.run_experiments(given, statelab.shampoo(), repeats=3, seed=4)
+    assert {r.provenance.lanes for r in together.values()} == {8}
+    for one in given:
+        alone = statelab.run(one.name, repeats=one.repeats or 3, epochs=5, seed=4)
+        assert alone.provenance.lanes == 8
+        mine = together[one.name]
+        np.testing.assert_array_equal(mine.forecasts_scaled, alone.forecasts_scaled)
+        np.testing.assert_array_equal(mine.losses, alone.losses)
+        for a, b in zip(mine.weights, alone.weights, strict=True):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(
+        together["stateful"].losses, together["stateful_seed_train"].losses
+    )
+    assert not np.array_equal(
+        together["stateful"].forecasts_scaled, together["stateful_seed_train"].forecasts_scaled
+    )
+
+
+def test_the_eleven_train_seven_networks_a_repeat():
+    """On one series: the four twins, the two that never reset, stateful2 (its own seed
+    stream), stateless, the shuffle and the two batch-12 experiments."""
+    tasks = [
+        runner.task(name, preset.spec.replace(epochs=2), statelab.shampoo(), 30)
+        for name, preset in statelab.PRESETS.items()
+    ]
+    groups = runner.call_groups(tasks, runner.Device("cpu", 2))
+    assert sum(g.lanes for g in groups) == 11 * 30
+    assert sum(g.trained for g in groups) == 7 * 30
+    for group in groups:  # every lane forecasts from a network of its own repeat
+        repeats = np.concatenate([tasks[i].repeats for i in group.members])
+        np.testing.assert_array_equal(repeats[group.first][group.twin], repeats)

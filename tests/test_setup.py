@@ -316,8 +316,9 @@ def test_dry_run_counts_the_networks_and_runs_nothing(capsys, tmp_path):
     code, printed, err = run_cli(capsys, argv)
     assert code == 0, err
     # learning_rate=0.001 and lags=1 are one set-up: 3 distinct set-ups x 11 x 2 repeats on
-    # 2 series and Shampoo, but Shampoo is too short at lags 12: 11 x 2 x (3 + 3 + 2) = 176
-    assert printed.startswith("176 networks to train (3 series, ")
+    # 2 series and Shampoo, but Shampoo is too short at lags 12: 11 x 2 x (3 + 3 + 2) = 176;
+    # of the eleven, 7 train networks of their own (the rest share one): 7 x 2 x 8 = 112
+    assert printed.startswith("176 repeats to run, 112 networks to train (3 series, ")
     assert "Nothing was run." in printed and not out.exists()
 
 

@@ -207,8 +207,9 @@ def test_dry_run_counts_the_networks_and_runs_nothing(capsys, tmp_path):
             "--vary", "lags=1,2,12", "--out", str(out), "--dry-run"]  # fmt: skip
     code, printed, err = run_cli(capsys, argv)
     assert code == 0, err
-    # learning_rate=0.001 and lags=1 are one set-up, lags 12 cannot run: 3 set-ups x 11 x 4
-    assert printed.startswith("132 networks to train (1 series, ")
+    # learning_rate=0.001 and lags=1 are one set-up, lags 12 cannot run: 3 set-ups x 11 x 4;
+    # of the eleven, 7 train networks of their own (the rest share one): 3 x 7 x 4 = 84
+    assert printed.startswith("132 repeats to run, 84 networks to train (1 series, ")
     assert "Nothing was run." in printed and not out.exists()
 
 

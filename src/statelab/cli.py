@@ -539,9 +539,10 @@ def _echo_estimate(found) -> None:
     where = "this machine's CPU" if found.device == "cpu" else (
         f"this machine's {found.device.upper()} by a cost model measured on a CPU")  # fmt: skip
     typer.echo(
-        f"{found.networks:,} networks to train ({found.series} series, {found.programs} "
-        f"compiled programs); roughly {_duration(found.seconds)} on {where}, less for any "
-        "the store or the compilation cache already holds. Nothing was run."
+        f"{found.networks:,} repeats to run, {found.trained:,} networks to train ({found.series} "
+        f"series, {found.programs} compiled programs; experiments that differ only in how they "
+        f"forecast share a network); roughly {_duration(found.seconds)} on {where}, less for "
+        "any the store or the compilation cache already holds. Nothing was run."
     )
 
 

@@ -394,13 +394,14 @@ def train_epochs(shape: Shape, lane: Lane, carry: Carry, epochs: int):
     return carry, losses, (TrainTrace(states_in) if shape.trace else None)
 
 
-def forecast(shape: Shape, lane: Lane, carry: Carry) -> Forecast:
-    """Seed (optionally) on the lane's own training rows, then predict its test rows in
+def forecast(shape: Shape, lane: Lane, weights: LSTMWeights, state: LSTMState) -> Forecast:
+    """From the trained ``weights`` and the ``state`` training left (a :class:`Carry`'s),
+    seed (optionally) on the lane's own training rows, then predict its test rows in
     batches of f, each from its true input. A stateful model's state advances with every
     prediction; a batch past the lane's own rows (padding) leaves the state as it was."""
     f, lanes = shape.forecast_batch, lane.learning_rate.shape[0]
     # Only stateless specs predict in batches of another size, and their state is zero.
-    state = carry.state if f == shape.batch_size else zero_state(f, shape.neurons, lanes)
+    state = state if f == shape.batch_size else zero_state(f, shape.neurons, lanes)
     seed_rows = shape.train_rows if shape.train_rows % f == 0 else 0
     test_pad = -shape.test_rows % f  # stateless only: pad a partial last batch, drop it after
     x = jnp.concatenate(
@@ -415,7 +416,7 @@ def forecast(shape: Shape, lane: Lane, carry: Carry) -> Forecast:
     def predict_step(state, batch):
         x, seeding, real = batch
         state_in = _keep(lane.regime.stateful, state)
-        y, state_out = lstm_step(carry.weights, state_in, x, shape.profile.hard_sigmoid)
+        y, state_out = lstm_step(weights, state_in, x, shape.profile.hard_sigmoid)
         state_out = _keep(lane.regime.carry_across_predictions, state_out)  # reset after it
         # Without seeding, the seeding batches leave the state untouched; so does padding.
         skip = (seeding & ~lane.regime.seed_state) | ~real

@@ -182,7 +182,8 @@ STEP_US, ROW_US, ROW_WEIGHT_US, COMPILE_S = 0.16, 0.005, 0.0022, 3.0
 
 
 class Estimate(NamedTuple):
-    networks: int  # repeats to train, each one network (some may be in the store already)
+    networks: int  # repeats to run (some may be in the store already)
+    trained: int  # networks they train: twins share one (runner.training_key)
     series: int  # the series they train on
     programs: int  # distinct compiled programs
     seconds: float  # wall seconds on the device's cores, by the cost model above
@@ -197,9 +198,10 @@ def estimate(
     into chunks of ``chunk`` repeat indices (and ``series`` series) as the pipeline cuts it;
     by the cost model above, measured on a CPU."""
     device = device or this_device()
-    busy_us, longest_us, programs = 0.0, 0.0, set()
+    busy_us, longest_us, programs, trained = 0.0, 0.0, set(), 0
     for _, part in staged_chunks(plan, chunk, series):
         for group in call_groups(part, device):
+            trained += group.trained
             shape = group.shape
             steps = group.epochs * -(-shape.train_rows // shape.batch_size)
             row_us = ROW_US + ROW_WEIGHT_US * weight_count(shape.lags, shape.neurons)
@@ -209,8 +211,8 @@ def estimate(
             programs.add((shape, group.epochs, group.per_call))
     compiling = len(programs) * COMPILE_S
     training = max(busy_us / device.cores, longest_us) / 1e6  # a call runs on one core
-    return Estimate(plan.planned, len(plan.series), len(programs), training + compiling,
-                    compiling, device.kind)  # fmt: skip
+    return Estimate(plan.planned, trained, len(plan.series), len(programs),
+                    training + compiling, compiling, device.kind)  # fmt: skip
 
 
 # The equivalence margin's largest share of the persistence RMSE.

@@ -61,7 +61,8 @@ class Timings(NamedTuple):
 class Provenance:
     """What produced a set of repeats: every distinct set of package versions and every device
     they were computed with (one each, unless a study was resumed after an upgrade or on
-    another machine), the timings of their compiled call, and how many lanes it ran."""
+    another machine), the timings of their compiled calls, and how many lanes their training
+    calls ran (whole blocks; twins, see runner.training_key, train once)."""
 
     versions: tuple[Versions, ...]
     devices: tuple[str, ...]

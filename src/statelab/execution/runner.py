@@ -73,18 +73,25 @@ def task(name: str, spec: Spec, series: pd.Series, repeats: int | Sequence[int])
 
 
 class CallGroup(NamedTuple):
-    """Lanes that share one compiled program, and the calls they run in: ``calls`` calls of
-    ``per_call`` lanes each (the last padded)."""
+    """Lanes that share one compiled program, and the calls they run in: the networks they
+    train (one for each set of twins, see :func:`training_key`) in ``calls`` calls of
+    ``per_call`` lanes each (the last padded), then every lane's forecast from its network."""
 
     shape: engine.Shape
     epochs: int
     members: list[int]  # indices into the task list
     lanes: int  # the members' repeats
     per_call: int  # lanes a call (statelab.execution.calls.lanes_per_call)
+    first: np.ndarray  # (trained,) the lane (of the members' repeats in order) each network trains
+    twin: np.ndarray  # (lanes,) the network each lane forecasts from: an index into ``first``
+
+    @property
+    def trained(self) -> int:
+        return len(self.first)
 
     @property
     def calls(self) -> int:
-        return -(-self.lanes // self.per_call)
+        return -(-self.trained // self.per_call)
 
 
 def compiled_rows(task: Task) -> tuple[int, int]:
@@ -210,9 +217,10 @@ def _lanes(
     )
 
 
-def pad_lanes(lanes: engine.Lane, block: int) -> engine.Lane:
-    """Pad the lane axis to a multiple of ``block`` with copies of the last lane."""
-    count = lanes.learning_rate.shape[0]
+def pad_lanes(lanes, block: int):
+    """Pad the lane axis (the last, of every leaf of ``lanes``: a :class:`engine.Lane`, or
+    what training left) to a multiple of ``block`` with copies of the last lane."""
+    count = jax.tree.leaves(lanes)[0].shape[-1]
     extra = -count % block
     if extra == 0:
         return lanes
@@ -235,7 +243,11 @@ def _compile(key: tuple[engine.Shape, int, int]) -> Timings:
     start, train, forecast = engine.compiled(shape, length)
     example = jax.eval_shape(lambda: _example_lanes(shape, lanes))
     carry = jax.eval_shape(start, example)
-    lowered = (start.lower(example), train.lower(example, carry), forecast.lower(example, carry))
+    lowered = (
+        start.lower(example),
+        train.lower(example, carry),
+        forecast.lower(example, carry.weights, carry.state),
+    )
 
     def compile_one(program):
         before = cache.hits()  # this thread's
@@ -290,21 +302,20 @@ def _example_lanes(shape: engine.Shape, lanes: int) -> engine.Lane:
     )
 
 
-def run_lanes(
+def train_lanes(
     shape: engine.Shape,
     epochs: int,
     lanes: engine.Lane,
     progress: ProgressCallback | None = None,
     segments: int = 1,
 ):
-    """Train and forecast every lane, in ``segments`` segments of epochs (progress is
-    reported after each): returns the final carry, (E, N) losses, the forecast, with
-    ``shape.trace`` the training trace (else None), and the :class:`Timings`."""
+    """Train every lane, in ``segments`` segments of epochs (progress is reported after
+    each): returns the final carry, (E, N) losses, with ``shape.trace`` the training trace
+    (else None), and the :class:`Timings`."""
     length = segment_length(epochs, segments)
     lane_count = lanes.learning_rate.shape[0]
-    key = (shape, length, lane_count)
-    compiling = _compile(key)
-    start, train, forecast = _COMPILED[key]
+    compiling = _compile((shape, length, lane_count))
+    start, train, _ = _COMPILED[shape, length, lane_count]
     started = time.perf_counter()
     carry = start(lanes)
     losses, traces = [], []
@@ -323,8 +334,20 @@ def run_lanes(
         trace = jax.tree.map(lambda *parts: np.concatenate(parts, axis=0), *traces)
     else:
         trace = None
-    predicted = jax.block_until_ready(forecast(lanes, carry))
-    return carry, losses, predicted, trace, compiling._replace(run_s=time.perf_counter() - started)
+    jax.block_until_ready(carry)
+    return carry, losses, trace, compiling._replace(run_s=time.perf_counter() - started)
+
+
+def forecast_lanes(
+    shape: engine.Shape, epochs: int, lanes: engine.Lane, trained, segments: int = 1
+) -> tuple[engine.Forecast, Timings]:
+    """Every lane's forecast from ``trained``, the (weights, state) that training left it
+    (lane axis last), and the :class:`Timings`."""
+    key = (shape, segment_length(epochs, segments), lanes.learning_rate.shape[0])
+    compiling = _compile(key)
+    started = time.perf_counter()
+    predicted = jax.block_until_ready(_COMPILED[key][2](lanes, *trained))
+    return predicted, compiling._replace(run_s=time.perf_counter() - started)
 
 
 def trace_experiment(
@@ -335,7 +358,8 @@ def trace_experiment(
     dataset = prepare(series, experiment.spec)
     shape = shape_of(experiment.spec, (len(dataset.train_y), len(dataset.test_x)), trace=True)
     lanes = pad_lanes(_lanes(experiment.spec, dataset, seed, np.arange(repeats), None), LANE_BLOCK)
-    _, _, forecast, trace, _ = run_lanes(shape, experiment.spec.epochs, lanes)
+    carry, _, trace, _ = train_lanes(shape, experiment.spec.epochs, lanes)
+    forecast, _ = forecast_lanes(shape, experiment.spec.epochs, lanes, (carry.weights, carry.state))
     trim = lambda a: np.moveaxis(np.asarray(a), -1, 0)[:repeats]  # noqa: E731
     return jax.tree.map(trim, trace), jax.tree.map(trim, forecast)
 
@@ -382,6 +406,37 @@ def repeat_indices(repeats: int | Sequence[int]) -> np.ndarray:
     return indices
 
 
+# Settings that change how a network forecasts but not how it trains: they set the lane
+# flags carry_across_predictions and seed_state (see _lanes) and the forecast batch, none of
+# which engine.train_epochs reads (tests/test_engine.py checks that training ignores them).
+FORECAST_ONLY = ("reset_after_prediction", "seed_state", "forecast")
+
+
+def training_key(one: Task) -> tuple:
+    """What a task's networks train from, but for their repeat indices: tasks of one call
+    group with equal keys train the same network, bit for bit, for the same repeat index (the
+    study's stateful, stateful_reset_test, stateful_seed_train and stateful_seed_train_resets
+    differ only in how they forecast). Such twins train once, and each forecasts from it."""
+    spec = {k: v for k, v in one.spec.to_dict().items() if k not in FORECAST_ONLY}
+    return (one.data_hash, compiled_rows(one), tuple(spec.items()))
+
+
+def _twins(members: Sequence[Task]) -> tuple[np.ndarray, np.ndarray]:
+    """For the members' lanes (their repeats, in order): the first lane of each network they
+    train, in order, and for every lane the index of its network among those."""
+    keys: dict[tuple, int] = {}
+    lanes = np.concatenate([
+        np.stack([np.full(len(one.repeats), keys.setdefault(training_key(one), len(keys))),
+                  one.repeats], axis=1)
+        for one in members
+    ])  # fmt: skip
+    _, first, twin = np.unique(lanes, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first)  # the networks in the order their first lanes come
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return first[order], rank[twin.reshape(-1)]
+
+
 def call_groups(tasks: Sequence[Task], device: Device) -> list[CallGroup]:
     """The compiled programs a chunk of ``tasks`` runs on ``device``, and their calls: lanes
     of the same shape and epochs share one, whatever experiment or series they belong to."""
@@ -402,8 +457,9 @@ def call_groups(tasks: Sequence[Task], device: Device) -> list[CallGroup]:
     made = []
     for shape, epochs, members in groups.values():
         size = sum(len(tasks[i].repeats) for i in members)
-        per_call = lanes_per_call(device, size, weight_count(shape.lags, shape.neurons))
-        made.append(CallGroup(shape, epochs, members, size, per_call))
+        first, twin = _twins([tasks[i] for i in members])
+        per_call = lanes_per_call(device, len(first), weight_count(shape.lags, shape.neurons))
+        made.append(CallGroup(shape, epochs, members, size, per_call, first, twin))
     return made
 
 
@@ -425,44 +481,76 @@ def run_tasks(
     device = this_device()
     made = ((versions(),), (str(jax.devices()[0]),))
     work = call_groups(tasks, device)
-    sizes = [g.lanes for g in work]
     keys = [(g.shape, segment_length(g.epochs, segments), g.per_call) for g in work]
     compiled = compile_calls(keys)
     stacked = [_group_lanes(tasks, g, seed, initial_weights) for g in work]
-    calls = [(k, start) for k, (key, size) in enumerate(zip(keys, sizes, strict=True))
-             for start in range(0, size, key[2])]  # fmt: skip
+    # Twins train once (see training_key): each group's calls train its networks, then every
+    # lane forecasts from its own network's weights and state.
+    networks = [_at(lanes, g.first) for lanes, g in zip(stacked, work, strict=True)]
     # Progress follows one call of the largest group.
-    largest = max(range(len(work)), key=lambda k: sizes[k] * work[k].shape.train_rows)
+    largest = max(range(len(work)), key=lambda k: work[k].trained * work[k].shape.train_rows)
 
-    def run_call(k: int, start: int):
+    def train_call(k: int, start: int):
         key, group = keys[k], work[k]
-        count = key[2]
-        part = jax.tree.map(lambda a: a[..., start : start + count], stacked[k])
-        part = pad_lanes(part, count)
+        part = pad_lanes(_cut(networks[k], start, key[2]), key[2])
         report = progress if (k, start) == (largest, 0) else None
-        carry, losses, forecast, _, timings = run_lanes(
-            group.shape, group.epochs, part, report, segments
-        )
-        return jax.device_get((carry.weights, losses, forecast.forecasts_scaled)), timings
+        carry, losses, _, timings = train_lanes(group.shape, group.epochs, part, report, segments)
+        return jax.device_get((carry.weights, carry.state, losses)), timings
 
-    done = _run_side_by_side(run_call, calls, device.cores)
+    def forecast_call(k: int, start: int):
+        key, group = keys[k], work[k]
+        part, own = (pad_lanes(_cut(tree, start, key[2]), key[2])
+                     for tree in (stacked[k], left[k][:2]))  # fmt: skip
+        predicted, timings = forecast_lanes(group.shape, group.epochs, part, own, segments)
+        return jax.device_get(predicted.forecasts_scaled), timings
+
+    trained = _in_calls(train_call, [g.trained for g in work], keys, device.cores)
+    # Every lane's trained weights, state and losses: its network's.
+    left = [_at(_joined(parts), g.twin) for parts, g in zip(trained, work, strict=True)]
+    forecast = _in_calls(forecast_call, [g.lanes for g in work], keys, device.cores)
     results: list[Results | None] = [None] * len(tasks)
     for k, (key, group) in enumerate(zip(keys, work, strict=True)):
-        mine = [done[c] for c, (group_index, _) in enumerate(calls) if group_index == k]
-        host = jax.tree.map(lambda *parts: np.concatenate(parts, axis=-1), *(o for o, _ in mine))
-        timings = sum((t for _, t in mine), Timings())
+        timings = sum((t for _, t in trained[k] + forecast[k]), Timings())
         # Compiled before any call ran: the groups of one program count it once.
         timings += compiled[key] if keys.index(key) == k else Timings()
-        provenance = Provenance(
-            *made, timings, lanes=len(mine) * key[2], call=uuid.uuid4().hex, code=code_version()
-        )
-        weights, losses, scaled = engine.lanes_first(host)
+        provenance = Provenance(*made, timings, lanes=len(trained[k]) * key[2],
+                                call=uuid.uuid4().hex, code=code_version())  # fmt: skip
+        weights, _, losses = engine.lanes_first(left[k])
+        scaled = engine.lanes_first(_joined(forecast[k]))
         offsets = np.cumsum([0] + [len(tasks[i].repeats) for i in group.members])
         for slot, i in enumerate(group.members):
             part = slice(offsets[slot], offsets[slot + 1])
             results[i] = _results(tasks[i], seed, jax.tree.map(lambda a, p=part: a[p], weights),
                                   losses[part], scaled[part], provenance)  # fmt: skip
     return results
+
+
+def _in_calls(run: Callable, sizes: Sequence[int], keys: Sequence[tuple], cores: int) -> list:
+    """``run(k, start)`` for each call of each group k (``sizes[k]`` lanes, in calls of
+    ``keys[k]``'s lane count), side by side on the cores: for each group, its calls' outputs."""
+    calls = [(k, start) for k, (key, size) in enumerate(zip(keys, sizes, strict=True))
+             for start in range(0, size, key[2])]  # fmt: skip
+    done = _run_side_by_side(run, calls, cores)
+    return [[out for out, (group, _) in zip(done, calls, strict=True) if group == k]
+            for k in range(len(keys))]  # fmt: skip
+
+
+def _cut(tree, start: int, count: int):
+    """Lanes ``start`` to ``start + count`` of a tree (lane axis last)."""
+    return jax.tree.map(lambda a: a[..., start : start + count], tree)
+
+
+def _at(tree, lanes: np.ndarray):
+    """The given lanes of a tree (lane axis last), in NumPy; the tree itself when they are
+    all of its lanes in order (no twins: no copy)."""
+    if np.array_equal(lanes, np.arange(jax.tree.leaves(tree)[0].shape[-1])):
+        return tree
+    return jax.tree.map(lambda a: np.take(np.asarray(a), lanes, axis=-1), tree)
+
+
+def _joined(parts: list):
+    """A group's calls' outputs (each with its timings) joined along the lane axis."""
+    return jax.tree.map(lambda *a: np.concatenate(a, axis=-1), *(out for out, _ in parts))
 
 
 def _group_lanes(tasks: Sequence[Task], group: CallGroup, seed: int, initial_weights):
