@@ -44,6 +44,7 @@ EPOCHS = 1000  # what every figure is scaled to
 STEPS = 22  # the stateful preset: 22 training rows, batch size 1
 LAGS, BATCH = 1, 1
 BEFORE = "d77c160"  # the last commit before issue 16's engine work
+ELEVEN = "the eleven, together"  # a Case's preset: the eleven in one run, as generalise runs them
 
 
 class Case(NamedTuple):
@@ -141,12 +142,32 @@ def serve() -> None:
             print(json.dumps(adam_ns()), flush=True)
             continue
         case = Case(*json.loads(line))
+        if case.preset == ELEVEN:
+            print(json.dumps(_seconds(_eleven(case))), flush=True)
+            continue
         window = {} if case.window is None else {"batch_size": case.window,
                                                   "train_window": case.window}  # fmt: skip
         seconds = _seconds(lambda c=case, w=window: statelab.run(
             c.preset, data=c.data, repeats=c.repeats, epochs=c.epochs, neurons=c.neurons, **w
         ))  # fmt: skip
         print(json.dumps(seconds), flush=True)
+
+
+def _eleven(case: Case):
+    """One `statelab.run_experiments` of the study's eleven experiments on the case's series,
+    each at the series' horizon as `generalise` runs them (one chunk's work on one series)."""
+    import statelab
+    from statelab.data import catalog
+    from statelab.studies.generalise import at_horizon
+
+    selection = catalog.select(case.data or "shampoo")
+    series, horizon = selection.series[0], selection.test_size[0]
+    experiments = [
+        statelab.Experiment(name, at_horizon(
+            name, preset.spec.replace(epochs=case.epochs, neurons=case.neurons), horizon))
+        for name, preset in statelab.PRESETS.items()
+    ]  # fmt: skip
+    return lambda: statelab.run_experiments(experiments, series, repeats=case.repeats)
 
 
 class Engine:

@@ -11,8 +11,10 @@ The default series is an M3 monthly series of 126 months, test 18 (106 training 
 1; the collection's series have 66 to 144 months, Shampoo Sales 36 with 22 rows): the batch-12 pair
 runs at batch size = window = 18, as `generalise` runs it. Each engine runs in a process
 of its own (benchmarks/engine_speed.py's), the warm calls of the two take turns, and the
-times are scaled from the epochs run to 1000. On a shared machine the absolute figures
-move with the load: compare ratios within one run.
+times are scaled from the epochs run to 1000. Last, the eleven together in one
+`statelab.run_experiments` (as a `generalise` chunk runs them, where experiments that differ
+only in how they forecast train one network a repeat), beside the sum of the eleven alone.
+On a shared machine the absolute figures move with the load: compare ratios within one run.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import os
 import sys
 
 import statelab
-from engine_speed import EPOCHS, Case, cpu_name, measure, ms_per_repeat, running
+from engine_speed import ELEVEN, EPOCHS, Case, cpu_name, measure, ms_per_repeat, running
 from statelab.data import catalog
 from statelab.errors import StatelabError
 from statelab.studies.generalise import HORIZON_PAIR
@@ -52,8 +54,10 @@ def main() -> None:
         f"{len(series)} values, test {horizon}; {args.repeats} repeats, {args.epochs} epochs "
         f"run, times per {EPOCHS}-epoch repeat, the best of {args.rounds} warm calls"
     )
+    eleven = Case(1, args.repeats, args.epochs, ELEVEN, args.data)
     with running(args.before) as engines:
         timed = [measure(engines, case, args.rounds) for case in cases]
+        timed_together = measure(engines, eleven, args.rounds)
     print("devices: " + ", ".join(f"{name} {e.device}" for name, e in engines.items()))
     ms = {name: [ms_per_repeat(case, one[name]) for case, one in zip(cases, timed, strict=True)]
           for name in engines}  # fmt: skip
@@ -67,11 +71,23 @@ def main() -> None:
             first, second = ms.values()
             cells.append(f"{first[k] / second[k]:>7.2f}x")
         print(" | ".join(cells))
-    cells = [f"{'the eleven':<30}"] + [f"{sum(t):>11.3f} {100:>4.0f}%" for t in ms.values()]
+    cells = [f"{'the eleven, each alone':<30}"]
+    cells += [f"{sum(t):>11.3f} {100:>4.0f}%" for t in ms.values()]
     if len(engines) == 2:
         first, second = ms.values()
         cells.append(f"{sum(first) / sum(second):>7.2f}x")
     print(" | ".join(cells))
+    together = {name: ms_per_repeat(eleven, one) for name, one in timed_together.items()}
+    cells = [f"{ELEVEN:<30}"]
+    cells += [f"{t:>11.3f} {100 * t / sum(ms[name]):>4.0f}%" for name, t in together.items()]
+    if len(engines) == 2:
+        first, second = together.values()
+        cells.append(f"{first / second:>7.2f}x")
+    print(" | ".join(cells))
+    print(
+        "(the last row: one run of the eleven together, as a generalise chunk runs them; "
+        "its share is of the eleven each alone)"
+    )
 
 
 if __name__ == "__main__":
