@@ -139,3 +139,22 @@ def test_the_eleven_train_seven_networks_a_repeat():
     for group in groups:  # every lane forecasts from a network of its own repeat
         repeats = np.concatenate([tasks[i].repeats for i in group.members])
         np.testing.assert_array_equal(repeats[group.first][group.twin], repeats)
+
+
+def test_twins_given_initial_weights_per_repeat_each_get_their_own():
+    """Weights given one set per repeat go to a task's repeats in order, not by repeat index:
+    twins with other repeat indices start from other weights, so they must not share."""
+    rng = np.random.default_rng(3)
+    given = {"kernel": rng.uniform(-0.5, 0.5, (3, 1, 4)).astype(np.float32),
+             "recurrent_kernel": rng.uniform(-0.5, 0.5, (3, 1, 4)).astype(np.float32),
+             "bias": np.zeros((3, 4), np.float32),
+             "dense_kernel": rng.uniform(-0.5, 0.5, (3, 1, 1)).astype(np.float32),
+             "dense_bias": np.zeros((3, 1), np.float32)}  # fmt: skip
+    pair = [statelab.experiment("stateful", epochs=3),
+            statelab.experiment("stateful_seed_train", epochs=3)._replace(repeats=[1, 2, 5])]  # fmt: skip
+    together = statelab.run_experiments(pair, statelab.shampoo(), repeats=3, initial_weights=given)
+    for one in pair:
+        alone = statelab.run_experiments([one], statelab.shampoo(), repeats=3,
+                                         initial_weights=given)[one.name]  # fmt: skip
+        np.testing.assert_array_equal(together[one.name].losses, alone.losses)
+        np.testing.assert_array_equal(together[one.name].forecasts_scaled, alone.forecasts_scaled)

@@ -437,9 +437,11 @@ def _twins(members: Sequence[Task]) -> tuple[np.ndarray, np.ndarray]:
     return first[order], rank[twin.reshape(-1)]
 
 
-def call_groups(tasks: Sequence[Task], device: Device) -> list[CallGroup]:
+def call_groups(tasks: Sequence[Task], device: Device, twins: bool = True) -> list[CallGroup]:
     """The compiled programs a chunk of ``tasks`` runs on ``device``, and their calls: lanes
-    of the same shape and epochs share one, whatever experiment or series they belong to."""
+    of the same shape and epochs share one, whatever experiment or series they belong to.
+    ``twins``: twins train once (not when the caller gives initial weights: those go to a
+    task's repeats in order, so twins' repeat k may start from different ones)."""
     shapes = [shape_of(one.spec, compiled_rows(one)) for one in tasks]
     lanes: dict[tuple, int] = {}
     for shape, one in zip(shapes, tasks, strict=True):
@@ -457,7 +459,10 @@ def call_groups(tasks: Sequence[Task], device: Device) -> list[CallGroup]:
     made = []
     for shape, epochs, members in groups.values():
         size = sum(len(tasks[i].repeats) for i in members)
-        first, twin = _twins([tasks[i] for i in members])
+        if twins:
+            first, twin = _twins([tasks[i] for i in members])
+        else:
+            first = twin = np.arange(size)
         per_call = lanes_per_call(device, len(first), weight_count(shape.lags, shape.neurons))
         made.append(CallGroup(shape, epochs, members, size, per_call, first, twin))
     return made
@@ -480,7 +485,7 @@ def run_tasks(
         return []
     device = this_device()
     made = ((versions(),), (str(jax.devices()[0]),))
-    work = call_groups(tasks, device)
+    work = call_groups(tasks, device, twins=initial_weights is None)
     keys = [(g.shape, segment_length(g.epochs, segments), g.per_call) for g in work]
     compiled = compile_calls(keys)
     stacked = [_group_lanes(tasks, g, seed, initial_weights) for g in work]
