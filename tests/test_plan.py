@@ -117,7 +117,7 @@ def test_the_estimate_of_one_large_group_on_two_cores():
     found = plan_module.estimate(made, chunk=1000, device=Device("cpu", 2))
     row_us = plan_module.ROW_US + 14 * plan_module.ROW_WEIGHT_US
     call_us = 1000 * 22 * plan_module.STEP_US + 504 * 1000 * 22 * row_us
-    assert (found.networks, found.series, found.programs) == (1000, 1, 1)
+    assert (found.repeats, found.networks, found.series, found.programs) == (1000, 1000, 1, 1)
     assert found.compile_seconds == pytest.approx(plan_module.COMPILE_S)
     assert found.seconds == pytest.approx(2 * call_us / 1e6 / 2 + plan_module.COMPILE_S)
 
@@ -133,7 +133,7 @@ def test_the_estimate_counts_twins_once():
     found = plan_module.estimate(made, chunk=1000, device=Device("cpu", 2))
     row_us = plan_module.ROW_US + 14 * plan_module.ROW_WEIGHT_US
     call_us = 1000 * 22 * plan_module.STEP_US + 504 * 1000 * 22 * row_us
-    assert (found.networks, found.trained, found.programs) == (2000, 1000, 1)
+    assert (found.repeats, found.networks, found.programs) == (2000, 1000, 1)
     assert found.seconds == pytest.approx(2 * call_us / 1e6 / 2 + plan_module.COMPILE_S)
 
 

@@ -118,9 +118,8 @@ def test_experiments_of_the_same_shape_share_one_compiled_call():
     calls = {r.provenance.call for r in ran.values()}
     assert len(calls) == 2
     assert len({ran[n].provenance.call for n in batch12}) == 1
-    # the nine batch-1 experiments' 3 repeats each share one call: 27 lanes, but twins
-    # train once (runner.training_key): 5 networks a repeat, 15 lanes, padded to 8s
-    assert {ran[n].provenance.lanes for n in ran if n not in batch12} == {16}
+    # the nine batch-1 experiments' 3 repeats each share one call: 27 lanes, padded to 8s
+    assert {ran[n].provenance.lanes for n in ran if n not in batch12} == {32}
     assert {ran[n].provenance.lanes for n in batch12} == {8}  # 6 lanes, padded to 8
 
 

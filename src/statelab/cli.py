@@ -243,8 +243,8 @@ class _Progress:
         if self.bar is None:
             return
         rate = lanes / max(seconds, 1e-9)
-        self.bar.console.print(f"{label}: {lanes:,} networks in {_duration(seconds)} "
-                               f"({rate:,.0f} networks/s)", highlight=False)  # fmt: skip
+        self.bar.console.print(f"{label}: {lanes:,} repeats in {_duration(seconds)} "
+                               f"({rate:,.0f} repeats/s)", highlight=False)  # fmt: skip
 
 
 @app.command()
@@ -539,7 +539,7 @@ def _echo_estimate(found) -> None:
     where = "this machine's CPU" if found.device == "cpu" else (
         f"this machine's {found.device.upper()} by a cost model measured on a CPU")  # fmt: skip
     typer.echo(
-        f"{found.networks:,} repeats to run, {found.trained:,} networks to train ({found.series} "
+        f"{found.repeats:,} repeats to run, {found.networks:,} networks to train ({found.series} "
         f"series, {found.programs} compiled programs; experiments that differ only in how they "
         f"forecast share a network); roughly {_duration(found.seconds)} on {where}, less for "
         "any the store or the compilation cache already holds. Nothing was run."

@@ -182,13 +182,13 @@ STEP_US, ROW_US, ROW_WEIGHT_US, COMPILE_S = 0.16, 0.005, 0.0022, 3.0
 
 
 class Estimate(NamedTuple):
-    networks: int  # repeats to run (some may be in the store already)
-    trained: int  # networks they train: twins share one (runner.training_key)
+    networks: int  # networks to train: the repeats' less twins' (runner.training_key)
     series: int  # the series they train on
     programs: int  # distinct compiled programs
     seconds: float  # wall seconds on the device's cores, by the cost model above
     compile_seconds: float  # of which compiling (less when the compilation cache has them)
     device: str  # the device it was worked out for (JAX's platform: "cpu", "gpu", ...)
+    repeats: int = 0  # repeats to run (some may be in the store already), each a network's
 
 
 def estimate(
@@ -211,8 +211,8 @@ def estimate(
             programs.add((shape, group.epochs, group.per_call))
     compiling = len(programs) * COMPILE_S
     training = max(busy_us / device.cores, longest_us) / 1e6  # a call runs on one core
-    return Estimate(plan.planned, trained, len(plan.series), len(programs),
-                    training + compiling, compiling, device.kind)  # fmt: skip
+    return Estimate(trained, len(plan.series), len(programs), training + compiling, compiling,
+                    device.kind, plan.planned)  # fmt: skip
 
 
 # The equivalence margin's largest share of the persistence RMSE.

@@ -61,8 +61,8 @@ class Timings(NamedTuple):
 class Provenance:
     """What produced a set of repeats: every distinct set of package versions and every device
     they were computed with (one each, unless a study was resumed after an upgrade or on
-    another machine), the timings of their compiled calls, and how many lanes their training
-    calls ran (whole blocks; twins, see runner.training_key, train once)."""
+    another machine), the timings of their compiled calls, and how many lanes those had (every
+    repeat one lane, padded to whole calls; twins, see runner.training_key, trained fewer)."""
 
     versions: tuple[Versions, ...]
     devices: tuple[str, ...]

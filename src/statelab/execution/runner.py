@@ -407,18 +407,21 @@ def repeat_indices(repeats: int | Sequence[int]) -> np.ndarray:
 
 
 # Settings that change how a network forecasts but not how it trains: they set the lane
-# flags carry_across_predictions and seed_state (see _lanes) and the forecast batch, none of
-# which engine.train_epochs reads (tests/test_engine.py checks that training ignores them).
+# flags carry_across_predictions and seed_state (see _lanes), which engine.train_epochs does
+# not read (tests/test_engine.py checks that training ignores them), and the forecast batch,
+# which is part of the compiled shape (so within a call group, the forecast mode differs only
+# at batch size 1, where "batched" and "one-step" are the same).
 FORECAST_ONLY = ("reset_after_prediction", "seed_state", "forecast")
 
 
 def training_key(one: Task) -> tuple:
-    """What a task's networks train from, but for their repeat indices: tasks of one call
-    group with equal keys train the same network, bit for bit, for the same repeat index (the
+    """What a task's networks train from, but for their repeat indices (the series' data and
+    every setting that training reads): tasks of one call group (one compiled shape) with equal
+    keys train the same network, bit for bit, for the same repeat index (the
     study's stateful, stateful_reset_test, stateful_seed_train and stateful_seed_train_resets
     differ only in how they forecast). Such twins train once, and each forecasts from it."""
     spec = {k: v for k, v in one.spec.to_dict().items() if k not in FORECAST_ONLY}
-    return (one.data_hash, compiled_rows(one), tuple(spec.items()))
+    return (one.data_hash, tuple(spec.items()))
 
 
 def _twins(members: Sequence[Task]) -> tuple[np.ndarray, np.ndarray]:
@@ -502,6 +505,10 @@ def run_tasks(
         carry, losses, _, timings = train_lanes(group.shape, group.epochs, part, report, segments)
         return jax.device_get((carry.weights, carry.state, losses)), timings
 
+    trained = _in_calls(train_call, [g.trained for g in work], keys, device.cores)
+    # Every lane's trained weights, state and losses: its network's.
+    left = [_at(_joined(parts), g.twin) for parts, g in zip(trained, work, strict=True)]
+
     def forecast_call(k: int, start: int):
         key, group = keys[k], work[k]
         part, own = (pad_lanes(_cut(tree, start, key[2]), key[2])
@@ -509,16 +516,15 @@ def run_tasks(
         predicted, timings = forecast_lanes(group.shape, group.epochs, part, own, segments)
         return jax.device_get(predicted.forecasts_scaled), timings
 
-    trained = _in_calls(train_call, [g.trained for g in work], keys, device.cores)
-    # Every lane's trained weights, state and losses: its network's.
-    left = [_at(_joined(parts), g.twin) for parts, g in zip(trained, work, strict=True)]
     forecast = _in_calls(forecast_call, [g.lanes for g in work], keys, device.cores)
     results: list[Results | None] = [None] * len(tasks)
     for k, (key, group) in enumerate(zip(keys, work, strict=True)):
         timings = sum((t for _, t in trained[k] + forecast[k]), Timings())
         # Compiled before any call ran: the groups of one program count it once.
         timings += compiled[key] if keys.index(key) == k else Timings()
-        provenance = Provenance(*made, timings, lanes=len(trained[k]) * key[2],
+        # Every repeat is one lane of the forecast calls: a repeat's share of the group's time
+        # is run_s / lanes, as before twins trained once (benchmarks/vary_speed.py).
+        provenance = Provenance(*made, timings, lanes=len(forecast[k]) * key[2],
                                 call=uuid.uuid4().hex, code=code_version())  # fmt: skip
         weights, _, losses = engine.lanes_first(left[k])
         scaled = engine.lanes_first(_joined(forecast[k]))
