@@ -137,6 +137,9 @@ def test_the_eleven_train_seven_networks_a_repeat():
     groups = runner.call_groups(tasks, runner.Device("cpu", 2))
     assert sum(g.lanes for g in groups) == 11 * 30
     assert sum(g.trained for g in groups) == 7 * 30
+    # Only the shuffle's own call (270 batch-1 lanes: it runs apart) compiles the shuffle.
+    shuffling = [g.shape.shuffles for g in groups for i in g.members if tasks[i].spec.shuffle]
+    assert shuffling == [True] and sum(g.shape.shuffles for g in groups) == 1
     for group in groups:  # every lane forecasts from a network of its own repeat
         repeats = np.concatenate([tasks[i].repeats for i in group.members])
         np.testing.assert_array_equal(repeats[group.first][group.twin], repeats)
@@ -159,3 +162,18 @@ def test_twins_given_initial_weights_per_repeat_each_get_their_own():
                                          initial_weights=given)[one.name]  # fmt: skip
         np.testing.assert_array_equal(together[one.name].losses, alone.losses)
         np.testing.assert_array_equal(together[one.name].forecasts_scaled, alone.forecasts_scaled)
+
+
+def test_a_shuffling_experiment_shuffles_and_a_plain_one_does_not():
+    """A call group compiles the shuffle only where a lane may shuffle (Shape.shuffles): from
+    the same initial weights, stateless_shuffle trains differently from stateless, alone and
+    beside other experiments, and stateless is the same bits in either program."""
+    shuffled = statelab.run("stateless_shuffle", repeats=2, epochs=3, seed=2)
+    plain = statelab.run("stateless", repeats=2, epochs=3, seed=2)
+    assert not np.array_equal(shuffled.losses, plain.losses)
+    both = statelab.run_experiments(
+        [statelab.experiment(name, epochs=3) for name in ("stateless_shuffle", "stateless")],
+        statelab.shampoo(), repeats=2, seed=2,
+    )  # fmt: skip
+    np.testing.assert_array_equal(both["stateless_shuffle"].losses, shuffled.losses)
+    np.testing.assert_array_equal(both["stateless"].losses, plain.losses)

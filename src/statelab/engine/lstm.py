@@ -80,6 +80,9 @@ class Shape(NamedTuple):
     forecast_batch: int
     profile: Profile  # the recurrent activation and Adam's epsilon, betas and moment form
     trace: bool = False  # also return the state entering every step (tests, diagnostics)
+    # Some lane may shuffle. Without, the program leaves the shuffle's code out: it compiles
+    # in two thirds of the time, and a lane's bits are the same (its rows keep their order).
+    shuffles: bool = True
 
     @property
     def train_batches(self) -> int:
@@ -259,7 +262,10 @@ def _epoch_batches(shape: Shape, lane: Lane, epoch: jax.Array):
         return jnp.where(lane.regime.shuffle, shuffle.order_of_draws(bits), identity)
 
     # Skip drawing permutations when no lane shuffles (the order is the identity anyway).
-    order = jax.lax.cond(jnp.any(lane.regime.shuffle), shuffled, lambda: identity)  # (R, N)
+    if shape.shuffles:
+        order = jax.lax.cond(jnp.any(lane.regime.shuffle), shuffled, lambda: identity)  # (R, N)
+    else:
+        order = identity
     # Padding rows (a lane's rows past its own, and a partial last batch, stateless only)
     # come after the lane's rows and weigh 0, which gives Keras's mean over the rows
     # actually in the batch; a batch of padding only is skipped (see train_epochs).

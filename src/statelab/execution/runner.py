@@ -461,6 +461,7 @@ def call_groups(tasks: Sequence[Task], device: Device, twins: bool = True) -> li
         groups.setdefault(key, (shape, one.spec.epochs, []))[2].append(position)
     made = []
     for shape, epochs, members in groups.values():
+        shape = shape._replace(shuffles=any(tasks[i].spec.shuffle for i in members))
         size = sum(len(tasks[i].repeats) for i in members)
         if twins:
             first, twin = _twins([tasks[i] for i in members])
