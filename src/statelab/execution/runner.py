@@ -508,12 +508,12 @@ def run_tasks(
 
     trained = _in_calls(train_call, [g.trained for g in work], keys, device.cores)
     # Every lane's trained weights, state and losses: its network's.
-    left = [_at(_joined(parts), g.twin) for parts, g in zip(trained, work, strict=True)]
+    per_lane = [_at(_joined(parts), g.twin) for parts, g in zip(trained, work, strict=True)]
 
     def forecast_call(k: int, start: int):
         key, group = keys[k], work[k]
         part, own = (pad_lanes(_cut(tree, start, key[2]), key[2])
-                     for tree in (stacked[k], left[k][:2]))  # fmt: skip
+                     for tree in (stacked[k], per_lane[k][:2]))  # fmt: skip
         predicted, timings = forecast_lanes(group.shape, group.epochs, part, own, segments)
         return jax.device_get(predicted.forecasts_scaled), timings
 
@@ -527,7 +527,7 @@ def run_tasks(
         # is run_s / lanes, as before twins trained once (benchmarks/vary_speed.py).
         provenance = Provenance(*made, timings, lanes=len(forecast[k]) * key[2],
                                 call=uuid.uuid4().hex, code=code_version())  # fmt: skip
-        weights, _, losses = engine.lanes_first(left[k])
+        weights, _, losses = engine.lanes_first(per_lane[k])
         scaled = engine.lanes_first(_joined(forecast[k]))
         offsets = np.cumsum([0] + [len(tasks[i].repeats) for i in group.members])
         for slot, i in enumerate(group.members):
