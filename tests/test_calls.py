@@ -12,10 +12,13 @@ from statelab.execution.calls import (
     CPU_BYTES,
     LANE_BLOCK,
     Device,
+    call_size,
+    call_us,
     lanes_per_call,
     this_device,
     weight_count,
 )
+from statelab.execution.runner import shape_of
 
 CPU2, GPU = Device("cpu", cores=2), Device("gpu", cores=1)
 
@@ -115,3 +118,19 @@ def test_chunks_at_once_one_a_core_and_two_on_an_accelerator():
     assert chunks_at_once(Device("cpu", 16)) == 16
     assert chunks_at_once(GPU) == 2  # one trains while the other is set up or stored
     assert InProcess().parallel == this_device().cores  # this machine is a CPU
+
+
+def test_a_group_takes_the_cheapest_allowed_size_but_never_fewer_calls_than_its_own():
+    """LSTM(1) on 22 rows, 1000 epochs (statelab.execution.calls.call_size)."""
+    spec = statelab.Spec()
+    shape = shape_of(spec, (22, 12))
+    # 120 networks, alone one call of 120: a call of 240 (padded) is allowed.
+    assert call_size(shape, 1000, 120, 120, (240,)) == 240
+    # 480, alone two calls of 240 (one a core): one call of 480 would leave a core idle.
+    assert call_size(shape, 1000, 480, 240, (480,)) == 240  # its own, none allowed fits
+    assert call_size(shape, 1000, 480, 240, (480, 120)) == 120  # four calls
+    # The same 128 lanes in one call of 128, not two of 64 (a call's steps cost once).
+    assert call_us(shape, 1000, 128) < 2 * call_us(shape, 1000, 64)
+    assert call_size(shape, 1000, 120, 120, (64, 128)) == 128
+    # Of 104 and 128 for 200 networks (2 calls each), 104 pads fewer lanes.
+    assert call_size(shape, 1000, 200, 104, (128, 104)) == 104

@@ -10,7 +10,10 @@ import pytest
 
 import statelab
 from statelab import layout
-from statelab.execution import pipeline
+from statelab.execution import pipeline, runner
+from statelab.execution import plan as plan_module
+from statelab.execution.backends import InProcess
+from statelab.execution.store import Store
 
 SETTINGS = statelab.Setup(epochs=6)
 
@@ -78,3 +81,24 @@ def test_bad_execution_settings_fail_before_the_store_exists(tmp_path, execution
     with pytest.raises(statelab.StatelabError, match=message):
         execute(plan(2), tmp_path / "out", execution)
     assert not (tmp_path / "out").exists()
+
+
+def test_chunks_of_other_sizes_share_one_compiled_program(tmp_path, monkeypatch):
+    """100 repeats of LSTM(1) on Shampoo in chunks of 60 and 40 repeat indices. Alone, each
+    chunk would compile a call of its own size (64 and 40 lanes); the run sizes both alike
+    (statelab.execution.plan.call_sizes: 40, the chunk of 60 in two calls) and compiles one
+    program. Every repeat is the same bits as in one chunk of 100."""
+    made = plan_module.make_plan([("stateful", statelab.Spec(epochs=7), 100)],
+                                 [statelab.shampoo()], [12], seed=1)  # fmt: skip
+    monkeypatch.setattr(runner, "_COMPILED", {})  # this test's programs only
+    stored = {}
+    for chunk in (60, 100):
+        (tmp_path / str(chunk)).mkdir()
+        with Store(tmp_path / str(chunk)) as store:
+            pipeline.fill(store, made, InProcess(), pipeline.Execution(chunk=chunk),
+                          frozenset(), pipeline.Silent())  # fmt: skip
+            stored[chunk] = store.connection.execute(
+                "SELECT repeat, rmse FROM repeats ORDER BY repeat").fetchall()  # fmt: skip
+        if chunk == 60:
+            assert [lanes for _, _, lanes in runner._COMPILED] == [40]
+    assert len(stored[60]) == 100 and stored[60] == stored[100]

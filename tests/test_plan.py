@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 
 import statelab
+from statelab.execution import calls
 from statelab.execution import plan as plan_module
 from statelab.execution.calls import Device
-from statelab.execution.runner import compiled_rows
+from statelab.execution.runner import call_groups, compiled_rows, shape_of, task
 
 
 def series(name: str, values) -> pd.Series:
@@ -115,11 +116,11 @@ def test_the_estimate_of_one_large_group_on_two_cores():
     made = plan_module.make_plan([("stateful", statelab.Spec(epochs=1000), 1000)],
                                  [statelab.shampoo()], [12], seed=1)  # fmt: skip
     found = plan_module.estimate(made, chunk=1000, device=Device("cpu", 2))
-    row_us = plan_module.ROW_US + 14 * plan_module.ROW_WEIGHT_US
-    call_us = 1000 * 22 * plan_module.STEP_US + 504 * 1000 * 22 * row_us
+    row_us = calls.ROW_US + 14 * calls.ROW_WEIGHT_US
+    call_us = 1000 * 22 * calls.STEP_US + 504 * 1000 * 22 * row_us
     assert (found.repeats, found.networks, found.series, found.programs) == (1000, 1000, 1, 1)
-    assert found.compile_seconds == pytest.approx(plan_module.COMPILE_S)
-    assert found.seconds == pytest.approx(2 * call_us / 1e6 / 2 + plan_module.COMPILE_S)
+    assert found.compile_seconds == pytest.approx(calls.COMPILE_S)
+    assert found.seconds == pytest.approx(2 * call_us / 1e6 / 2 + calls.COMPILE_S)
 
 
 def test_the_estimate_counts_twins_once():
@@ -131,34 +132,38 @@ def test_the_estimate_counts_twins_once():
         [statelab.shampoo()], [12], seed=1,
     )  # fmt: skip
     found = plan_module.estimate(made, chunk=1000, device=Device("cpu", 2))
-    row_us = plan_module.ROW_US + 14 * plan_module.ROW_WEIGHT_US
-    call_us = 1000 * 22 * plan_module.STEP_US + 504 * 1000 * 22 * row_us
+    row_us = calls.ROW_US + 14 * calls.ROW_WEIGHT_US
+    call_us = 1000 * 22 * calls.STEP_US + 504 * 1000 * 22 * row_us
     assert (found.repeats, found.networks, found.programs) == (2000, 1000, 1)
-    assert found.seconds == pytest.approx(2 * call_us / 1e6 / 2 + plan_module.COMPILE_S)
+    assert found.seconds == pytest.approx(2 * call_us / 1e6 / 2 + calls.COMPILE_S)
 
 
 def test_the_estimate_follows_the_chunks_the_batch_and_the_network():
     """100 repeats of LSTM(4) (4 x 4 x (1 + 4 + 1) + 4 + 1 = 101 weights), batch 2, 10
-    epochs, in chunks of 60 repeat indices on 2 cores: a chunk of 60 lanes (too few to
-    split, under 64 a call) is one call padded to 64, one of 40 lanes one call of 40: two
-    programs. A step covers 2 of the 22 rows: 10 x 11 steps a call."""
+    epochs, in chunks of 60 repeat indices on 2 cores. Alone, a chunk of 60 lanes (too few
+    to split, under 64 a call) would be one call padded to 64, and one of 40 lanes one call
+    of 40: two programs. The run shares one (statelab.execution.plan.call_sizes): of calls
+    of 64 lanes (2 x 64 lanes run) and of 40 (3 x 40: the chunk of 60 in two calls, neither
+    fewer than its own one), 40 trains fewer lanes. A step covers 2 of the 22 rows: 10 x 11
+    steps a call."""
     spec = statelab.Spec(epochs=10, batch_size=2, neurons=4, forecast="batched")
     made = plan_module.make_plan([("b2", spec, 100)], [statelab.shampoo()], [12], seed=1)
     found = plan_module.estimate(made, chunk=60, device=Device("cpu", 2))
-    lane_us = 10 * 22 * (plan_module.ROW_US + 101 * plan_module.ROW_WEIGHT_US)
-    calls_us = [10 * 11 * plan_module.STEP_US + lanes * lane_us for lanes in (64, 40)]
-    assert found.programs == 2
-    # The two calls share the cores, but the run lasts at least its longer call.
-    assert found.seconds == pytest.approx(calls_us[0] / 1e6 + 2 * plan_module.COMPILE_S)
+    lane_us = 10 * 22 * (calls.ROW_US + 101 * calls.ROW_WEIGHT_US)
+    call_us = {lanes: 10 * 11 * calls.STEP_US + lanes * lane_us for lanes in (64, 40)}
+    assert 3 * call_us[40] < 2 * call_us[64]
+    assert found.programs == 1
+    # The three calls share the cores.
+    assert found.seconds == pytest.approx(3 * call_us[40] / 2 / 1e6 + calls.COMPILE_S)
     # In one chunk: 100 lanes, still under 2 x 64 to split for the other core: one call of
     # 104 (at most 524,288 bytes // (101 weights x 32 bytes) = 162 lanes a call), on one core.
     alone = plan_module.estimate(made, chunk=100, device=Device("cpu", 2))
     assert alone.programs == 1
     assert alone.seconds == pytest.approx(
-        (110 * plan_module.STEP_US + 104 * lane_us) / 1e6 + plan_module.COMPILE_S
+        (110 * calls.STEP_US + 104 * lane_us) / 1e6 + calls.COMPILE_S
     )
-    many = plan_module.estimate(made, chunk=60, device=Device("cpu", 4))  # 4 cores: no faster
-    assert many.seconds == pytest.approx(found.seconds)
+    many = plan_module.estimate(made, chunk=60, device=Device("cpu", 4))  # the 3 calls at once
+    assert many.seconds == pytest.approx(call_us[40] / 1e6 + calls.COMPILE_S)
 
 
 # --- A pair of repeats always runs in one chunk (so on one device) ----------------------------
@@ -194,3 +199,23 @@ def test_a_chunk_holds_every_experiment_of_each_repeat_it_holds_on_a_resume_too(
     for chunk in chunks + resumed:
         for held in experiments_by_repeat(chunk).values():
             assert held == set(names)
+
+
+@pytest.mark.parametrize(
+    ("epochs", "sizes", "per_call"),
+    [(1000, (504,), [504, 504]), (20_000, (8, 504), [504, 8])],
+)
+def test_a_run_shares_a_program_unless_padding_costs_more_than_compiling(epochs, sizes, per_call):
+    """Two chunks of LSTM(1) on Shampoo (22 rows): 1000 networks (alone two calls of 504, a
+    call a core) and 8 (alone one call of 8). At 1000 epochs the 8 run padded in a call of
+    504: 496 lanes cost 496 x 22,000 lane-rows x 36 ns = 0.39 s, less than a program's
+    compiling (3 s). At 20,000 epochs they would cost 7.9 s: a call of 8 compiles. One
+    size of 8 for both is never the cheapest: 125 calls' steps for the 1000."""
+    spec = statelab.Spec(epochs=epochs)
+    parts = [[task("stateful", spec, statelab.shampoo(), count)] for count in (1000, 8)]
+    found = plan_module.call_sizes(parts, Device("cpu", 2))
+    shape = shape_of(spec, (22, 12))._replace(shuffles=False)
+    assert found == calls.CallSizes("cpu", {(shape, epochs): sizes})
+    # The runner's groups take them: one program at 1000 epochs, two at 20,000.
+    groups = [g for part in parts for g in call_groups(part, Device("cpu", 2), sizes=found)]
+    assert [g.per_call for g in groups] == per_call

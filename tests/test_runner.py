@@ -8,6 +8,7 @@ import pytest
 
 import statelab
 from statelab.execution import runner
+from statelab.execution.calls import CallSizes
 
 
 def test_two_experiments_with_one_name_are_refused_not_silently_merged():
@@ -177,3 +178,22 @@ def test_a_shuffling_experiment_shuffles_and_a_plain_one_does_not():
     )  # fmt: skip
     np.testing.assert_array_equal(both["stateless_shuffle"].losses, shuffled.losses)
     np.testing.assert_array_equal(both["stateless"].losses, plain.losses)
+
+
+def test_a_runs_call_sizes_change_the_calls_not_the_bits():
+    """30 networks alone run in one call of 32 lanes; a run that allows calls of 64 (to share
+    another chunk's program, statelab.execution.plan.call_sizes) pads them to 64. Sizes
+    chosen for another kind of device are not used. Every repeat is the same bits."""
+    spec = statelab.Spec(epochs=5)
+    tasks = [runner.task("stateful", spec, statelab.shampoo(), 30)]
+    key = (runner.shape_of(spec, (22, 12))._replace(shuffles=False), 5)
+    runs = [
+        runner.run_tasks(tasks, seed=3, sizes=sizes)[0]
+        for sizes in (None, CallSizes("cpu", {key: (64,)}), CallSizes("gpu", {key: (64,)}))
+    ]
+    assert [r.provenance.lanes for r in runs] == [32, 64, 32]
+    for other in runs[1:]:
+        np.testing.assert_array_equal(other.forecasts_scaled, runs[0].forecasts_scaled)
+        np.testing.assert_array_equal(other.losses, runs[0].losses)
+        for a, b in zip(other.weights, runs[0].weights, strict=True):
+            np.testing.assert_array_equal(a, b)

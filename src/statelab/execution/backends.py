@@ -20,7 +20,7 @@ from typing import Protocol
 
 from statelab.errors import StatelabError
 from statelab.execution import cache
-from statelab.execution.calls import chunks_at_once, this_device
+from statelab.execution.calls import CallSizes, chunks_at_once, this_device
 from statelab.execution.results import Results
 from statelab.execution.runner import ProgressCallback, Task, run_tasks
 
@@ -32,16 +32,21 @@ Chunk = tuple[Task, ...]  # every task's repeats in one range of repeat indices
 SEGMENTS = 1
 
 
-def run_chunk(chunk: Chunk, seed: int, progress: ProgressCallback | None = None) -> list[Results]:
-    """One chunk, start to finish: the unit of work a worker runs (through the shared
-    compilation cache)."""
+def run_chunk(
+    chunk: Chunk, seed: int, sizes: CallSizes | None, progress: ProgressCallback | None = None
+) -> list[Results]:
+    """One chunk, start to finish, in calls of the ``sizes`` its run allows: the unit of work
+    a worker runs (through the shared compilation cache)."""
     cache.enable()
-    return run_tasks(chunk, seed=seed, progress=progress, segments=SEGMENTS)
+    return run_tasks(chunk, seed=seed, progress=progress, segments=SEGMENTS, sizes=sizes)
 
 
 class Backend(Protocol):
-    def run(self, chunks: Sequence[Chunk], seed: int) -> Iterator[list[Results]]:
-        """Each chunk's results as it finishes (in any order)."""
+    def run(
+        self, chunks: Sequence[Chunk], seed: int, sizes: CallSizes | None = None
+    ) -> Iterator[list[Results]]:
+        """Each chunk's results as it finishes (in any order), its calls of the ``sizes``
+        the run allows (statelab.execution.plan.call_sizes)."""
         ...
 
 
@@ -57,20 +62,22 @@ class InProcess:
         self.progress = progress
         self.parallel = parallel or chunks_at_once(this_device())
 
-    def run(self, chunks: Sequence[Chunk], seed: int) -> Iterator[list[Results]]:
+    def run(
+        self, chunks: Sequence[Chunk], seed: int, sizes: CallSizes | None = None
+    ) -> Iterator[list[Results]]:
         if self.parallel <= 1:
             for chunk in chunks:
-                yield run_chunk(chunk, seed, self.progress)
+                yield run_chunk(chunk, seed, sizes, self.progress)
             return
         waiting = iter(chunks)
         pool = ThreadPoolExecutor(self.parallel)
         try:
-            running = deque(pool.submit(run_chunk, chunk, seed)
+            running = deque(pool.submit(run_chunk, chunk, seed, sizes)
                             for chunk in itertools.islice(waiting, self.parallel))  # fmt: skip
             while running:
                 finished = running.popleft().result()
                 for chunk in itertools.islice(waiting, 1):  # keep `parallel` chunks running
-                    running.append(pool.submit(run_chunk, chunk, seed))
+                    running.append(pool.submit(run_chunk, chunk, seed, sizes))
                 yield finished
         finally:  # Ctrl-C or an error: start nothing more, wait for nothing
             pool.shutdown(wait=False, cancel_futures=True)
@@ -82,12 +89,13 @@ class DaskBackend:
     def __init__(self, client) -> None:
         self.client = client
 
-    def run(self, chunks: Sequence[Chunk], seed: int) -> Iterator[list[Results]]:
+    def run(
+        self, chunks: Sequence[Chunk], seed: int, sizes: CallSizes | None = None
+    ) -> Iterator[list[Results]]:
         from distributed import as_completed
 
-        futures = [
-            self.client.submit(run_chunk, chunk, seed, pure=False, retries=2) for chunk in chunks
-        ]
+        futures = [self.client.submit(run_chunk, chunk, seed, sizes, pure=False, retries=2)
+                   for chunk in chunks]  # fmt: skip
         for future in as_completed(futures):
             yield future.result()
 

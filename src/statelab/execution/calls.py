@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import jax
 
-from statelab.engine.lstm import weight_shapes
+from statelab.engine.lstm import Shape, weight_shapes
 
 # Lanes run in whole blocks. XLA's CPU code handles the elements of a vector in SIMD
 # registers and a ragged remainder one by one, and its tanh and exp differ in the last
@@ -46,6 +47,31 @@ CPU_SPLIT_LANES = 64
 BYTES_PER_WEIGHT = 32
 
 
+# The cost model of a compiled call (the dry run's estimate, statelab.execution.plan, and the
+# run's choice of call sizes, below): two terms, each a call's time on one core. Every
+# step of a call (epochs x compiled training rows / batch size; its lanes advance in
+# lockstep) costs STEP_US of overhead whatever its lanes: the call's small fused loops and
+# copies. Every lane's row of a step costs ROW_US plus ROW_WEIGHT_US per weight of the
+# lane's network (weight_count: the forward and backward pass and Adam are linear in
+# the weights at a given batch size, so the weights stand for the FLOPs; ROW_US is what a row
+# costs beside them: the loss, masks, the shuffle). The calls are the runner's own
+# (runner.call_groups, on the chunks the pipeline cuts), and they share the cores evenly
+# (but a call runs on one core: no run is shorter than its longest call);
+# each distinct program adds COMPILE_S (less when the compilation cache has it).
+# Measured on this 2-core x86 CPU, both cores busy: benchmarks/engine_speed.py's 1000
+# repeats of LSTM(n) on Shampoo (22 rows, 2 calls side by side; README, "Speed") took 1.86,
+# 8.28, 27.6 and 117 ms a 1000-epoch repeat at 4, 8, 16 and 32 units (101 to 4,385 weights):
+# 1.7 to 2.4 ns of a core per weight and lane-row, 2.2 at 8 to 32 units; the full M3 monthly
+# generalisation (benchmarks/generalise_speed.py: 471,570 networks in 765 s of filling, 4.3e10
+# lane-rows of LSTM(1), 14 weights, with shuffles and every bucket's padding) took 36 ns of a
+# core a lane-row, 31 of them the weights' at 2.2 ns: ROW_US 5 ns. One lane alone, 9 to 11 ms
+# a repeat (0.41 to 0.49 us a step of a call of 8 lanes, whose rows take 0.29 of it), leaves
+# STEP_US 0.12 to 0.20 us: 0.16. Compiling takes 3 to 5 s a program here (wall; the compilation
+# cache, when it has a program, makes it less). benchmarks/estimate_accuracy.py prints the
+# model beside measured runs.
+STEP_US, ROW_US, ROW_WEIGHT_US, COMPILE_S = 0.16, 0.005, 0.0022, 3.0
+
+
 class Device(NamedTuple):
     """What the policy needs to know of the device the calls run on."""
 
@@ -70,6 +96,37 @@ def lanes_per_call(device: Device, lanes: int, weights: int) -> int:
     if device.kind == "cpu":  # every core gets a call, where there are lanes enough
         calls = max(calls, min(device.cores, lanes // CPU_SPLIT_LANES))
     return _blocks(-(-lanes // max(1, calls)))
+
+
+def call_us(shape: Shape, epochs: int, lanes: int) -> float:
+    """A compiled call's time on one core, in microseconds, by the cost model above."""
+    steps = epochs * -(-shape.train_rows // shape.batch_size)
+    row_us = ROW_US + ROW_WEIGHT_US * weight_count(shape.lags, shape.neurons)
+    return steps * STEP_US + lanes * epochs * shape.train_rows * row_us
+
+
+class CallSizes(NamedTuple):
+    """The lanes a call that a whole run allows each program, (shape, epochs) -> sizes, chosen
+    once for all its chunks (statelab.execution.plan.call_sizes) on a device of ``kind``. A
+    chunk's group of a few networks then runs in a call the size of another chunk's, padded,
+    rather than compiling a program of its own: on a CPU, compiling a program costs as much
+    as training thousands of LSTM(1) networks for 1000 epochs on Shampoo (the cost model
+    above: 3 s against 0.8 ms a network)."""
+
+    kind: str  # JAX's platform name of the device they were chosen for
+    sizes: Mapping[tuple[Shape, int], tuple[int, ...]]
+
+
+def call_size(shape: Shape, epochs: int, trained: int, own: int, allowed: Sequence[int]) -> int:
+    """The lanes of each call of a group of ``trained`` networks: of the ``allowed`` sizes, the
+    one whose calls cost least by the cost model, among those that cut the group into no fewer
+    calls than its ``own`` size would (:func:`lanes_per_call`: a call a core, where there are
+    lanes enough); its own size when none does."""
+    least = -(-trained // own)
+    fit = sorted(size for size in set(allowed) if -(-trained // size) >= least)
+    if not fit:
+        return own
+    return min(fit, key=lambda size: -(-trained // size) * call_us(shape, epochs, size))
 
 
 def lanes_per_chunk(device: Device) -> int:

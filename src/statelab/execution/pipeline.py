@@ -18,7 +18,8 @@ from statelab.defaults import CHUNK
 from statelab.errors import Interrupted, StatelabError
 from statelab.execution import cache, fileset, interrupts
 from statelab.execution.backends import Backend, check_workers, open_backend
-from statelab.execution.plan import Plan, check_chunk, staged_chunks
+from statelab.execution.calls import this_device
+from statelab.execution.plan import Plan, call_sizes, check_chunk, staged_chunks
 from statelab.execution.results import Results, Timings, code_version
 from statelab.execution.store import Store, parse_keep
 from statelab.files import resolve_target
@@ -107,7 +108,9 @@ def fill(
     stages = _Stages(plan, [stage for stage, _ in staged]) if plan.stages else None
     ran, timings = 0, Timings()
     interrupts.install()
-    for finished, results in enumerate(backend.run(cut, plan.seed), 1):
+    # One set of call sizes for every chunk, so that chunks share compiled programs.
+    sizes = call_sizes(cut, this_device())
+    for finished, results in enumerate(backend.run(cut, plan.seed, sizes), 1):
         if interrupts.PRESSED.is_set():  # a Ctrl-C Python swallowed: stop before storing more
             raise KeyboardInterrupt
         _same_code(results)

@@ -13,7 +13,15 @@ import pandas as pd
 
 from statelab.errors import StatelabError
 from statelab.execution import buckets
-from statelab.execution.calls import Device, lanes_per_chunk, this_device, weight_count
+from statelab.execution.calls import (
+    COMPILE_S,
+    CallSizes,
+    Device,
+    call_size,
+    call_us,
+    lanes_per_chunk,
+    this_device,
+)
 from statelab.execution.runner import (
     MAX_REPEATS,
     Task,
@@ -157,30 +165,6 @@ def bucketed(tasks: Sequence[Task]) -> list[Task]:
     return out
 
 
-# The cost model of --dry-run: two terms, each a compiled call's time on one core. Every
-# step of a call (epochs x compiled training rows / batch size; its lanes advance in
-# lockstep) costs STEP_US of overhead whatever its lanes: the call's small fused loops and
-# copies. Every lane's row of a step costs ROW_US plus ROW_WEIGHT_US per weight of the
-# lane's network (calls.weight_count: the forward and backward pass and Adam are linear in
-# the weights at a given batch size, so the weights stand for the FLOPs; ROW_US is what a row
-# costs beside them: the loss, masks, the shuffle). The calls are the runner's own
-# (runner.call_groups, on the chunks the pipeline cuts), and they share the cores evenly
-# (but a call runs on one core: no run is shorter than its longest call);
-# each distinct program adds COMPILE_S (less when the compilation cache has it).
-# Measured on this 2-core x86 CPU, both cores busy: benchmarks/engine_speed.py's 1000
-# repeats of LSTM(n) on Shampoo (22 rows, 2 calls side by side; README, "Speed") took 1.86,
-# 8.28, 27.6 and 117 ms a 1000-epoch repeat at 4, 8, 16 and 32 units (101 to 4,385 weights):
-# 1.7 to 2.4 ns of a core per weight and lane-row, 2.2 at 8 to 32 units; the full M3 monthly
-# generalisation (benchmarks/generalise_speed.py: 471,570 networks in 765 s of filling, 4.3e10
-# lane-rows of LSTM(1), 14 weights, with shuffles and every bucket's padding) took 36 ns of a
-# core a lane-row, 31 of them the weights' at 2.2 ns: ROW_US 5 ns. One lane alone, 9 to 11 ms
-# a repeat (0.41 to 0.49 us a step of a call of 8 lanes, whose rows take 0.29 of it), leaves
-# STEP_US 0.12 to 0.20 us: 0.16. Compiling takes 3 to 5 s a program here (wall; the compilation
-# cache, when it has a program, makes it less). benchmarks/estimate_accuracy.py prints the
-# model beside measured runs.
-STEP_US, ROW_US, ROW_WEIGHT_US, COMPILE_S = 0.16, 0.005, 0.0022, 3.0
-
-
 class Estimate(NamedTuple):
     networks: int  # networks to train: the repeats' less twins' (runner.training_key)
     series: int  # the series they train on
@@ -195,24 +179,61 @@ def estimate(
     plan: Plan, chunk: int, series: int | None = None, device: Device | None = None
 ) -> Estimate:
     """How much a plan trains, and a rough time for it on ``device`` (this machine's), cut
-    into chunks of ``chunk`` repeat indices (and ``series`` series) as the pipeline cuts it;
-    by the cost model above, measured on a CPU."""
+    into chunks of ``chunk`` repeat indices (and ``series`` series) as the pipeline cuts it,
+    in calls of the sizes it would choose (:func:`call_sizes`); by the cost model of
+    statelab.execution.calls, measured on a CPU."""
     device = device or this_device()
+    parts = [part for _, part in staged_chunks(plan, chunk, series)]
+    sizes = call_sizes(parts, device)
     busy_us, longest_us, programs, trained = 0.0, 0.0, set(), 0
-    for _, part in staged_chunks(plan, chunk, series):
-        for group in call_groups(part, device):
+    for part in parts:
+        for group in call_groups(part, device, sizes=sizes):
             trained += group.trained
-            shape = group.shape
-            steps = group.epochs * -(-shape.train_rows // shape.batch_size)
-            row_us = ROW_US + ROW_WEIGHT_US * weight_count(shape.lags, shape.neurons)
-            call_us = steps * STEP_US + group.per_call * group.epochs * shape.train_rows * row_us
-            busy_us += group.calls * call_us
-            longest_us = max(longest_us, call_us)
-            programs.add((shape, group.epochs, group.per_call))
+            one_call = call_us(group.shape, group.epochs, group.per_call)
+            busy_us += group.calls * one_call
+            longest_us = max(longest_us, one_call)
+            programs.add((group.shape, group.epochs, group.per_call))
     compiling = len(programs) * COMPILE_S
     training = max(busy_us / device.cores, longest_us) / 1e6  # a call runs on one core
     return Estimate(trained, len(plan.series), len(programs), training + compiling, compiling,
                     device.kind, plan.planned)  # fmt: skip
+
+
+def call_sizes(parts: Sequence[Sequence[Task]], device: Device) -> CallSizes:
+    """The lanes a call each program of a run of these chunks may use (on ``device``), so
+    that chunks share programs: by the cost model (statelab.execution.calls), the sizes that
+    make the run's training plus compiling least. Each chunk's groups would size their calls
+    on their own (calls.lanes_per_call), so the same shape in chunks of other group sizes
+    would compile once for each size. Per program, this starts from the one size that costs
+    least for every chunk alone, then adds the size (one a group would have chosen) that
+    saves most, while it saves more than the program it adds costs to compile. A run's
+    results are the same bits whatever the sizes (lanes are independent)."""
+    groups: dict[tuple, list[tuple[int, int]]] = {}  # (shape, epochs) -> (networks, own size)
+    for part in parts:
+        for group in call_groups(part, device):
+            key = (group.shape, group.epochs)
+            groups.setdefault(key, []).append((group.trained, group.per_call))
+    return CallSizes(device.kind, {key: _cheapest(key, members) for key, members in groups.items()})
+
+
+def _cheapest(key: tuple, members: list[tuple[int, int]]) -> tuple[int, ...]:
+    """:func:`call_sizes` for one program: the sizes, from the groups' own."""
+    shape, epochs = key
+
+    def cost(allowed: frozenset[int]) -> float:
+        sizes = [call_size(shape, epochs, trained, own, allowed) for trained, own in members]
+        busy = sum(-(-trained // size) * call_us(shape, epochs, size)
+                   for (trained, _), size in zip(members, sizes, strict=True))  # fmt: skip
+        return busy + len(set(sizes)) * COMPILE_S * 1e6
+
+    candidates = sorted({own for _, own in members})
+    chosen = min((frozenset([size]) for size in candidates), key=cost)
+    while more := [chosen | {size} for size in candidates if size not in chosen]:
+        best = min(more, key=cost)
+        if cost(best) >= cost(chosen):
+            break
+        chosen = best
+    return tuple(sorted(chosen))
 
 
 # The equivalence margin's largest share of the persistence RMSE.

@@ -26,7 +26,9 @@ from statelab.errors import StatelabError
 from statelab.execution import cache, interrupts
 from statelab.execution.calls import (
     LANE_BLOCK,
+    CallSizes,
     Device,
+    call_size,
     lanes_per_call,
     this_device,
     weight_count,
@@ -81,7 +83,7 @@ class CallGroup(NamedTuple):
     epochs: int
     members: list[int]  # indices into the task list
     lanes: int  # the members' repeats
-    per_call: int  # lanes a call (statelab.execution.calls.lanes_per_call)
+    per_call: int  # lanes a call (statelab.execution.calls.lanes_per_call or call_size)
     first: np.ndarray  # (trained,) the lane (of the members' repeats in order) each network trains
     twin: np.ndarray  # (lanes,) the network each lane forecasts from: an index into ``first``
 
@@ -440,11 +442,14 @@ def _twins(members: Sequence[Task]) -> tuple[np.ndarray, np.ndarray]:
     return first[order], rank[twin.reshape(-1)]
 
 
-def call_groups(tasks: Sequence[Task], device: Device, twins: bool = True) -> list[CallGroup]:
+def call_groups(
+    tasks: Sequence[Task], device: Device, twins: bool = True, sizes: CallSizes | None = None
+) -> list[CallGroup]:
     """The compiled programs a chunk of ``tasks`` runs on ``device``, and their calls: lanes
     of the same shape and epochs share one, whatever experiment or series they belong to.
     ``twins``: twins train once (not when the caller gives initial weights: those go to a
-    task's repeats in order, so twins' repeat k may start from different ones)."""
+    task's repeats in order, so twins' repeat k may start from different ones). ``sizes``:
+    the call sizes the whole run allows (chosen for a device of the same kind; else unused)."""
     shapes = [shape_of(one.spec, compiled_rows(one)) for one in tasks]
     lanes: dict[tuple, int] = {}
     for shape, one in zip(shapes, tasks, strict=True):
@@ -468,6 +473,9 @@ def call_groups(tasks: Sequence[Task], device: Device, twins: bool = True) -> li
         else:
             first = twin = np.arange(size)
         per_call = lanes_per_call(device, len(first), weight_count(shape.lags, shape.neurons))
+        if sizes is not None and sizes.kind == device.kind and (shape, epochs) in sizes.sizes:
+            allowed = sizes.sizes[shape, epochs]
+            per_call = call_size(shape, epochs, len(first), per_call, allowed)
         made.append(CallGroup(shape, epochs, members, size, per_call, first, twin))
     return made
 
@@ -479,17 +487,19 @@ def run_tasks(
     initial_weights: Mapping[str, object] | None = None,
     progress: ProgressCallback | None = None,
     segments: int = 1,
+    sizes: CallSizes | None = None,
 ) -> list[Results]:
     """Run every task's repeats; tasks whose shapes agree share one compiled program, whatever
     experiment or series they belong to, in calls of as many lanes as the device wants
-    (statelab.execution.calls). Returns a :class:`Results` per task, in order."""
+    (statelab.execution.calls), of the ``sizes`` a whole run allows where given. Returns a
+    :class:`Results` per task, in order."""
     check_seed(seed)
     check_unique(tasks, by_settings=True)
     if not tasks:
         return []
     device = this_device()
     made = ((versions(),), (str(jax.devices()[0]),))
-    work = call_groups(tasks, device, twins=initial_weights is None)
+    work = call_groups(tasks, device, twins=initial_weights is None, sizes=sizes)
     keys = [(g.shape, segment_length(g.epochs, segments), g.per_call) for g in work]
     compiled = compile_calls(keys)
     stacked = [_group_lanes(tasks, g, seed, initial_weights) for g in work]
