@@ -121,16 +121,31 @@ def test_chunks_at_once_one_a_core_and_two_on_an_accelerator():
 
 
 def test_a_group_takes_the_cheapest_allowed_size_but_never_fewer_calls_than_its_own():
-    """LSTM(1) on 22 rows, 1000 epochs (statelab.execution.calls.call_size)."""
-    spec = statelab.Spec()
-    shape = shape_of(spec, (22, 12))
+    """LSTM(1) on 22 rows, 1000 epochs, on 2 CPU cores (statelab.execution.calls.call_size)."""
+    shape = shape_of(statelab.Spec(), (22, 12))
     # 120 networks, alone one call of 120: a call of 240 (padded) is allowed.
-    assert call_size(shape, 1000, 120, 120, (240,)) == 240
+    assert call_size(CPU2, shape, 1000, 120) == 120
+    assert call_size(CPU2, shape, 1000, 120, (240,)) == 240
     # 480, alone two calls of 240 (one a core): one call of 480 would leave a core idle.
-    assert call_size(shape, 1000, 480, 240, (480,)) == 240  # its own, none allowed fits
-    assert call_size(shape, 1000, 480, 240, (480, 120)) == 120  # four calls
+    assert call_size(CPU2, shape, 1000, 480) == 240
+    assert call_size(CPU2, shape, 1000, 480, (480,)) == 240  # its own: no allowed size fits
+    assert call_size(CPU2, shape, 1000, 480, (480, 120)) == 120  # four calls
     # The same 128 lanes in one call of 128, not two of 64 (a call's steps cost once).
     assert call_us(shape, 1000, 128) < 2 * call_us(shape, 1000, 64)
-    assert call_size(shape, 1000, 120, 120, (64, 128)) == 128
-    # Of 104 and 128 for 200 networks (2 calls each), 104 pads fewer lanes.
-    assert call_size(shape, 1000, 200, 104, (128, 104)) == 104
+    assert call_size(CPU2, shape, 1000, 120, (64, 128)) == 128
+    # 200 networks, alone two calls of 104: of 104 and 128 (two calls each), 104 pads less.
+    assert call_size(CPU2, shape, 1000, 200, (128, 104)) == 104
+
+
+def test_an_allowed_size_stays_within_the_budget_and_an_accelerator_never_splits():
+    # LSTM(16), 1,169 weights: 524,288 bytes // (1,169 x 32) = 14 lanes a call at most, so
+    # whole blocks of at most 16; 64 would overflow the core's cache.
+    big = shape_of(statelab.Spec(neurons=16), (22, 12))
+    assert call_size(CPU2, big, 1000, 8, (64,)) == 8
+    assert call_size(CPU2, big, 1000, 8, (16,)) == 16
+    # A GPU wants its lanes in as few calls as they fit: 100,000 networks stay one call, not
+    # eight of another chunk's 12,504; 12,500 may run padded in a call of 100,000.
+    shape = shape_of(statelab.Spec(), (22, 12))
+    assert call_size(GPU, shape, 1000, 100_000) == 100_000
+    assert call_size(GPU, shape, 1000, 100_000, (12_504,)) == 100_000
+    assert call_size(GPU, shape, 1000, 12_500, (100_000,)) == 100_000

@@ -223,24 +223,26 @@ def test_training_reads_none_of_the_forecast_only_lane_fields():
     [{"reset_after_epoch": False}, {"stateful": False, "batch_size": 4}],
     ids=["stateful_noreset", "stateless_batch4"],
 )
-def test_a_program_without_the_shuffle_trains_as_one_with_it(settings):
+def test_a_program_without_the_shuffle_trains_as_one_with_it(settings, monkeypatch):
     """Without a shuffling lane, a program makes its batches once, before the epoch loop, and
     leaves the shuffle out. Its non-shuffling lanes must train as in a program that draws
-    orders every epoch: same losses, carry and state trace, bit for bit, over two segments,
-    with rows past a lane's own (compiled with 31 training rows; shampoo has 22)."""
-    spec = statelab.Spec(epochs=3, **settings)
+    orders every epoch: same losses, carry and state trace, bit for bit, over two segments of
+    two epoch blocks each (engine.EPOCH_BLOCK monkeypatched to 2), with rows past a lane's
+    own (compiled with 31 training rows; shampoo has 22)."""
+    monkeypatch.setattr(engine, "EPOCH_BLOCK", 2)  # read when traced; no other test has this shape
+    spec = statelab.Spec(epochs=4, **settings)
     dataset = prepare(statelab.shampoo(), spec)
     lanes = runner._lanes(spec, dataset, 1, np.arange(8), None, (31, 12))
     results = []
     for shuffles in (True, False):
         shape = runner.shape_of(spec, (31, 12), trace=True)._replace(shuffles=shuffles)
-        start, train, _ = engine.compiled(shape, 3)
+        start, train, _ = engine.compiled(shape, 4)
         carry, first, trace = train(lanes, start(lanes))
         carry, second, more = train(lanes, carry)
         results.append((carry, first, second, trace, more))
     for a, b in zip(*(jax.tree.leaves(r) for r in results), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     batches = -(-31 // spec.batch_size)  # (epochs, batches, batch size, units, lanes)
-    assert np.asarray(results[1][3].state_in.h).shape == (3, batches, spec.batch_size, 1, 8)
+    assert np.asarray(results[1][3].state_in.h).shape == (4, batches, spec.batch_size, 1, 8)
     # a stateful lane's trace holds its states; a stateless lane's, zeros
     assert np.asarray(results[1][4].state_in.h).any() == spec.stateful

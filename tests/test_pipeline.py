@@ -96,9 +96,12 @@ def test_chunks_of_other_sizes_share_one_compiled_program(tmp_path, monkeypatch)
         (tmp_path / str(chunk)).mkdir()
         with Store(tmp_path / str(chunk)) as store:
             pipeline.fill(store, made, InProcess(), pipeline.Execution(chunk=chunk),
-                          frozenset(), pipeline.Silent())  # fmt: skip
-            stored[chunk] = store.connection.execute(
-                "SELECT repeat, rmse FROM repeats ORDER BY repeat").fetchall()  # fmt: skip
+                          frozenset({"weights", "loss"}), pipeline.Silent())  # fmt: skip
+            (stored[chunk],) = pipeline.load(store, made)
         if chunk == 60:
             assert [lanes for _, _, lanes in runner._COMPILED] == [40]
-    assert len(stored[60]) == 100 and stored[60] == stored[100]
+    assert len(stored[60].repeats) == 100
+    for name in ("repeats", "forecasts_scaled", "rmse", "losses"):
+        np.testing.assert_array_equal(getattr(stored[60], name), getattr(stored[100], name))
+    for a, b in zip(stored[60].weights, stored[100].weights, strict=True):
+        np.testing.assert_array_equal(a, b)

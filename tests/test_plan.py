@@ -209,8 +209,7 @@ def test_a_run_shares_a_program_unless_padding_costs_more_than_compiling(epochs,
     """Two chunks of LSTM(1) on Shampoo (22 rows): 1000 networks (alone two calls of 504, a
     call a core) and 8 (alone one call of 8). At 1000 epochs the 8 run padded in a call of
     504: 496 lanes cost 496 x 22,000 lane-rows x 36 ns = 0.39 s, less than a program's
-    compiling (3 s). At 20,000 epochs they would cost 7.9 s: a call of 8 compiles. One
-    size of 8 for both is never the cheapest: 125 calls' steps for the 1000."""
+    compiling (3 s). At 20,000 epochs they would cost 7.9 s: a call of 8 compiles."""
     spec = statelab.Spec(epochs=epochs)
     parts = [[task("stateful", spec, statelab.shampoo(), count)] for count in (1000, 8)]
     found = plan_module.call_sizes(parts, Device("cpu", 2))
@@ -219,3 +218,16 @@ def test_a_run_shares_a_program_unless_padding_costs_more_than_compiling(epochs,
     # The runner's groups take them: one program at 1000 epochs, two at 20,000.
     groups = [g for part in parts for g in call_groups(part, Device("cpu", 2), sizes=found)]
     assert [g.per_call for g in groups] == per_call
+
+
+def test_on_an_accelerator_a_run_never_splits_a_chunk_to_share_a_program():
+    """On a GPU, four chunks of 100,000 networks and one of 12,500: the small chunk's call
+    size would cut each large chunk into eight calls, so they keep their one call of 100,000,
+    and padding 87,500 lanes into it costs more than a program: two programs."""
+    spec = statelab.Spec()
+    parts = [[task("stateful", spec, statelab.shampoo(), n)] for n in [100_000] * 4 + [12_500]]
+    gpu = Device("gpu", 1)
+    found = plan_module.call_sizes(parts, gpu)
+    groups = [g for part in parts for g in call_groups(part, gpu, sizes=found)]
+    assert [g.per_call for g in groups] == [100_000] * 4 + [12_504]
+    assert [g.calls for g in groups] == [1] * 5

@@ -181,19 +181,22 @@ def test_a_shuffling_experiment_shuffles_and_a_plain_one_does_not():
 
 
 def test_a_runs_call_sizes_change_the_calls_not_the_bits():
-    """30 networks alone run in one call of 32 lanes; a run that allows calls of 64 (to share
-    another chunk's program, statelab.execution.plan.call_sizes) pads them to 64. Sizes
-    chosen for another kind of device are not used. Every repeat is the same bits."""
+    """Two experiments of one shape, 30 repeats each: alone their 60 networks run in one call
+    of 64 lanes. A run that allows calls of 128 (to share another chunk's program,
+    statelab.execution.plan.call_sizes) pads them into one call of 128; one that allows 40
+    cuts them into two calls of 40. Sizes chosen for another kind of device are not used.
+    Every repeat is the same bits."""
     spec = statelab.Spec(epochs=5)
-    tasks = [runner.task("stateful", spec, statelab.shampoo(), 30)]
+    tasks = [runner.task(name, statelab.experiment(name, epochs=5).spec, statelab.shampoo(), 30)
+             for name in ("stateful", "stateless")]  # fmt: skip
     key = (runner.shape_of(spec, (22, 12))._replace(shuffles=False), 5)
-    runs = [
-        runner.run_tasks(tasks, seed=3, sizes=sizes)[0]
-        for sizes in (None, CallSizes("cpu", {key: (64,)}), CallSizes("gpu", {key: (64,)}))
-    ]
-    assert [r.provenance.lanes for r in runs] == [32, 64, 32]
+    given = (None, CallSizes("cpu", {key: (128,)}), CallSizes("gpu", {key: (128,)}),
+             CallSizes("cpu", {key: (40,)}))  # fmt: skip
+    runs = [runner.run_tasks(tasks, seed=3, sizes=sizes) for sizes in given]
+    assert [run[0].provenance.lanes for run in runs] == [64, 128, 64, 80]
     for other in runs[1:]:
-        np.testing.assert_array_equal(other.forecasts_scaled, runs[0].forecasts_scaled)
-        np.testing.assert_array_equal(other.losses, runs[0].losses)
-        for a, b in zip(other.weights, runs[0].weights, strict=True):
-            np.testing.assert_array_equal(a, b)
+        for mine, alone in zip(other, runs[0], strict=True):
+            np.testing.assert_array_equal(mine.forecasts_scaled, alone.forecasts_scaled)
+            np.testing.assert_array_equal(mine.losses, alone.losses)
+            for a, b in zip(mine.weights, alone.weights, strict=True):
+                np.testing.assert_array_equal(a, b)

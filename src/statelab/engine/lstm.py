@@ -38,7 +38,9 @@ from statelab.engine.profile import Profile
 ENGINE_REVISION = 4
 # Epochs whose (shuffled) batches are drawn ahead of training on them (one epoch at a time,
 # see train_epochs): more means fewer trips out of the compiled training loop, at 3
-# (EPOCH_BLOCK, R, L, N) float arrays of memory. 50 was as fast as any larger block; 10 was slower at one repeat.
+# (EPOCH_BLOCK, R, L, N) float arrays of memory. 50 was as fast as any larger block; 10 was
+# slower at one repeat. (A program without a shuffling lane draws nothing: it makes its
+# batches once; its epochs still run in blocks, which kept it as fast.)
 EPOCH_BLOCK = 50
 # ... and at most this many bytes of them, so memory stays bounded by the compiled shape.
 EPOCH_BLOCK_BYTES = 256 * 2**20

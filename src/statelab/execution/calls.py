@@ -89,13 +89,23 @@ def lanes_per_call(device: Device, lanes: int, weights: int) -> int:
     """The lanes of each of the calls that run a group of ``lanes`` lanes whose networks have
     ``weights`` weights each: a multiple of LANE_BLOCK. Every call of the group gets as many
     (the last padded), so they share one compiled program."""
-    budget = ACCELERATOR_BYTES if device.kind != "cpu" else CPU_BYTES
-    most = ACCELERATOR_LANES if device.kind != "cpu" else CPU_LANES
-    fit = max(LANE_BLOCK, min(most, budget // (weights * BYTES_PER_WEIGHT)))
-    calls = -(-lanes // fit)
+    fit = _most_lanes(device, weights)
+    calls = call_count(lanes, fit)
     if device.kind == "cpu":  # every core gets a call, where there are lanes enough
         calls = max(calls, min(device.cores, lanes // CPU_SPLIT_LANES))
     return _blocks(-(-lanes // max(1, calls)))
+
+
+def _most_lanes(device: Device, weights: int) -> int:
+    """The most lanes of networks of ``weights`` weights one call on ``device`` may hold."""
+    budget = ACCELERATOR_BYTES if device.kind != "cpu" else CPU_BYTES
+    most = ACCELERATOR_LANES if device.kind != "cpu" else CPU_LANES
+    return max(LANE_BLOCK, min(most, budget // (weights * BYTES_PER_WEIGHT)))
+
+
+def call_count(lanes: int, per_call: int) -> int:
+    """The calls of ``per_call`` lanes each that run ``lanes`` lanes (the last padded)."""
+    return -(-lanes // per_call)
 
 
 def call_us(shape: Shape, epochs: int, lanes: int) -> float:
@@ -106,27 +116,39 @@ def call_us(shape: Shape, epochs: int, lanes: int) -> float:
 
 
 class CallSizes(NamedTuple):
-    """The lanes a call that a whole run allows each program, (shape, epochs) -> sizes, chosen
-    once for all its chunks (statelab.execution.plan.call_sizes) on a device of ``kind``. A
-    chunk's group of a few networks then runs in a call the size of another chunk's, padded,
-    rather than compiling a program of its own: on a CPU, compiling a program costs as much
-    as training thousands of LSTM(1) networks for 1000 epochs on Shampoo (the cost model
-    above: 3 s against 0.8 ms a network)."""
+    """The call sizes a whole run allows each of its programs, (shape, epochs) -> lanes a
+    call, chosen once for all its chunks (statelab.execution.plan.call_sizes) for a device of
+    ``kind``. A chunk's group of a few networks then runs in a call the size of another
+    chunk's, padded, rather than compiling a program of its own: on a CPU, compiling a program
+    costs as much as training thousands of LSTM(1) networks for 1000 epochs on Shampoo (the
+    cost model above: 3 s against 0.8 ms a network)."""
 
     kind: str  # JAX's platform name of the device they were chosen for
     sizes: Mapping[tuple[Shape, int], tuple[int, ...]]
 
 
-def call_size(shape: Shape, epochs: int, trained: int, own: int, allowed: Sequence[int]) -> int:
-    """The lanes of each call of a group of ``trained`` networks: of the ``allowed`` sizes, the
-    one whose calls cost least by the cost model, among those that cut the group into no fewer
-    calls than its ``own`` size would (:func:`lanes_per_call`: a call a core, where there are
-    lanes enough); its own size when none does."""
-    least = -(-trained // own)
-    fit = sorted(size for size in set(allowed) if -(-trained // size) >= least)
+def call_size(
+    device: Device, shape: Shape, epochs: int, trained: int, allowed: Sequence[int] = ()
+) -> int:
+    """The lanes of each call of a group of ``trained`` networks of ``shape`` on ``device``:
+    its own size (:func:`lanes_per_call`) or, of the ``allowed`` sizes (a run's
+    :class:`CallSizes`), the one whose calls cost least by the cost model. An allowed size is
+    used only within the device's memory budget, and only where it cuts the group into as
+    many calls as its own size would or, on a CPU, more (there a call a core, where there are
+    lanes enough; an accelerator wants its lanes in as few calls as they fit)."""
+    weights = weight_count(shape.lags, shape.neurons)
+    own = lanes_per_call(device, trained, weights)
+    least = call_count(trained, own)
+
+    def usable(size: int) -> bool:
+        calls = call_count(trained, size)
+        more = calls >= least if device.kind == "cpu" else calls == least
+        return more and size <= _blocks(_most_lanes(device, weights))
+
+    fit = sorted(size for size in set(allowed) if usable(size))
     if not fit:
         return own
-    return min(fit, key=lambda size: -(-trained // size) * call_us(shape, epochs, size))
+    return min(fit, key=lambda size: call_count(trained, size) * call_us(shape, epochs, size))
 
 
 def lanes_per_chunk(device: Device) -> int:

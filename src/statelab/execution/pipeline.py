@@ -108,7 +108,8 @@ def fill(
     stages = _Stages(plan, [stage for stage, _ in staged]) if plan.stages else None
     ran, timings = 0, Timings()
     interrupts.install()
-    # One set of call sizes for every chunk, so that chunks share compiled programs.
+    # One set of call sizes for every chunk, so that chunks share compiled programs (chosen
+    # for this process's device: workers of another kind ignore them).
     sizes = call_sizes(cut, this_device())
     for finished, results in enumerate(backend.run(cut, plan.seed, sizes), 1):
         if interrupts.PRESSED.is_set():  # a Ctrl-C Python swallowed: stop before storing more

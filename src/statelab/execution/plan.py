@@ -17,6 +17,7 @@ from statelab.execution.calls import (
     COMPILE_S,
     CallSizes,
     Device,
+    call_count,
     call_size,
     call_us,
     lanes_per_chunk,
@@ -169,7 +170,7 @@ class Estimate(NamedTuple):
     networks: int  # networks to train: the repeats' less twins' (runner.training_key)
     series: int  # the series they train on
     programs: int  # distinct compiled programs
-    seconds: float  # wall seconds on the device's cores, by the cost model above
+    seconds: float  # wall seconds on the device's cores, by the cost model (execution/calls.py)
     compile_seconds: float  # of which compiling (less when the compilation cache has them)
     device: str  # the device it was worked out for (JAX's platform: "cpu", "gpu", ...)
     repeats: int = 0  # repeats to run (some may be in the store already), each a network's
@@ -200,33 +201,33 @@ def estimate(
 
 
 def call_sizes(parts: Sequence[Sequence[Task]], device: Device) -> CallSizes:
-    """The lanes a call each program of a run of these chunks may use (on ``device``), so
-    that chunks share programs: by the cost model (statelab.execution.calls), the sizes that
-    make the run's training plus compiling least. Each chunk's groups would size their calls
-    on their own (calls.lanes_per_call), so the same shape in chunks of other group sizes
-    would compile once for each size. Per program, this starts from the one size that costs
-    least for every chunk alone, then adds the size (one a group would have chosen) that
-    saves most, while it saves more than the program it adds costs to compile. A run's
-    results are the same bits whatever the sizes (lanes are independent)."""
-    groups: dict[tuple, list[tuple[int, int]]] = {}  # (shape, epochs) -> (networks, own size)
+    """The call sizes each program of a run of these chunks may use on ``device``, so that
+    chunks share programs. Alone, each chunk's groups would size their calls on their own
+    (calls.lanes_per_call), and a shape in chunks of other group sizes would compile once for
+    each size. Per program, by the cost model (statelab.execution.calls), this starts from
+    the one size that makes the run's training plus compiling least, then adds the size that
+    saves most while it saves more than the program it adds costs to compile; the candidates
+    are the groups' own sizes. A run's results are the same bits whatever the sizes (lanes
+    are independent)."""
+    groups: dict[tuple, list[int]] = {}  # (shape, epochs) -> the networks of each group
     for part in parts:
         for group in call_groups(part, device):
-            key = (group.shape, group.epochs)
-            groups.setdefault(key, []).append((group.trained, group.per_call))
-    return CallSizes(device.kind, {key: _cheapest(key, members) for key, members in groups.items()})
+            groups.setdefault((group.shape, group.epochs), []).append(group.trained)
+    chosen = {key: _cheapest(device, key, trained) for key, trained in groups.items()}
+    return CallSizes(device.kind, chosen)
 
 
-def _cheapest(key: tuple, members: list[tuple[int, int]]) -> tuple[int, ...]:
+def _cheapest(device: Device, key: tuple, trained: list[int]) -> tuple[int, ...]:
     """:func:`call_sizes` for one program: the sizes, from the groups' own."""
     shape, epochs = key
 
     def cost(allowed: frozenset[int]) -> float:
-        sizes = [call_size(shape, epochs, trained, own, allowed) for trained, own in members]
-        busy = sum(-(-trained // size) * call_us(shape, epochs, size)
-                   for (trained, _), size in zip(members, sizes, strict=True))  # fmt: skip
+        sizes = [call_size(device, shape, epochs, count, allowed) for count in trained]
+        busy = sum(call_count(count, size) * call_us(shape, epochs, size)
+                   for count, size in zip(trained, sizes, strict=True))  # fmt: skip
         return busy + len(set(sizes)) * COMPILE_S * 1e6
 
-    candidates = sorted({own for _, own in members})
+    candidates = sorted({call_size(device, shape, epochs, count) for count in trained})
     chosen = min((frozenset([size]) for size in candidates), key=cost)
     while more := [chosen | {size} for size in candidates if size not in chosen]:
         best = min(more, key=cost)

@@ -28,10 +28,9 @@ from statelab.execution.calls import (
     LANE_BLOCK,
     CallSizes,
     Device,
+    call_count,
     call_size,
-    lanes_per_call,
     this_device,
-    weight_count,
 )
 from statelab.execution.evaluate import mase, persistence_rmse, rmse
 from statelab.execution.results import Provenance, Results, Timings, code_version, versions
@@ -83,7 +82,7 @@ class CallGroup(NamedTuple):
     epochs: int
     members: list[int]  # indices into the task list
     lanes: int  # the members' repeats
-    per_call: int  # lanes a call (statelab.execution.calls.lanes_per_call or call_size)
+    per_call: int  # lanes a call (statelab.execution.calls.call_size)
     first: np.ndarray  # (trained,) the lane (of the members' repeats in order) each network trains
     twin: np.ndarray  # (lanes,) the network each lane forecasts from: an index into ``first``
 
@@ -93,7 +92,7 @@ class CallGroup(NamedTuple):
 
     @property
     def calls(self) -> int:
-        return -(-self.trained // self.per_call)
+        return call_count(self.trained, self.per_call)
 
 
 def compiled_rows(task: Task) -> tuple[int, int]:
@@ -472,10 +471,9 @@ def call_groups(
             first, twin = _twins([tasks[i] for i in members])
         else:
             first = twin = np.arange(size)
-        per_call = lanes_per_call(device, len(first), weight_count(shape.lags, shape.neurons))
-        if sizes is not None and sizes.kind == device.kind and (shape, epochs) in sizes.sizes:
-            allowed = sizes.sizes[shape, epochs]
-            per_call = call_size(shape, epochs, len(first), per_call, allowed)
+        chosen_here = sizes is not None and sizes.kind == device.kind  # for this kind of device
+        allowed = sizes.sizes.get((shape, epochs), ()) if chosen_here else ()
+        per_call = call_size(device, shape, epochs, len(first), allowed)
         made.append(CallGroup(shape, epochs, members, size, per_call, first, twin))
     return made
 
