@@ -37,6 +37,36 @@ def test_rmse_reduces_the_last_axis_only():
     assert rmse(actual, forecasts[None]).shape == (1, 3)
 
 
+def test_a_repeats_score_is_the_same_alone_or_beside_others_in_any_layout():
+    """18 test rows (M3's horizon): numpy's own mean adds a contiguous row pairwise but a
+    strided one term by term, so a repeat scored alone (a chunk of one repeat) and beside
+    others (lanes last, moved to the front) differed in the last bit. Each score must be the
+    squares (absolute errors) added in index order, as plain Python floats add them."""
+    rng = np.random.default_rng(3)
+    actual = rng.normal(1000.0, 300.0, 18)
+    forecasts = actual + rng.normal(0.0, 77.7, (18, 40)).T  # (40, 18), repeats not contiguous
+    assert not forecasts.flags.c_contiguous
+    alone = np.array([rmse(actual, forecasts[k : k + 1])[0] for k in range(40)])
+    together, copied = rmse(actual, forecasts), rmse(actual, np.ascontiguousarray(forecasts))
+    by_hand = []
+    for row in forecasts:
+        total = 0.0
+        for a, f in zip(actual.tolist(), row.tolist(), strict=True):
+            total += (f - a) ** 2
+        by_hand.append(math.sqrt(total / 18))
+    for scores in (alone, together, copied):
+        assert scores.tolist() == by_hand
+    naive = 55.5
+    assert [mase(actual, forecasts[k : k + 1], naive)[0] for k in range(40)] == [
+        sum(abs(f - a) for a, f in zip(actual.tolist(), row.tolist(), strict=True)) / 18 / naive
+        for row in forecasts
+    ]
+    # numpy's pairwise sum gives another last bit for some of these: the test can fail.
+    assert (np.sqrt(np.mean((forecasts - actual) ** 2, axis=-1)) != together).any() or (
+        np.sqrt(np.mean(np.ascontiguousarray(forecasts - actual) ** 2, axis=-1)) != together
+    ).any()
+
+
 def persistence_by_hand() -> float:
     """Next month = this month, over the 12 months of 1903."""
     errors = [SHAMPOO[t] - SHAMPOO[t - 1] for t in range(24, 36)]

@@ -105,3 +105,20 @@ def test_chunks_of_other_sizes_share_one_compiled_program(tmp_path, monkeypatch)
         np.testing.assert_array_equal(getattr(stored[60], name), getattr(stored[100], name))
     for a, b in zip(stored[60].weights, stored[100].weights, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_chunk_of_one_repeat_stores_the_bits_of_a_chunk_of_four(tmp_path):
+    """Found by a hostile try (`--chunk 1`): a repeat alone in its chunk was scored in another
+    summation order, its RMSE one bit off. Every stored column must be the same."""
+    made = plan_module.make_plan([("stateful", statelab.Spec(epochs=4), 4)],
+                                 [statelab.shampoo()], [12], seed=2)  # fmt: skip
+    stored = {}
+    for chunk in (1, 4):
+        (tmp_path / str(chunk)).mkdir()
+        with Store(tmp_path / str(chunk)) as store:
+            pipeline.fill(store, made, InProcess(), pipeline.Execution(chunk=chunk),
+                          frozenset(), pipeline.Silent())  # fmt: skip
+            stored[chunk] = store.connection.execute(
+                "SELECT repeat, rmse, relative_rmse, mase, final_loss, forecasts_scaled "
+                "FROM repeats ORDER BY repeat").fetchall()  # fmt: skip
+    assert len(stored[1]) == 4 and stored[1] == stored[4]
