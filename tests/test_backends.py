@@ -3,10 +3,15 @@ nothing, and every repeat is stored exactly once, with the same bits as in proce
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
+import psutil
 import pytest
 
 import statelab
@@ -87,3 +92,40 @@ def test_unreachable_scheduler_is_a_clean_error():
         open_backend(None, "tcp://127.0.0.1:9"),
     ):
         pass
+
+
+def test_ctrl_c_from_a_terminal_stops_a_local_cluster_run_in_one_line(tmp_path):
+    """A terminal's Ctrl-C goes to every process of its group, Dask's worker processes too.
+    They must leave it to statelab, which stops in one line with status 130 and closes the
+    cluster (found by a hostile try: each worker printed a traceback of its own)."""
+    command = [sys.executable, "-m", "statelab", "generalise", "--data", "m3/monthly",
+               "--sample", "4", "--epochs", "5000", "--repeats", "4", "--workers", "2",
+               "--quiet", "--out", str(tmp_path / "g")]  # fmt: skip
+    child = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while len(_workers(child.pid)) < 2:  # the cluster's two worker processes are up
+            assert child.poll() is None and time.monotonic() < deadline, child.stderr.read()
+            time.sleep(0.2)
+        time.sleep(2)  # and running Python
+        workers = _workers(child.pid)
+        os.killpg(child.pid, signal.SIGINT)  # as a terminal does
+        _, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert child.returncode == 130, err
+    assert len(lines) == 1 and lines[0].startswith("statelab: interrupted"), err
+    assert not any(worker.is_running() for worker in workers)
+
+
+def _workers(pid: int) -> list[psutil.Process]:
+    """The worker processes (multiprocessing's) under process ``pid``."""
+    found = []
+    for one in psutil.Process(pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "spawn_main" in " ".join(one.cmdline()):
+                found.append(one)
+    return found

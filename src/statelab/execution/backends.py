@@ -12,6 +12,8 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import signal
+import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -118,6 +120,24 @@ def check_workers(workers: int | None, address: str | None) -> None:
 
 
 @contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """SIGINT ignored while a local cluster starts its worker processes, so that they keep
+    ignoring it: an ignored signal stays ignored in a new process, and Python installs its
+    own SIGINT handler only where it finds the default. A terminal's Ctrl-C goes to every
+    process of the group; this way only this one hears it, stops the run in one line and
+    closes the cluster, where each worker printed a traceback of its own. (Only the main
+    thread may set a handler: elsewhere, nothing is changed.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
 def open_backend(
     workers: int | None = None,
     address: str | None = None,
@@ -139,10 +159,11 @@ def open_backend(
         # Workers shut down on Ctrl-C or at the end say so at WARNING level: not for users.
         logging.getLogger("distributed").setLevel(logging.ERROR)
         try:
-            cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )  # fmt: skip
+            with _ctrl_c_ignored():
+                cluster = LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True,
+                    dashboard_address=None, silence_logs=logging.ERROR,
+                )  # fmt: skip
         except Exception as error:  # Dask raises what its start-up met: say so in one line
             raise StatelabError(
                 f"cannot start a local Dask cluster: {_first_line(error)}"
