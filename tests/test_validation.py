@@ -45,6 +45,18 @@ def test_one_line_errors(capsys, argv, message):
     assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--epochs", "0"), ("--neurons", "0"), ("--lags", "100"), ("--batch-size", "0"),
+     ("--learning-rate", "0"), ("--train-window", "1"), ("--seed", "-5"), ("--repeats", "0"),
+     ("--test-size", "0")],
+)  # fmt: skip
+def test_an_error_names_the_option_as_it_was_typed(capsys, option, value):
+    """Found by a hostile try: some errors said "repeats must be", others "--chunk must be"."""
+    code, err = run_cli(capsys, "run", "--epochs", "1", option, value)
+    assert code == 2 and err.strip().startswith(f"statelab: error: {option} must be"), err
+
+
 def test_compare_needs_two_finite_rmses(capsys, tmp_path):
     one = write(tmp_path, "one.csv", "results\n1.0\n")
     infinite = write(tmp_path, "inf.csv", "results\n1.0\ninf\n")

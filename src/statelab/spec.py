@@ -21,12 +21,14 @@ MAX_LEARNING_RATE = 10.0
 # Upper bounds that keep a typo from hanging the machine (the study uses 1000 epochs and
 # 1 unit; the engine's cost grows with each of these).
 LIMITS = {"epochs": 1_000_000, "neurons": 256, "lags": 64, "batch_size": 4096, "test_rows": 1000}
+# Settings an error names by another option than --their-name.
+OPTIONS = {"test_rows": "--test-size"}
 
 
 def check_seed(seed: object) -> int:
     """A master seed: a whole number in [0, 2**31 - 1]."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise StatelabError(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+        raise StatelabError(f"--seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
     return seed
 
 
@@ -60,19 +62,16 @@ class Spec:
     def __post_init__(self) -> None:
         for name in ("batch_size", "epochs", "neurons", "lags", "test_rows"):
             value = getattr(self, name)
+            option = OPTIONS.get(name, f"--{name.replace('_', '-')}")  # as the CLI names it
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise StatelabError(
-                    f"{name.replace('_', '-')} must be a whole number >= 1, got {value!r}"
-                )
+                raise StatelabError(f"{option} must be a whole number >= 1, got {value!r}")
             if value > LIMITS[name]:
-                raise StatelabError(
-                    f"{name.replace('_', '-')} must be at most {LIMITS[name]}, got {value}"
-                )
+                raise StatelabError(f"{option} must be at most {LIMITS[name]}, got {value}")
         if self.train_window is not None and (
             not isinstance(self.train_window, int) or self.train_window < 2
         ):
             raise StatelabError(
-                f"train-window must be a whole number >= 2 (one row has nothing to learn), "
+                f"--train-window must be a whole number >= 2 (one row has nothing to learn), "
                 f"got {self.train_window!r}"
             )
         if (
@@ -81,7 +80,7 @@ class Spec:
             or not 0 < self.learning_rate <= MAX_LEARNING_RATE
         ):
             raise StatelabError(
-                f"learning-rate must be a number above 0 and at most {MAX_LEARNING_RATE:g} "
+                f"--learning-rate must be a number above 0 and at most {MAX_LEARNING_RATE:g} "
                 f"(the study: 0.001), got {self.learning_rate!r}"
             )
         if self.profile not in PROFILES:

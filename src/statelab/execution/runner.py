@@ -394,7 +394,7 @@ def repeat_indices(repeats: int | Sequence[int]) -> np.ndarray:
     if isinstance(repeats, int | np.integer):
         if not 1 <= repeats <= MAX_REPEATS:
             raise StatelabError(
-                f"repeats must be a whole number from 1 to {MAX_REPEATS:,}, got {repeats}"
+                f"--repeats must be a whole number from 1 to {MAX_REPEATS:,}, got {repeats}"
             )
         return np.arange(int(repeats))
     indices = np.asarray(repeats, dtype=np.int64)
