@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -98,18 +99,19 @@ def test_ctrl_c_from_a_terminal_stops_a_local_cluster_run_in_one_line(tmp_path):
     """A terminal's Ctrl-C goes to every process of its group, Dask's worker processes too.
     They must leave it to statelab, which stops in one line with status 130 and closes the
     cluster (found by a hostile try: each worker printed a traceback of its own)."""
+    out = tmp_path / "g"
     command = [sys.executable, "-m", "statelab", "generalise", "--data", "m3/monthly",
-               "--sample", "4", "--epochs", "5000", "--repeats", "4", "--workers", "2",
-               "--quiet", "--out", str(tmp_path / "g")]  # fmt: skip
+               "--sample", "6", "--epochs", "3000", "--repeats", "4", "--workers", "2",
+               "--chunk-series", "1", "--quiet", "--out", str(out)]  # fmt: skip
     child = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while len(_workers(child.pid)) < 2:  # the cluster's two worker processes are up
+        deadline = time.monotonic() + 240
+        while _stored(out) == 0:  # the cluster is up and a chunk is stored
             assert child.poll() is None and time.monotonic() < deadline, child.stderr.read()
-            time.sleep(0.2)
-        time.sleep(2)  # and running Python
+            time.sleep(0.1)
         workers = _workers(child.pid)
+        assert len(workers) == 2
         os.killpg(child.pid, signal.SIGINT)  # as a terminal does
         _, err = child.communicate(timeout=120)
     finally:
@@ -119,6 +121,19 @@ def test_ctrl_c_from_a_terminal_stops_a_local_cluster_run_in_one_line(tmp_path):
     assert child.returncode == 130, err
     assert len(lines) == 1 and lines[0].startswith("statelab: interrupted"), err
     assert not any(worker.is_running() for worker in workers)
+
+
+def _stored(out) -> int:
+    """Repeats in the store in ``out`` (0 before it exists), read only: never made here."""
+    path = out / "statelab.sqlite"
+    if not path.exists():
+        return 0
+    try:
+        uri = f"file:{path}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=5)) as store:
+            return store.execute("SELECT COUNT(*) FROM repeats").fetchone()[0]
+    except sqlite3.OperationalError:  # its tables not made yet
+        return 0
 
 
 def _workers(pid: int) -> list[psutil.Process]:

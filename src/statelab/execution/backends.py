@@ -125,8 +125,9 @@ def _ctrl_c_ignored() -> Iterator[None]:
     ignoring it: an ignored signal stays ignored in a new process, and Python installs its
     own SIGINT handler only where it finds the default. A terminal's Ctrl-C goes to every
     process of the group; this way only this one hears it, stops the run in one line and
-    closes the cluster, where each worker printed a traceback of its own. (Only the main
-    thread may set a handler: elsewhere, nothing is changed.)"""
+    closes the cluster, where each worker printed a traceback of its own. The price: Ctrl-C
+    in the seconds the cluster takes to start is not heard. (Only the main thread may set a
+    handler: elsewhere, nothing is changed.)"""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -156,13 +157,15 @@ def open_backend(
             "Dask is not installed: pip install 'statelab[dask]' to use --workers or --cluster"
         ) from None
     if workers is not None:
-        # Workers shut down on Ctrl-C or at the end say so at WARNING level: not for users.
-        logging.getLogger("distributed").setLevel(logging.ERROR)
+        # Workers shut down on Ctrl-C or at the end say so at WARNING level, and a worker
+        # whose heartbeat meets the closing scheduler logs an ERROR with a traceback: not for
+        # users. A chunk's own failure reaches statelab through its future, said in one line.
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
         try:
             with _ctrl_c_ignored():
                 cluster = LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.ERROR,
+                    dashboard_address=None, silence_logs=logging.CRITICAL,
                 )  # fmt: skip
         except Exception as error:  # Dask raises what its start-up met: say so in one line
             raise StatelabError(
