@@ -10,6 +10,7 @@ import pytest
 
 import statelab
 from statelab import layout
+from statelab.errors import Interrupted
 from statelab.execution import pipeline, runner
 from statelab.execution import plan as plan_module
 from statelab.execution.backends import InProcess
@@ -122,3 +123,20 @@ def test_a_chunk_of_one_repeat_stores_the_bits_of_a_chunk_of_four(tmp_path):
                 "SELECT repeat, rmse, relative_rmse, mase, final_loss, forecasts_scaled "
                 "FROM repeats ORDER BY repeat").fetchall()  # fmt: skip
     assert len(stored[1]) == 4 and stored[1] == stored[4]
+
+
+def test_ctrl_c_after_training_says_all_is_stored_and_the_rerun_only_writes(tmp_path, monkeypatch):
+    """Found by a hostile try: Ctrl-C while the results were analysed or written said only
+    "interrupted". It must say how many repeats are stored, and the same command then trains
+    nothing and writes the files."""
+
+    def pressed(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "load", pressed)  # Ctrl-C as the store is read back
+    with pytest.raises(Interrupted) as interrupted:
+        execute(plan(2), tmp_path)
+    assert interrupted.value.stored == 11 * 2
+    monkeypatch.undo()
+    again = execute(plan(2), tmp_path)
+    assert again.filled.run == 0 and again.files

@@ -218,14 +218,16 @@ def execute(
         if finish.write is not None:
             fileset.tidy(out, names)  # what a killed command left, before any work
         started = time.perf_counter()
+        files: tuple[Path, ...] = ()
+        # Ctrl-C while training, analysing or writing: what is stored is whole, and the same
+        # command resumes (after training, it only analyses and writes the files again).
         try:
             filled = fill(store, plan, backend, execution, keep, progress)
+            filled_at = time.perf_counter()
+            result = finish.analyse(plan, load(store, plan))
+            if finish.write is not None:  # under the lock
+                files = tuple(fileset.publish(out, partial(finish.write, result), names))
         except KeyboardInterrupt:
             raise Interrupted(store.count()) from None
-        filled_at = time.perf_counter()
-        result = finish.analyse(plan, load(store, plan))
-        files: tuple[Path, ...] = ()
-        if finish.write is not None:  # under the lock
-            files = tuple(fileset.publish(out, partial(finish.write, result), names))
     done = time.perf_counter()
     return Outcome(result, files, filled, filled_at - started, done - filled_at)
