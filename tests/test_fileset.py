@@ -102,6 +102,27 @@ def older_layout(out: Path) -> None:
     (out / "notes.txt").write_bytes(b"notes")
 
 
+def test_ctrl_c_just_after_the_switch_keeps_the_new_set(tmp_path, monkeypatch):
+    """Found in review: Ctrl-C landing after the switch, before publish's cleanup disarmed,
+    removed the folder that had just become the live set, leaving every name dangling."""
+    fileset.publish(tmp_path, writer({"a.csv": b"old a"}), NAMES)
+    place = fileset._place_link
+
+    def switch_then_ctrl_c(out, name, target):
+        place(out, name, target)
+        if name == fileset.LINK:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(fileset, "_place_link", switch_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        fileset.publish(tmp_path, writer({"a.csv": b"new a"}), NAMES)
+    assert view(tmp_path) == {"a.csv": b"new a"}
+    monkeypatch.undo()
+    fileset.tidy(tmp_path, NAMES)
+    assert view(tmp_path) == {"a.csv": b"new a"}
+    assert_tidy(tmp_path)
+
+
 def test_a_folder_of_the_older_layout_is_taken_over(tmp_path):
     older_layout(tmp_path)
     fileset.tidy(tmp_path, NAMES)

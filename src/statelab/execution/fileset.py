@@ -128,7 +128,8 @@ def publish(out: Path, write: Callable[[Path], list[Path]], names: Collection[st
             _fsync(out)
             _place_link(out, LINK, staging.name)  # the switch
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if _live(out) != staging.name:  # not if it came after the switch: the set is live
+            shutil.rmtree(staging, ignore_errors=True)
         raise
     with _writing(out):
         _fsync(out)
