@@ -67,6 +67,11 @@ def test_a_repeats_score_is_the_same_alone_or_beside_others_in_any_layout():
     ).any()
 
 
+def test_no_test_rows_score_nan_as_numpys_mean_does():
+    assert np.isnan(rmse(np.empty(0), np.empty((3, 0)))).all()
+    assert np.isnan(mase(np.empty(0), np.empty(0), 1.0))
+
+
 def persistence_by_hand() -> float:
     """Next month = this month, over the 12 months of 1903."""
     errors = [SHAMPOO[t] - SHAMPOO[t - 1] for t in range(24, 36)]

@@ -135,7 +135,32 @@ def _ctrl_c_ignored() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        # None: a handler set outside Python, which Python cannot put back; leave the default.
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
+
+
+def _local_cluster(workers: int) -> Iterator[Backend]:
+    """A new local cluster of ``workers`` processes, as a backend, closed afterwards."""
+    from distributed import Client, LocalCluster
+
+    try:
+        with _ctrl_c_ignored():
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True,
+                dashboard_address=None, silence_logs=logging.CRITICAL,
+            )  # fmt: skip
+    except Exception as error:  # Dask raises what its start-up met: say so in one line
+        raise StatelabError(f"cannot start a local Dask cluster: {_first_line(error)}") from None
+    try:
+        client = Client(cluster)
+    except Exception as error:
+        cluster.close()
+        raise StatelabError(f"cannot connect to the local cluster: {_first_line(error)}") from None
+    try:
+        yield DaskBackend(client)
+    finally:
+        client.close()
+        cluster.close()
 
 
 @contextmanager
@@ -151,7 +176,7 @@ def open_backend(
         yield InProcess(progress)
         return
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError:
         raise StatelabError(
             "Dask is not installed: pip install 'statelab[dask]' to use --workers or --cluster"
@@ -160,29 +185,13 @@ def open_backend(
         # Workers shut down on Ctrl-C or at the end say so at WARNING level, and a worker
         # whose heartbeat meets the closing scheduler logs an ERROR with a traceback: not for
         # users. A chunk's own failure reaches statelab through its future, said in one line.
-        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        quiet = logging.getLogger("distributed")
+        level = quiet.level  # put back afterwards, for the caller's own Dask work
+        quiet.setLevel(logging.CRITICAL)
         try:
-            with _ctrl_c_ignored():
-                cluster = LocalCluster(
-                    n_workers=workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.CRITICAL,
-                )  # fmt: skip
-        except Exception as error:  # Dask raises what its start-up met: say so in one line
-            raise StatelabError(
-                f"cannot start a local Dask cluster: {_first_line(error)}"
-            ) from None
-        try:
-            client = Client(cluster)
-        except Exception as error:
-            cluster.close()
-            raise StatelabError(
-                f"cannot connect to the local cluster: {_first_line(error)}"
-            ) from None
-        try:
-            yield DaskBackend(client)
+            yield from _local_cluster(workers)
         finally:
-            client.close()
-            cluster.close()
+            quiet.setLevel(level)
         return
     try:
         client = Client(address, timeout="10s")

@@ -28,7 +28,9 @@ def _mean(values: np.ndarray) -> np.ndarray:
     contiguous axis, one by one across a strided one): a repeat scored alone (a chunk of one
     repeat) differed in the last bit from the same repeat scored beside others."""
     values = np.asarray(values)
-    return functools.reduce(np.add, np.moveaxis(values, -1, 0)) / values.shape[-1]
+    start = np.zeros(values.shape[:-1], values.dtype)  # 0 + a term is the term: same bits
+    with np.errstate(invalid="ignore"):  # no terms: NaN, as numpy's mean gives
+        return functools.reduce(np.add, np.moveaxis(values, -1, 0), start) / values.shape[-1]
 
 
 def persistence_rmse(dataset: Dataset) -> float:
