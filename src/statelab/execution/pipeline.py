@@ -228,6 +228,7 @@ def execute(
             if finish.write is not None:  # under the lock
                 files = tuple(fileset.publish(out, partial(finish.write, result), names))
         except KeyboardInterrupt:
-            raise Interrupted(store.count()) from None
+            wanted = ((t.name, t.spec, t.data_hash, t.repeats) for t in plan.tasks)
+            raise Interrupted(store.count_of(wanted, plan.seed)) from None
     done = time.perf_counter()
     return Outcome(result, files, filled, filled_at - started, done - filled_at)
