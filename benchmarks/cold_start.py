@@ -38,25 +38,33 @@ def cpu_seconds() -> float:
     return used.ru_utime + used.ru_stime
 
 
-def one_run(source: Path, sample: int, epochs: int) -> dict[str, float]:
-    """One cold `generalise` in a fresh process: its figures."""
-    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
-        environment = {**os.environ, "PYTHONPATH": str(source),
-                       "STATELAB_COMPILATION_CACHE": cache}  # fmt: skip
-        program = [sys.executable, "-m", "statelab", "generalise", "--sample", str(sample),
-                   "--epochs", str(epochs), "--out", str(Path(out) / "g"), "--quiet"]  # fmt: skip
+def cold_generalise(options: list[str], out: Path, environment: dict[str, str]) -> dict:
+    """`statelab generalise OPTIONS --out OUT --quiet` in a fresh process with ``environment``
+    added and a new, empty compilation cache: its wall and CPU seconds and the CLI's own
+    figures (also benchmarks/device_agreement.py's)."""
+    with tempfile.TemporaryDirectory() as cache:
+        environment = {**os.environ, **environment, "STATELAB_COMPILATION_CACHE": cache}
+        program = [sys.executable, "-m", "statelab", "generalise", *options,
+                   "--out", str(out), "--quiet"]  # fmt: skip
         started, cpu = time.perf_counter(), cpu_seconds()
         done = subprocess.run(program, env=environment, capture_output=True, text=True)
         wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     if done.returncode != 0:
-        raise SystemExit(f"{source}: statelab generalise failed: {done.stderr.strip()[-300:]}")
+        raise SystemExit(f"statelab generalise failed: {done.stderr.strip()[-300:]}")
     printed = PRINTED.search(done.stdout)
     if printed is None:
-        raise SystemExit(f"{source}: no timing line in statelab's output: {done.stdout[-300:]}")
+        raise SystemExit(f"no timing line in statelab's output: {done.stdout[-300:]}")
     fill_s, compile_s, hits, run_s, _ = printed.groups()
     return {"wall s": wall, "CPU s": cpu, "training and storing s": float(fill_s),
             "compile s": float(compile_s), "run s": float(run_s),
             "cache hits": int(hits)}  # fmt: skip
+
+
+def one_run(source: Path, sample: int, epochs: int) -> dict[str, float]:
+    """One cold `generalise` of the tree in ``source``: its figures."""
+    with tempfile.TemporaryDirectory() as out:
+        options = ["--sample", str(sample), "--epochs", str(epochs)]
+        return cold_generalise(options, Path(out) / "g", {"PYTHONPATH": str(source)})
 
 
 def main() -> None:

@@ -18,42 +18,26 @@ process that ran them). On a GPU machine, run it through ../shared/gpu/prepare.s
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from reproduce_speed import PRINTED
+from cold_start import cold_generalise
 
 HERE = Path(__file__).resolve().parent
 
 
 def one_run(args: argparse.Namespace, out: Path, cpu: bool) -> dict:
     """One `statelab generalise` in a fresh process: its timings and the device it ran on."""
-    with tempfile.TemporaryDirectory() as cache:
-        environment = {**os.environ, "STATELAB_COMPILATION_CACHE": cache}
-        if cpu:
-            environment["JAX_PLATFORMS"] = "cpu"
-        program = [sys.executable, "-m", "statelab", "generalise", "--data", args.data,
-                   "--sample", str(args.sample), "--repeats", str(args.repeats),
-                   "--epochs", str(args.epochs), "--out", str(out), "--quiet"]  # fmt: skip
-        started = time.perf_counter()
-        done = subprocess.run(program, env=environment, capture_output=True, text=True)
-        wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"statelab generalise failed: {done.stderr.strip()[-300:]}")
-    printed = PRINTED.search(done.stdout)
-    if printed is None:
-        raise SystemExit(f"no timing line in statelab's output: {done.stdout[-300:]}")
-    fill_s, compile_s, _, run_s, outputs_s = (float(part) for part in printed.groups())
+    options = ["--data", args.data, "--sample", str(args.sample), "--repeats",
+               str(args.repeats), "--epochs", str(args.epochs)]  # fmt: skip
+    figures = cold_generalise(options, out, {"JAX_PLATFORMS": "cpu"} if cpu else {})
     with sqlite3.connect(out / "statelab.sqlite") as store:
         devices = sorted(d for (d,) in store.execute("SELECT DISTINCT device FROM provenance"))
-    return {"device": ", ".join(devices), "wall s": wall, "filling s": fill_s,
-            "compile s": compile_s, "run s": run_s, "outputs s": outputs_s}  # fmt: skip
+    return {"device": ", ".join(devices), "wall s": figures["wall s"],
+            "filling s": figures["training and storing s"],
+            "compile s": figures["compile s"], "run s": figures["run s"]}  # fmt: skip
 
 
 def stored_rmse(out: Path) -> dict[tuple[str, str, int], float | None]:
