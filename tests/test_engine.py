@@ -1,5 +1,7 @@
 """The engine's contract: independence of repeats, shared compilation, study behaviour."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -246,3 +248,49 @@ def test_a_program_without_the_shuffle_trains_as_one_with_it(settings, monkeypat
     assert np.asarray(results[1][3].state_in.h).shape == (4, batches, spec.batch_size, 1, 8)
     # a stateful lane's trace holds its states; a stateless lane's, zeros
     assert np.asarray(results[1][4].state_in.h).any() == spec.stateful
+
+
+@pytest.mark.parametrize(
+    ("epochs", "block"), [(1, 1), (2, 1), (20, 10), (50, 25), (53, 1), (100, 50), (1000, 50)]
+)
+def test_a_call_of_two_epochs_or_more_runs_two_epoch_blocks_or_more(epochs, block):
+    assert engine.epoch_block(epochs, drawn=1000) == block
+
+
+def test_a_small_epoch_block_budget_still_divides_the_epochs():
+    assert engine.epoch_block(1000, drawn=engine.EPOCH_BLOCK_BYTES // 7) == 5
+
+
+def _training_program(epochs: int, neurons: int):
+    """The study's stateful lanes at ``neurons`` units: (shape, lanes, carry at the start)."""
+    spec = statelab.Spec(epochs=epochs, neurons=neurons)
+    dataset = prepare(statelab.shampoo(), spec)
+    lanes = runner._lanes(spec, dataset, 1, np.arange(8), None)
+    shape = runner.shape_of(spec, (len(dataset.train_y), len(dataset.test_x)))
+    shape = shape._replace(shuffles=False)
+    return shape, lanes, engine.compiled(shape, epochs)[0](lanes)
+
+
+def _train(shape, epochs: int):
+    """The training program, traced afresh (engine.compiled caches its programs)."""
+    return jax.jit(functools.partial(engine.train_epochs, shape, epochs=epochs))
+
+
+def test_the_training_loop_updates_the_weights_in_place():
+    """A loop of one trip (a call of one epoch block) left XLA copying the weights and Adam's
+    moments every step; two blocks keep them in place. Read from the compiled program: no
+    copy of an array the size of the recurrent kernel, (n, 4n, lanes)."""
+    shape, lanes, carry = _training_program(epochs=20, neurons=4)
+    program = _train(shape, 20).lower(lanes, carry).compile().as_text()
+    loops = program[: program.index("\nENTRY")]  # every computation but the call's own
+    assert "f32[4,16,8]" in loops  # the recurrent kernel, Adam's moments
+    assert not [line for line in loops.splitlines() if "f32[4,16,8]{2,1,0} copy(" in line]
+
+
+def test_one_epoch_block_or_several_train_the_same_bits(monkeypatch):
+    shape, lanes, carry = _training_program(epochs=20, neurons=4)
+    blocks = _train(shape, 20)(lanes, carry)
+    monkeypatch.setattr(engine, "epoch_block", lambda epochs, drawn: epochs)  # one block
+    one = _train(shape, 20)(lanes, carry)
+    for a, b in zip(jax.tree.leaves(blocks), jax.tree.leaves(one), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -46,6 +46,20 @@ EPOCH_BLOCK = 50
 EPOCH_BLOCK_BYTES = 256 * 2**20
 
 
+def epoch_block(epochs: int, drawn: int) -> int:
+    """The epochs of one block of a training call of ``epochs`` epochs, whose epochs' batches
+    take ``drawn`` bytes each: at most EPOCH_BLOCK and EPOCH_BLOCK_BYTES, and a divisor of
+    ``epochs``, so that one compiled block serves every block.
+
+    And at least two blocks, from two epochs on: XLA removes a loop of one trip, and the
+    training loop left then updates the weights and Adam's moments by copying them every
+    step (19 copies in its loops against 8 or 9; jax 0.10). A call of 50 epochs or fewer
+    then took 1.25 to 1.3 times as long at 8 to 32 units (as long at 1 and 4), with the
+    same bits (benchmarks/epoch_blocks.py)."""
+    at_most = min(EPOCH_BLOCK, max(1, epochs // 2), max(1, EPOCH_BLOCK_BYTES // drawn))
+    return largest_divisor(epochs, at_most)
+
+
 class LSTMWeights(NamedTuple):
     """Keras layout (gates i, f, c, o in blocks of n columns), then the lane axis."""
 
@@ -383,7 +397,7 @@ def train_epochs(shape: Shape, lane: Lane, carry: Carry, epochs: int):
 
     lanes = lane.learning_rate.shape[0]
     drawn = shape.padded_rows * (shape.lags + 2) * lanes * 4  # bytes of one epoch's batches
-    block = largest_divisor(epochs, min(EPOCH_BLOCK, max(1, EPOCH_BLOCK_BYTES // drawn)))
+    block = epoch_block(epochs, drawn)
     # Without a shuffling lane, every epoch's batches are the same: made once, before the
     # loop. The program then compiles in less time (no loop drawing them), and as fast.
     fixed = None if shape.shuffles else _epoch_batches(shape, lane, carry.epoch)

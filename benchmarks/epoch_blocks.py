@@ -1,0 +1,85 @@
+"""A training call of 50 epochs or fewer, as one epoch block (the engine before it ran two
+blocks or more) and as the engine runs it now (statelab.engine.lstm.epoch_block), side by
+side in one process: ms a call, the ratio, and whether the two gave the same bits.
+
+    python benchmarks/epoch_blocks.py [--rounds 7]
+
+Each case is one call of the study's `stateful` lanes (Shampoo, 22 training rows, batch size
+1, no shuffle) at n units, on one core. Both programs are compiled first; then their calls
+take turns, so that a change in the machine's load falls on both alike; each figure is the
+best of the rounds. With one block, XLA removes the loop over blocks (one trip), and the
+training loop left copies the weights and Adam's moments every step; the programs' copies
+inside their loops are counted from the compiled text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import re
+import time
+
+import jax
+import numpy as np
+
+import statelab
+from statelab.data.dataset import prepare
+from statelab.engine import lstm as engine
+from statelab.execution import runner
+
+CASES = ((1, 8, 50), (4, 16, 50), (8, 16, 50), (16, 16, 20), (16, 16, 50), (32, 8, 20))
+
+
+def program(shape: engine.Shape, epochs: int, one_block: bool, lanes, carry):
+    """The compiled training call, traced with one block or with the engine's own."""
+    rule = engine.epoch_block
+    if one_block:
+        engine.epoch_block = lambda epochs, drawn: epochs  # read when traced
+    try:
+        train = jax.jit(functools.partial(engine.train_epochs, shape, epochs=epochs))
+        return train.lower(lanes, carry).compile()
+    finally:
+        engine.epoch_block = rule
+
+
+def copies_in_loops(compiled) -> int:
+    """Copies in every computation but the call's own (its loops, and what they call)."""
+    text = compiled.as_text()
+    return len(re.findall(r" copy\(", text[: text.index("\nENTRY")]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7, help="calls per program")
+    args = parser.parse_args()
+    print(f"device: {jax.devices()[0]}, {len(os.sched_getaffinity(0))} cores; jax "
+          f"{jax.__version__}; the best of {args.rounds} calls each, taking turns")  # fmt: skip
+    print(f"{'units':>5} {'lanes':>5} {'epochs':>6} | {'one block ms':>12} {'copies':>6} | "
+          f"{'now ms':>8} {'blocks':>6} {'copies':>6} | {'speed-up':>8} {'same bits':>9}")  # fmt: skip
+    for neurons, lanes_count, epochs in CASES:
+        spec = statelab.Spec(epochs=epochs, neurons=neurons)
+        dataset = prepare(statelab.shampoo(), spec)
+        lanes = runner._lanes(spec, dataset, 1, np.arange(lanes_count), None)
+        shape = runner.shape_of(spec, (len(dataset.train_y), len(dataset.test_x)))
+        shape = shape._replace(shuffles=False)
+        carry = engine.compiled(shape, epochs)[0](lanes)
+        one, now = (program(shape, epochs, flag, lanes, carry) for flag in (True, False))
+        same = all(np.array_equal(a, b) for a, b in zip(
+            jax.tree.leaves(one(lanes, carry)), jax.tree.leaves(now(lanes, carry)), strict=True))  # fmt: skip
+        times: dict[str, list[float]] = {"one": [], "now": []}
+        for _ in range(args.rounds):
+            for name, call in (("one", one), ("now", now)):
+                started = time.perf_counter()
+                jax.block_until_ready(call(lanes, carry))
+                times[name].append(time.perf_counter() - started)
+        best = {name: min(t) * 1e3 for name, t in times.items()}
+        drawn = shape.padded_rows * (shape.lags + 2) * lanes_count * 4
+        blocks = epochs // engine.epoch_block(epochs, drawn)
+        print(f"{neurons:>5} {lanes_count:>5} {epochs:>6} | {best['one']:>12.2f} "
+              f"{copies_in_loops(one):>6} | {best['now']:>8.2f} {blocks:>6} "
+              f"{copies_in_loops(now):>6} | {best['one'] / best['now']:>7.2f}x {str(same):>9}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
