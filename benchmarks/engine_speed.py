@@ -12,14 +12,20 @@ worktree that is removed afterwards. Every case is one `statelab.run` of 1000 re
 one of a single repeat at neurons 1). Its first call compiles and runs; compile seconds are
 the first call less the best of the warm calls, so a compile longer than the run is still
 timed apart. The engines' warm calls take turns, so that a change in the machine's load
-falls on both alike. Neurons 1 runs the full 1000 epochs; larger networks run fewer epochs
-(the table says how many) and their time is scaled to 1000, which slightly overstates it
-(setting up the lanes and the forecast are scaled with it).
+falls on both alike. Neurons 1 runs the full 1000 epochs. Larger networks run fewer epochs
+(the table says how many), and again three times as many: the difference is the time of
+the epochs, the rest what a run costs once (setting up the lanes, the forecast, the
+results), and a repeat's time is extrapolated to 1000 epochs with that part counted once.
+(Scaling the whole run's time, as this script did before, counted it 10 to 100 times and
+reported LSTM(16) at twice its time.)
 
-Then Adam's floor: this tree's Adam update alone (statelab.engine.optim), timed in its
-engine's process, estimates the least time a repeat of P weights a lane can take with Keras's
-Adam in float32 on this machine as XLA compiles it, and so the most GFLOP/s the repeat's FLOPs
-can reach.
+Then two floors, each timed in this tree's engine's process. Adam's: this tree's Adam update
+alone (statelab.engine.optim) estimates the least time a repeat of P weights a lane can take
+with Keras's Adam in float32 on this machine as XLA compiles it, and so the most GFLOP/s the
+repeat's FLOPs can reach. The divider's: Keras's Adam takes one square root and one division
+a weight and step, correctly rounded, which the CPU computes in its divider (vsqrtps and
+vdivps on x86); that pair alone, timed the same way, bounds any engine that computes Keras's
+Adam exactly, however well compiled.
 
 On a shared machine the absolute figures move with the load: compare ratios within one run.
 """
@@ -56,9 +62,14 @@ class Case(NamedTuple):
     window: int | None = None  # batch size = training window (the batch-12 pair at a horizon)
 
 
-CASES = (Case(1, 1, 1000), Case(1, 1000, 1000), Case(4, 1000, 100), Case(8, 1000, 50),
-         Case(16, 1000, 20), Case(32, 1000, 10))  # fmt: skip
-QUICK = tuple(c._replace(repeats=min(c.repeats, 200), epochs=max(1, c.epochs // 5)) for c in CASES)
+# Fewer epochs than 1000 are extrapolated from two runs (see measure), each of two epoch blocks
+# or more in every engine (from 51 epochs on): a call of one block ran slower a step before
+# statelab.engine.lstm.epoch_block, and would have bent the line.
+CASES = (Case(1, 1, 1000), Case(1, 1000, 1000), Case(4, 1000, 100), Case(8, 1000, 60),
+         Case(16, 1000, 60), Case(32, 1000, 60))  # fmt: skip
+# Quick: fewer repeats; the epochs stay, so that an extrapolation's two runs differ by more than
+# the noise.
+QUICK = tuple(c._replace(repeats=min(c.repeats, 200)) for c in CASES)
 
 FORMULA = """FLOPs counted per training step and lane (b rows, L lags, n units; a multiply-add is 2,
 every other arithmetic op or transcendental 1; P = 4n(L + n + 1) + n + 1 parameters):
@@ -85,32 +96,62 @@ def _seconds(call) -> float:
     return time.perf_counter() - started
 
 
-def adam_ns(weights: int = 16, lanes: int = 256, steps: int = 20_000, tries: int = 5) -> float:
-    """Nanoseconds a weight and lane of one step of the engine's own Adam update alone takes
-    on one core (statelab.engine.optim.keras_adam: two moments, the bias correction, a square
-    root and a division a weight), in one compiled loop over arrays that stay in the core's
-    cache (three of 16 KiB), lanes contiguous as the engine has them: an estimate of the
-    least an engine running Keras's Adam in float32, as XLA compiles it, spends per weight and
-    lane-step here (a hand-written kernel might do somewhat better; the gradient's stand-in
-    adds one multiply a weight)."""
+WEIGHTS, LANES, FLOOR_STEPS = 16, 256, 20_000  # a floor's loop: (16, 256) arrays, 16 KiB each
+
+
+def _floor_ns(step, carry, tries: int = 5) -> float:
+    """Nanoseconds a weight and lane of ``step`` (carry -> carry, over (WEIGHTS, LANES)
+    float32 arrays, lanes contiguous as the engine has them) takes on one core, in one
+    compiled loop of FLOOR_STEPS steps over arrays that stay in the core's cache."""
     import jax
+
+    loop = jax.jit(lambda carry: jax.lax.fori_loop(0, FLOOR_STEPS, lambda _, c: step(c), carry))
+    jax.block_until_ready(loop(carry))
+    best = min(_seconds(lambda: jax.block_until_ready(loop(carry))) for _ in range(tries))
+    return best / (FLOOR_STEPS * WEIGHTS * LANES) * 1e9
+
+
+def _start():
+    import jax.numpy as jnp
+
+    return jnp.linspace(0.5, 1.5, WEIGHTS * LANES, dtype=jnp.float32).reshape(WEIGHTS, LANES)
+
+
+def adam_ns() -> float:
+    """Nanoseconds a weight and lane-step of the engine's own Adam update alone
+    (statelab.engine.optim.keras_adam: two moments, the bias correction, a square root and a
+    division a weight): an estimate of the least an engine running Keras's Adam in float32,
+    as XLA compiles it, spends per weight and lane-step here (a hand-written kernel might do
+    somewhat better; the gradient's stand-in adds one multiply a weight)."""
     import jax.numpy as jnp
 
     from statelab.engine.optim import keras_adam
 
-    adam = keras_adam(jnp.full(lanes, 1e-3, jnp.float32))
+    adam = keras_adam(jnp.full(LANES, 1e-3, jnp.float32))
 
-    def step(_, carry):
+    def step(carry):
         weights_now, state = carry
         updates, state = adam.update(weights_now * 1e-3, state)  # a gradient that moves
         return weights_now + updates, state
 
-    start = jnp.linspace(0.5, 1.5, weights * lanes, dtype=jnp.float32).reshape(weights, lanes)
-    loop = jax.jit(lambda carry: jax.lax.fori_loop(0, steps, step, carry))
-    carry = (start, adam.init(start))
-    jax.block_until_ready(loop(carry))
-    best = min(_seconds(lambda: jax.block_until_ready(loop(carry))) for _ in range(tries))
-    return best / (steps * weights * lanes) * 1e9
+    return _floor_ns(step, (_start(), adam.init(_start())))
+
+
+def divider_ns() -> float:
+    """Nanoseconds a weight and lane-step of Keras's Adam's square root and division alone
+    (``m / (sqrt(v) + eps)``, with a multiply and an add to keep the values moving): both
+    correctly rounded in float32, so the CPU computes them in its divider, which no compiler
+    can avoid. A floor for any engine that computes Keras's Adam exactly, on this machine."""
+    import jax.numpy as jnp
+
+    def step(carry):
+        v, m = carry
+        return v + 1e-3 * (m / (jnp.sqrt(v) + 1e-7)), m
+
+    return _floor_ns(step, (_start(), _start() * 0.5))
+
+
+FLOORS = {"adam": adam_ns, "divider": divider_ns}
 
 
 def matmul_gflops(size: int = 2048, tries: int = 5) -> dict[str, float]:
@@ -138,10 +179,11 @@ def serve() -> None:
 
     print(json.dumps(str(jax.devices()[0])), flush=True)
     for line in sys.stdin:
-        if json.loads(line) == "adam":
-            print(json.dumps(adam_ns()), flush=True)
+        asked = json.loads(line)
+        if isinstance(asked, str):  # a floor's name
+            print(json.dumps(FLOORS[asked]()), flush=True)
             continue
-        case = Case(*json.loads(line))
+        case = Case(*asked)
         if case.preset == ELEVEN:
             print(json.dumps(_seconds(_eleven(case))), flush=True)
             continue
@@ -190,9 +232,9 @@ class Engine:
         self.process.stdin.flush()
         return self._answer()
 
-    def adam_ns(self) -> float:
-        """:func:`adam_ns` in this engine's process (its XLA options, its optimizer)."""
-        self.process.stdin.write(json.dumps("adam") + "\n")
+    def floor_ns(self, name: str) -> float:
+        """One of the FLOORS in this engine's process (its XLA options, its optimizer)."""
+        self.process.stdin.write(json.dumps(name) + "\n")
         self.process.stdin.flush()
         return self._answer()
 
@@ -203,22 +245,44 @@ class Engine:
 
 class Timed(NamedTuple):
     compile_s: float  # the first call less the best warm one
-    run_s: float  # the best warm call
+    run_s: float  # the best warm call, at EPOCHS epochs (extrapolated, see measure)
+    once_s: float  # of that, what the run costs once, whatever its epochs (see measure)
 
 
 def ms_per_repeat(case: Case, timed: Timed) -> float:
-    """Milliseconds per EPOCHS-epoch repeat, scaled from the epochs the case ran."""
-    return timed.run_s / case.repeats * EPOCHS / case.epochs * 1e3
+    """Milliseconds per EPOCHS-epoch repeat."""
+    return timed.run_s / case.repeats * 1e3
 
 
-def measure(engines: dict[str, Engine], case: Case, rounds: int) -> dict[str, Timed]:
-    """One case on every engine: a first call each, then ``rounds`` warm calls taking turns."""
+def _best(engines: dict[str, Engine], case: Case, rounds: int) -> dict[str, Timed]:
+    """One case as it is on every engine: a first call each, then ``rounds`` warm calls
+    taking turns."""
     first = {name: engine.seconds(case) for name, engine in engines.items()}
     warm: dict[str, list[float]] = {name: [] for name in engines}
     for _ in range(rounds):
         for name, engine in engines.items():
             warm[name].append(engine.seconds(case))
-    return {name: Timed(first[name] - min(warm[name]), min(warm[name])) for name in engines}
+    return {name: Timed(first[name] - min(warm[name]), min(warm[name]), 0.0) for name in engines}
+
+
+def extrapolate(epochs: int, short: float, long: float) -> tuple[float, float]:
+    """A run's seconds at EPOCHS epochs, and the part of it that does not grow with epochs,
+    from its best times at ``epochs`` and at 3 x ``epochs`` epochs (a straight line)."""
+    per_epoch = (long - short) / (2 * epochs)
+    once = short - epochs * per_epoch
+    return once + EPOCHS * per_epoch, once
+
+
+def measure(engines: dict[str, Engine], case: Case, rounds: int) -> dict[str, Timed]:
+    """One case on every engine, at EPOCHS epochs: run as it is if it runs that many;
+    otherwise run at its epochs and at three times as many, and extrapolated (:func:`extrapolate`)."""
+    short = _best(engines, case, rounds)
+    if case.epochs >= EPOCHS:
+        return short
+    long = _best(engines, case._replace(epochs=3 * case.epochs), rounds)
+    return {name: Timed(short[name].compile_s,
+                        *extrapolate(case.epochs, short[name].run_s, long[name].run_s))
+            for name in engines}  # fmt: skip
 
 
 def worktree(revision: str, folder: Path) -> Path:
@@ -283,16 +347,23 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def epochs_run(case: Case) -> str:
+    return f"{case.epochs}" if case.epochs >= EPOCHS else f"{case.epochs},{3 * case.epochs}"
+
+
 def row(case: Case, timed: dict[str, Timed], matmul: float) -> str:
-    """One case's line of the table: per engine compile s, ms a repeat, GFLOP/s, % of matmul;
-    then, with two engines, the first's time over the second's."""
-    cells, times = [f"{case.neurons:>7} {case.repeats:>7} {case.epochs:>6} "
+    """One case's line of the table: per engine compile s, ms a repeat (and of it, the ms
+    that a run costs once, shared by its repeats), GFLOP/s, % of matmul; then, with two
+    engines, the first's time over the second's."""
+    cells, times = [f"{case.neurons:>7} {case.repeats:>7} {epochs_run(case):>7} "
                     f"{repeat_flops(case.neurons) / 1e6:>9.1f}"], []  # fmt: skip
     for one in timed.values():
         ms = ms_per_repeat(case, one)
+        once = f"{one.once_s / case.repeats * 1e3:>6.3f}" if case.epochs < EPOCHS else f"{'-':>6}"
         rate = repeat_flops(case.neurons) / (ms / 1e3) / 1e9
         times.append(ms)
-        cells.append(f"{one.compile_s:>10.2f} {ms:>9.3f} {rate:>7.2f} {100 * rate / matmul:>5.1f}")
+        cells.append(f"{one.compile_s:>10.2f} {ms:>9.3f} {once} {rate:>7.2f} "
+                     f"{100 * rate / matmul:>5.1f}")  # fmt: skip
     if len(times) == 2:
         cells.append(f"{times[0] / times[1]:>7.2f}x")
     return " | ".join(cells)
@@ -303,9 +374,9 @@ def parameters(neurons: int, lags: int = LAGS) -> int:
     return 4 * neurons * (lags + neurons + 1) + neurons + 1
 
 
-def adam_floor(case: Case, ns: float, cores: int) -> tuple[float, float]:
-    """Adam's floor for a case of many repeats: the ms a repeat that Adam alone takes at ``ns``
-    a weight and lane-step, its lanes shared by ``cores`` cores, and the GFLOP/s the repeat's FLOPs would
+def floor(case: Case, ns: float, cores: int) -> tuple[float, float]:
+    """A floor for a case of many repeats: the ms a repeat takes at ``ns`` a weight and
+    lane-step, its lanes shared by ``cores`` cores, and the GFLOP/s the repeat's FLOPs would
     reach in that time (a ceiling on the engine's rate)."""
     ms = parameters(case.neurons) * ns * STEPS * EPOCHS / cores / 1e6
     return ms, repeat_flops(case.neurons) / (ms / 1e3) / 1e9
@@ -334,7 +405,7 @@ def main() -> None:
     timed: list[dict[str, Timed]] = []
     with running(args.before) as engines:
         timed = [measure(engines, case, args.rounds) for case in cases]
-        adam = engines["now"].adam_ns()
+        floors = {name: engines["now"].floor_ns(name) for name in FLOORS}
     rates.append(matmul_gflops())
     matmul = max(max(r.values()) for r in rates)
     print("devices: " + ", ".join(f"{name} {e.device}" for name, e in engines.items()))
@@ -343,30 +414,38 @@ def main() -> None:
     print(f"% mm: the engine's GFLOP/s over the best of these, {matmul:.1f}")
     print(
         f"ms/repeat: per {EPOCHS}-epoch repeat ({STEPS} steps an epoch), the best of "
-        f"{args.rounds} warm calls, scaled from the epochs run; compile s: first call less that"
+        f"{args.rounds} warm calls; where two epoch counts ran, extrapolated from them, and "
+        f"once: of that, the ms the run costs once whatever its epochs, a repeat's share; "
+        f"compile s: first call less the best"
     )
-    columns = f"{'compile s':>10} {'ms/repeat':>9} {'GFLOP/s':>7} {'% mm':>5}"
+    columns = f"{'compile s':>10} {'ms/repeat':>9} {'once':>6} {'GFLOP/s':>7} {'% mm':>5}"
     print(" " * 32 + "".join(f" | {name[:34]:<34}" for name in engines))
-    print(f"{'neurons':>7} {'repeats':>7} {'epochs':>6} {'MFLOP/rep':>9}"
+    print(f"{'neurons':>7} {'repeats':>7} {'epochs':>7} {'MFLOP/rep':>9}"
           + f" | {columns}" * len(engines) + (" | speed-up" if len(engines) == 2 else ""))  # fmt: skip
     for case, one in zip(cases, timed, strict=True):
         print(row(case, one, matmul))
     cores = len(os.sched_getaffinity(0))
-    print(f"\nAdam's floor (an estimate): this tree's Adam update alone (13 FLOPs a weight, with a square root "
-          f"and a division) took {adam:.3f} ns a weight and lane-step on one core, vectorised, "
-          f"in cache; for P weights a lane, a repeat needs at least P x that x {STEPS * EPOCHS} "
-          f"steps, over {cores} cores (a single repeat is bound by the step's latency instead, "
-          f"and left out):")  # fmt: skip
-    print(f"{'neurons':>7} {'repeats':>7} {'P':>6} | {'floor ms':>9} {'GFLOP/s at most':>15} "
-          f"{'% mm':>5} | {'now ms':>9} {'now / floor':>11}")  # fmt: skip
+    print(f"\nTwo floors, each timed on one core, vectorised, in cache, in ns a weight and "
+          f"lane-step: Adam's (an estimate: this tree's Adam update alone, 13 FLOPs a weight) "
+          f"{floors['adam']:.3f}; the divider's (Keras's Adam's square root and division alone, "
+          f"correctly rounded float32, which no engine computing Keras's Adam exactly avoids) "
+          f"{floors['divider']:.3f}. For P weights a lane, a repeat needs at least P x that x "
+          f"{STEPS * EPOCHS} steps, over {cores} cores (a single repeat is bound by the step's "
+          f"latency instead, and left out):")  # fmt: skip
+    print(f"{'neurons':>7} {'repeats':>7} {'P':>6}" + "".join(
+        f" | {name + ' ms':>11} {'GFLOP/s at most':>15} {'% mm':>5} {'now /':>6}"
+        for name in floors))  # fmt: skip
     for case, one in zip(cases, timed, strict=True):
         if case.repeats < 100:
             continue
-        floor_ms, ceiling = adam_floor(case, adam, cores)
         now = ms_per_repeat(case, one["now"])
-        print(f"{case.neurons:>7} {case.repeats:>7} {parameters(case.neurons):>6} | "
-              f"{floor_ms:>9.3f} {ceiling:>15.1f} {100 * ceiling / matmul:>5.1f} | "
-              f"{now:>9.3f} {now / floor_ms:>10.1f}x")  # fmt: skip
+        cells = [f"{case.neurons:>7} {case.repeats:>7} {parameters(case.neurons):>6}"]
+        for ns in floors.values():
+            floor_ms, ceiling = floor(case, ns, cores)
+            cells.append(f"{floor_ms:>11.3f} {ceiling:>15.1f} {100 * ceiling / matmul:>5.1f} "
+                         f"{now / floor_ms:>5.1f}x")  # fmt: skip
+        print(" | ".join(cells))
+    print("(now /: this tree's ms a repeat over the floor's)")
     if args.keras_epochs:
         keras = keras_seconds(args.keras_epochs)
         if keras is not None:

@@ -11,7 +11,8 @@ The default series is an M3 monthly series of 126 months, test 18 (106 training 
 1; the collection's series have 66 to 144 months, Shampoo Sales 36 with 22 rows): the batch-12 pair
 runs at batch size = window = 18, as `generalise` runs it. Each engine runs in a process
 of its own (benchmarks/engine_speed.py's), the warm calls of the two take turns, and the
-times are scaled from the epochs run to 1000. Last, the eleven together in one
+times are extrapolated to 1000 epochs from runs of the epochs given and of three times as
+many (engine_speed.measure: what a run costs once is counted once). Last, the eleven together in one
 `statelab.run_experiments` (as a `generalise` chunk runs them, where experiments that differ
 only in how they forecast train one network a repeat), beside the sum of the eleven alone.
 On a shared machine the absolute figures move with the load: compare ratios within one run.
@@ -37,7 +38,9 @@ def main() -> None:
     parser.add_argument("--data", default="m3:N1679", help="one series (statelab.run's data)")
     parser.add_argument("--before", default=BEFORE_SHUFFLE, help="git revision, or none")
     parser.add_argument("--repeats", type=int, default=1000, help="repeats per experiment")
-    parser.add_argument("--epochs", type=int, default=100, help="epochs run (scaled to 1000)")
+    parser.add_argument(
+        "--epochs", type=int, default=100, help="epochs run, and 3x (extrapolated to 1000)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="warm calls per case and engine")
     args = parser.parse_args()
     try:
