@@ -5,7 +5,8 @@
 First one experiment at a time, as benchmarks/engine_speed.py times it: the study's
 `stateful` preset on Shampoo (22 training rows) at 1 to 32 units, one repeat and 1000
 repeats, every core busy as the runner keeps them (calls side by side), after a warm-up call
-(so nothing compiles): the wall time against the model's, in ms per 1000-epoch repeat.
+(so nothing compiles): the wall time against the model's, in ms per 1000-epoch repeat (fewer
+epochs run are extrapolated to 1000 from two runs, as engine_speed.measure does).
 
 Then whole runs through the library call behind each command (fresh stores, the
 compilation cache as it is): `generalise --sample 20 --repeats 5 --epochs 100`,
@@ -26,31 +27,48 @@ import tempfile
 import time
 from pathlib import Path
 
-CASES = ((1, 1, 1000), (1, 1000, 1000), (4, 1000, 100), (8, 1000, 50), (16, 1000, 20),
-         (32, 1000, 10))  # (units, repeats, epochs run; scaled to 1000)  # fmt: skip
+from engine_speed import CASES, EPOCHS, epochs_run, extrapolate
 
 
-def calls() -> None:
-    """One experiment's repeats, warm, against the model."""
+def calls(rounds: int = 2) -> None:
+    """One experiment's repeats, warm, against the model, at EPOCHS epochs: engine_speed's
+    cases, measured as it measures them (fewer epochs extrapolated from two runs)."""
     import statelab
     from statelab.execution import plan as plan_module
     from statelab.execution import runner
 
-    print("| units | repeats | measured ms a repeat | model ms | model / measured |")
-    print("|---|---|---|---|---|")
-    for neurons, repeats, epochs in CASES:
+    def planned(neurons: int, repeats: int, epochs: int):
         spec = statelab.PRESETS["stateful"].spec.replace(epochs=epochs, neurons=neurons)
-        made = plan_module.make_plan([("stateful", spec, repeats)], [statelab.shampoo()], [12],
+        return plan_module.make_plan([("stateful", spec, repeats)], [statelab.shampoo()], [12],
                                      seed=1)  # fmt: skip
-        runner.run_tasks(made.tasks)  # compile and warm
-        started = time.perf_counter()
-        runner.run_tasks(made.tasks)
-        wall = time.perf_counter() - started
-        found = plan_module.estimate(made, chunk=repeats)
-        scale = 1000 / epochs / repeats * 1e3  # ms per 1000-epoch repeat
-        model = (found.seconds - found.compile_seconds) * scale
-        print(f"| {neurons} | {repeats} | {wall * scale:.2f} | {model:.2f} | "
-              f"{model / (wall * scale):.2f} |")  # fmt: skip
+
+    def best(neurons: int, repeats: int, epochs: int) -> float:
+        tasks = planned(neurons, repeats, epochs).tasks
+        runner.run_tasks(tasks)  # compile and warm
+        return min(_seconds(lambda: runner.run_tasks(tasks)) for _ in range(rounds))
+
+    print("| units | repeats | epochs run | measured ms a repeat | model ms | model / measured |")
+    print("|---|---|---|---|---|---|")
+    for case in CASES:
+        short = best(case.neurons, case.repeats, case.epochs)
+        if case.epochs < EPOCHS:
+            wall, _ = extrapolate(case.epochs, short, best(case.neurons, case.repeats,
+                                                           3 * case.epochs))  # fmt: skip
+        else:
+            wall = short
+        found = plan_module.estimate(planned(case.neurons, case.repeats, EPOCHS),
+                                     chunk=case.repeats)  # fmt: skip
+        measured, model = (
+            s / case.repeats * 1e3 for s in (wall, found.seconds - found.compile_seconds)
+        )
+        print(f"| {case.neurons} | {case.repeats} | {epochs_run(case)} | {measured:.2f} | "
+              f"{model:.2f} | {model / measured:.2f} |")  # fmt: skip
+
+
+def _seconds(call) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
 
 
 def runs(cores: int) -> None:
@@ -98,6 +116,8 @@ def main() -> None:
             subprocess.run([sys.executable, __file__, part], check=True)
         return
     import jax
+
+    import statelab  # noqa: F401  (first: its XLA options apply only before JAX starts)
 
     cores = len(os.sched_getaffinity(0))
     print(f"device: {jax.devices()[0]}; {cores} cores; load average {os.getloadavg()[0]:.1f} "

@@ -58,18 +58,21 @@ BYTES_PER_WEIGHT = 32
 # (runner.call_groups, on the chunks the pipeline cuts), and they share the cores evenly
 # (but a call runs on one core: no run is shorter than its longest call);
 # each distinct program adds COMPILE_S (less when the compilation cache has it).
-# Measured on this 2-core x86 CPU, both cores busy: benchmarks/engine_speed.py's 1000
-# repeats of LSTM(n) on Shampoo (22 rows, 2 calls side by side; README, "Speed") took 1.86,
-# 8.28, 27.6 and 117 ms a 1000-epoch repeat at 4, 8, 16 and 32 units (101 to 4,385 weights):
-# 1.7 to 2.4 ns of a core per weight and lane-row, 2.2 at 8 to 32 units; the full M3 monthly
-# generalisation (benchmarks/generalise_speed.py: 471,570 networks in 765 s of filling, 4.3e10
-# lane-rows of LSTM(1), 14 weights, with shuffles and every bucket's padding) took 36 ns of a
-# core a lane-row, 31 of them the weights' at 2.2 ns: ROW_US 5 ns. One lane alone, 9 to 11 ms
-# a repeat (0.41 to 0.49 us a step of a call of 8 lanes, whose rows take 0.29 of it), leaves
-# STEP_US 0.12 to 0.20 us: 0.16. Compiling takes 3 to 5 s a program here (wall; the compilation
-# cache, when it has a program, makes it less). benchmarks/estimate_accuracy.py prints the
-# model beside measured runs.
-STEP_US, ROW_US, ROW_WEIGHT_US, COMPILE_S = 0.16, 0.005, 0.0022, 3.0
+# Measured on this 2-core x86 CPU, both cores busy, by benchmarks/estimate_accuracy.py (its
+# first table: engine_speed's cases, 1000 repeats of LSTM(n) on Shampoo, 22 rows, 1000
+# epochs, extrapolated from two shorter runs above 1 unit): 0.25, 1.34, 4.54, 12.8 and 47.1 ms
+# a repeat at 1, 4, 8, 16 and 32 units (14 to 4,385 weights), 23, 122, 413, 1,166 and 4,278
+# ns of a core a lane-row: 0.95 ns a weight from 8 units on, and 12 ns a row beside them
+# (the model is within 0.8-1.16x of each, and of one repeat alone, 6.9 ms, a call of 8 lanes
+# bound by its steps' latency: STEP_US). An earlier fit, 2.2 ns a weight and 5 a row, came from
+# engine_speed's figures before it extrapolated (each short run's once-only costs scaled up
+# with its epochs) and from runs without statelab's XLA options (estimate_accuracy started JAX
+# before importing statelab): twice the time at 16 and 32 units. A program compiles in 1 to 2 s at
+# 1000 epochs (the compile seconds runs report over their programs: 0.9 to 2.0 in
+# estimate_accuracy's runs, 1.4 in the full M3 monthly run, 1.9 in a cold `--sample 20`), less
+# when the compilation cache has it: COMPILE_S 2 (3 before, which overstated the dry run's
+# compiling 1.5 to 3 times).
+STEP_US, ROW_US, ROW_WEIGHT_US, COMPILE_S = 0.16, 0.012, 0.00095, 2.0
 
 
 class Device(NamedTuple):
@@ -121,7 +124,7 @@ class CallSizes(NamedTuple):
     ``kind``. A chunk's group of a few networks then runs in a call the size of another
     chunk's, padded, rather than compiling a program of its own: on a CPU, compiling a program
     costs as much as training thousands of LSTM(1) networks for 1000 epochs on Shampoo (the
-    cost model above: 3 s against 0.8 ms a network)."""
+    cost model above: 2 s against 0.56 ms a network)."""
 
     kind: str  # JAX's platform name of the device they were chosen for
     sizes: Mapping[tuple[Shape, int], tuple[int, ...]]
