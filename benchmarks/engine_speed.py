@@ -16,16 +16,19 @@ falls on both alike. Neurons 1 runs the full 1000 epochs. Larger networks run fe
 (the table says how many), and again three times as many: the difference is the time of
 the epochs, the rest what a run costs once (setting up the lanes, the forecast, the
 results), and a repeat's time is extrapolated to 1000 epochs with that part counted once.
-(Scaling the whole run's time, as this script did before, counted it 10 to 100 times and
-reported LSTM(16) at twice its time.)
+(Scaling a short run's whole time, as this script did before b9ee597, counted that part 10
+to 100 times, and its runs of one epoch block were slower a step: LSTM(16) at 19.2 ms a
+repeat, where the same engine takes 12.8.)
 
 Then two floors, each timed in this tree's engine's process. Adam's: this tree's Adam update
 alone (statelab.engine.optim) estimates the least time a repeat of P weights a lane can take
 with Keras's Adam in float32 on this machine as XLA compiles it, and so the most GFLOP/s the
 repeat's FLOPs can reach. The divider's: Keras's Adam takes one square root and one division
-a weight and step, correctly rounded, which the CPU computes in its divider (vsqrtps and
-vdivps on x86); that pair alone, timed the same way, bounds any engine that computes Keras's
-Adam exactly, however well compiled.
+a weight and step, correctly rounded, which the CPU's instructions compute in its divider
+(vsqrtps and vdivps on x86); that pair alone, timed the same way, bounds any engine that
+computes Keras's Adam with those instructions, as XLA and TensorFlow do. (A correctly rounded
+division built from a refined reciprocal and a final correction, as CUDA computes it, could
+go below it with the same bits; it needs a fused multiply-add, which JAX does not expose.)
 
 On a shared machine the absolute figures move with the load: compare ratios within one run.
 """
@@ -41,12 +44,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-EPOCHS = 1000  # what every figure is scaled to
+EPOCHS = 1000  # what every figure is given at
 STEPS = 22  # the stateful preset: 22 training rows, batch size 1
 LAGS, BATCH = 1, 1
 BEFORE = "d77c160"  # the last commit before issue 16's engine work
@@ -56,15 +60,16 @@ ELEVEN = "the eleven, together"  # a Case's preset: the eleven in one run, as ge
 class Case(NamedTuple):
     neurons: int
     repeats: int
-    epochs: int  # run; scaled to EPOCHS
+    epochs: int  # run, and 3x unless EPOCHS (see epochs_run), extrapolated to EPOCHS
     preset: str = "stateful"
     data: str | None = None  # statelab.run's data (None: Shampoo Sales)
     window: int | None = None  # batch size = training window (the batch-12 pair at a horizon)
 
 
-# Fewer epochs than 1000 are extrapolated from two runs (see measure), each of two epoch blocks
-# or more in every engine (from 51 epochs on): a call of one block ran slower a step before
-# statelab.engine.lstm.epoch_block, and would have bent the line.
+# Other epochs than 1000 are extrapolated from two runs (see measure), each of two epoch blocks
+# of two epochs or more in every engine (60 = 2 x 30, 180 = 4 x 45, 100 = 2 x 50, 300 = 6 x 50):
+# a call of one block, or of blocks of one epoch, runs slower a step
+# (statelab.engine.lstm.epoch_block) and would bend the line.
 CASES = (Case(1, 1, 1000), Case(1, 1000, 1000), Case(4, 1000, 100), Case(8, 1000, 60),
          Case(16, 1000, 60), Case(32, 1000, 60))  # fmt: skip
 # Quick: fewer repeats; the epochs stay, so that an extrapolation's two runs differ by more than
@@ -90,7 +95,7 @@ def repeat_flops(neurons: int) -> int:
     return sum(step_flops(neurons)) * STEPS * EPOCHS
 
 
-def _seconds(call) -> float:
+def wall_seconds(call) -> float:
     started = time.perf_counter()
     call()
     return time.perf_counter() - started
@@ -107,7 +112,7 @@ def _floor_ns(step, carry, tries: int = 5) -> float:
 
     loop = jax.jit(lambda carry: jax.lax.fori_loop(0, FLOOR_STEPS, lambda _, c: step(c), carry))
     jax.block_until_ready(loop(carry))
-    best = min(_seconds(lambda: jax.block_until_ready(loop(carry))) for _ in range(tries))
+    best = min(wall_seconds(lambda: jax.block_until_ready(loop(carry))) for _ in range(tries))
     return best / (FLOOR_STEPS * WEIGHTS * LANES) * 1e9
 
 
@@ -139,9 +144,9 @@ def adam_ns() -> float:
 
 def divider_ns() -> float:
     """Nanoseconds a weight and lane-step of Keras's Adam's square root and division alone
-    (``m / (sqrt(v) + eps)``, with a multiply and an add to keep the values moving): both
-    correctly rounded in float32, so the CPU computes them in its divider, which no compiler
-    can avoid. A floor for any engine that computes Keras's Adam exactly, on this machine."""
+    (``m / (sqrt(v) + eps)``, with a multiply and an add to keep the values moving), both
+    correctly rounded float32 by the CPU's instructions, in its divider: a floor for any engine
+    that computes Keras's Adam with them, on this machine."""
     import jax.numpy as jnp
 
     def step(carry):
@@ -165,7 +170,7 @@ def matmul_gflops(size: int = 2048, tries: int = 5) -> dict[str, float]:
     jax.block_until_ready(product(on_device, on_device))
     calls = {"numpy": lambda: a @ a,
              "jax": lambda: jax.block_until_ready(product(on_device, on_device))}  # fmt: skip
-    return {name: 2 * size**3 / min(_seconds(call) for _ in range(tries)) / 1e9
+    return {name: 2 * size**3 / min(wall_seconds(call) for _ in range(tries)) / 1e9
             for name, call in calls.items()}  # fmt: skip
 
 
@@ -185,11 +190,11 @@ def serve() -> None:
             continue
         case = Case(*asked)
         if case.preset == ELEVEN:
-            print(json.dumps(_seconds(_eleven(case))), flush=True)
+            print(json.dumps(wall_seconds(_eleven(case))), flush=True)
             continue
         window = {} if case.window is None else {"batch_size": case.window,
                                                   "train_window": case.window}  # fmt: skip
-        seconds = _seconds(lambda c=case, w=window: statelab.run(
+        seconds = wall_seconds(lambda c=case, w=window: statelab.run(
             c.preset, data=c.data, repeats=c.repeats, epochs=c.epochs, neurons=c.neurons, **w
         ))  # fmt: skip
         print(json.dumps(seconds), flush=True)
@@ -245,8 +250,8 @@ class Engine:
 
 class Timed(NamedTuple):
     compile_s: float  # the first call less the best warm one
-    run_s: float  # the best warm call, at EPOCHS epochs (extrapolated, see measure)
-    once_s: float  # of that, what the run costs once, whatever its epochs (see measure)
+    run_s: float  # at EPOCHS epochs: the best warm call, or extrapolated from two (see measure)
+    once_s: float  # of that, what the run costs once, whatever its epochs (0: not known)
 
 
 def ms_per_repeat(case: Case, timed: Timed) -> float:
@@ -265,23 +270,29 @@ def _best(engines: dict[str, Engine], case: Case, rounds: int) -> dict[str, Time
     return {name: Timed(first[name] - min(warm[name]), min(warm[name]), 0.0) for name in engines}
 
 
-def extrapolate(epochs: int, short: float, long: float) -> tuple[float, float]:
-    """A run's seconds at EPOCHS epochs, and the part of it that does not grow with epochs,
-    from its best times at ``epochs`` and at 3 x ``epochs`` epochs (a straight line)."""
+def epochs_run(epochs: int) -> tuple[int, ...]:
+    """The epochs a case of ``epochs`` runs: EPOCHS as it is; any other number, and three
+    times as many, to extrapolate from (:func:`at_epochs`)."""
+    return (epochs,) if epochs == EPOCHS else (epochs, 3 * epochs)
+
+
+def at_epochs(epochs: int, seconds: Sequence[float]) -> tuple[float, float]:
+    """A run's seconds at EPOCHS epochs, and the part of it that does not grow with epochs
+    (0 where not known), from its best seconds at each of :func:`epochs_run`'s: the one run,
+    or a straight line through the two."""
+    if len(seconds) == 1:
+        return seconds[0], 0.0
+    short, long = seconds
     per_epoch = (long - short) / (2 * epochs)
     once = short - epochs * per_epoch
     return once + EPOCHS * per_epoch, once
 
 
 def measure(engines: dict[str, Engine], case: Case, rounds: int) -> dict[str, Timed]:
-    """One case on every engine, at EPOCHS epochs: run as it is if it runs that many;
-    otherwise run at its epochs and at three times as many, and extrapolated (:func:`extrapolate`)."""
-    short = _best(engines, case, rounds)
-    if case.epochs >= EPOCHS:
-        return short
-    long = _best(engines, case._replace(epochs=3 * case.epochs), rounds)
-    return {name: Timed(short[name].compile_s,
-                        *extrapolate(case.epochs, short[name].run_s, long[name].run_s))
+    """One case on every engine, at EPOCHS epochs (:func:`epochs_run`, :func:`at_epochs`)."""
+    timed = [_best(engines, case._replace(epochs=e), rounds) for e in epochs_run(case.epochs)]
+    return {name: Timed(timed[0][name].compile_s,
+                        *at_epochs(case.epochs, [one[name].run_s for one in timed]))
             for name in engines}  # fmt: skip
 
 
@@ -347,19 +358,19 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def epochs_run(case: Case) -> str:
-    return f"{case.epochs}" if case.epochs >= EPOCHS else f"{case.epochs},{3 * case.epochs}"
+def epochs_label(case: Case) -> str:
+    return ",".join(str(epochs) for epochs in epochs_run(case.epochs))
 
 
 def row(case: Case, timed: dict[str, Timed], matmul: float) -> str:
     """One case's line of the table: per engine compile s, ms a repeat (and of it, the ms
     that a run costs once, shared by its repeats), GFLOP/s, % of matmul; then, with two
     engines, the first's time over the second's."""
-    cells, times = [f"{case.neurons:>7} {case.repeats:>7} {epochs_run(case):>7} "
+    cells, times = [f"{case.neurons:>7} {case.repeats:>7} {epochs_label(case):>7} "
                     f"{repeat_flops(case.neurons) / 1e6:>9.1f}"], []  # fmt: skip
     for one in timed.values():
         ms = ms_per_repeat(case, one)
-        once = f"{one.once_s / case.repeats * 1e3:>6.3f}" if case.epochs < EPOCHS else f"{'-':>6}"
+        once = f"{one.once_s / case.repeats * 1e3:>6.3f}" if case.epochs != EPOCHS else f"{'-':>6}"
         rate = repeat_flops(case.neurons) / (ms / 1e3) / 1e9
         times.append(ms)
         cells.append(f"{one.compile_s:>10.2f} {ms:>9.3f} {once} {rate:>7.2f} "
@@ -386,7 +397,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", default=BEFORE, help="git revision to time beside, or none")
     parser.add_argument("--rounds", type=int, default=3, help="warm calls per case and engine")
-    parser.add_argument("--quick", action="store_true", help="fewer repeats and epochs")
+    parser.add_argument("--quick", action="store_true", help="200 repeats a case")
     parser.add_argument("--neurons", type=int, nargs="*", help="only these sizes")
     parser.add_argument("--keras-epochs", type=int, default=0, help="also time Keras's loop")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # a child
@@ -428,7 +439,8 @@ def main() -> None:
     print(f"\nTwo floors, each timed on one core, vectorised, in cache, in ns a weight and "
           f"lane-step: Adam's (an estimate: this tree's Adam update alone, 13 FLOPs a weight) "
           f"{floors['adam']:.3f}; the divider's (Keras's Adam's square root and division alone, "
-          f"correctly rounded float32, which no engine computing Keras's Adam exactly avoids) "
+          f"correctly rounded float32 by the CPU's instructions, as XLA and TensorFlow compute "
+          f"them) "
           f"{floors['divider']:.3f}. For P weights a lane, a repeat needs at least P x that x "
           f"{STEPS * EPOCHS} steps, over {cores} cores (a single repeat is bound by the step's "
           f"latency instead, and left out):")  # fmt: skip

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine_speed import CASES, EPOCHS, epochs_run, extrapolate
+from engine_speed import CASES, EPOCHS, at_epochs, epochs_label, epochs_run, wall_seconds
 
 
 def calls(rounds: int = 2) -> None:
@@ -45,30 +45,20 @@ def calls(rounds: int = 2) -> None:
     def best(neurons: int, repeats: int, epochs: int) -> float:
         tasks = planned(neurons, repeats, epochs).tasks
         runner.run_tasks(tasks)  # compile and warm
-        return min(_seconds(lambda: runner.run_tasks(tasks)) for _ in range(rounds))
+        return min(wall_seconds(lambda: runner.run_tasks(tasks)) for _ in range(rounds))
 
     print("| units | repeats | epochs run | measured ms a repeat | model ms | model / measured |")
     print("|---|---|---|---|---|---|")
     for case in CASES:
-        short = best(case.neurons, case.repeats, case.epochs)
-        if case.epochs < EPOCHS:
-            wall, _ = extrapolate(case.epochs, short, best(case.neurons, case.repeats,
-                                                           3 * case.epochs))  # fmt: skip
-        else:
-            wall = short
+        wall, _ = at_epochs(case.epochs, [best(case.neurons, case.repeats, epochs)
+                                          for epochs in epochs_run(case.epochs)])  # fmt: skip
         found = plan_module.estimate(planned(case.neurons, case.repeats, EPOCHS),
                                      chunk=case.repeats)  # fmt: skip
         measured, model = (
             s / case.repeats * 1e3 for s in (wall, found.seconds - found.compile_seconds)
         )
-        print(f"| {case.neurons} | {case.repeats} | {epochs_run(case)} | {measured:.2f} | "
+        print(f"| {case.neurons} | {case.repeats} | {epochs_label(case)} | {measured:.2f} | "
               f"{model:.2f} | {model / measured:.2f} |")  # fmt: skip
-
-
-def _seconds(call) -> float:
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
 
 
 def runs(cores: int) -> None:
@@ -117,7 +107,7 @@ def main() -> None:
         return
     import jax
 
-    import statelab  # noqa: F401  (first: its XLA options apply only before JAX starts)
+    import statelab  # noqa: F401  (before any JAX call: its XLA options apply only before)
 
     cores = len(os.sched_getaffinity(0))
     print(f"device: {jax.devices()[0]}; {cores} cores; load average {os.getloadavg()[0]:.1f} "

@@ -25,7 +25,16 @@ import os
 import sys
 
 import statelab
-from engine_speed import ELEVEN, EPOCHS, Case, cpu_name, measure, ms_per_repeat, running
+from engine_speed import (
+    ELEVEN,
+    EPOCHS,
+    Case,
+    cpu_name,
+    epochs_run,
+    measure,
+    ms_per_repeat,
+    running,
+)
 from statelab.data import catalog
 from statelab.errors import StatelabError
 from statelab.studies.generalise import HORIZON_PAIR
@@ -52,9 +61,10 @@ def main() -> None:
     cases = [Case(1, args.repeats, args.epochs, name, args.data,
                   horizon if name in HORIZON_PAIR else None)
              for name in statelab.PRESETS]  # fmt: skip
+    epochs = " and ".join(map(str, epochs_run(args.epochs)))
     print(
         f"CPU: {cpu_name()}, {len(os.sched_getaffinity(0))} cores; {args.data}: "
-        f"{len(series)} values, test {horizon}; {args.repeats} repeats, {args.epochs} epochs "
+        f"{len(series)} values, test {horizon}; {args.repeats} repeats, {epochs} epochs "
         f"run, times per {EPOCHS}-epoch repeat, the best of {args.rounds} warm calls"
     )
     eleven = Case(1, args.repeats, args.epochs, ELEVEN, args.data)

@@ -208,8 +208,8 @@ def test_a_chunk_holds_every_experiment_of_each_repeat_it_holds_on_a_resume_too(
 def test_a_run_shares_a_program_unless_padding_costs_more_than_compiling(epochs, sizes, per_call):
     """Two chunks of LSTM(1) on Shampoo (22 rows): 1000 networks (alone two calls of 504, a
     call a core) and 8 (alone one call of 8). At 1000 epochs the 8 run padded in a call of
-    504: 496 lanes cost 496 x 22,000 lane-rows x 36 ns = 0.39 s, less than a program's
-    compiling (3 s). At 20,000 epochs they would cost 7.9 s: a call of 8 compiles."""
+    504: 496 lanes cost 496 x 22,000 lane-rows x 25 ns = 0.28 s, less than a program's
+    compiling (2 s). At 20,000 epochs they would cost 5.5 s: a call of 8 compiles."""
     spec = statelab.Spec(epochs=epochs)
     parts = [[task("stateful", spec, statelab.shampoo(), count)] for count in (1000, 8)]
     found = plan_module.call_sizes(parts, Device("cpu", 2))

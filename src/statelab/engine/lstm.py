@@ -53,9 +53,12 @@ def epoch_block(epochs: int, drawn: int) -> int:
 
     And at least two blocks, from two epochs on: XLA removes a loop of one trip, and the
     training loop left then updates the weights and Adam's moments by copying them every
-    step (19 copies in its loops against 8 or 9; jax 0.10). A call of 50 epochs or fewer
-    then took 1.25 to 1.3 times as long at 8 to 32 units (as long at 1 and 4), with the
-    same bits (benchmarks/epoch_blocks.py)."""
+    step (19 copies in its loops against 8 or 9; jax 0.10, with the copy insertion's region
+    analysis of statelab/_xla_flags.py). A call of 50 epochs or fewer then took 1.25 to 1.3
+    times as long at 8 to 32 units (as long at 1 and 4), with the same bits
+    (benchmarks/epoch_blocks.py). Not mended: where no divisor from 2 to 50 leaves two
+    blocks (2 or 3 epochs, a prime above 50), a block is one epoch, XLA removes that loop
+    instead, and the copies stay (53 epochs took 1.24 times as long an epoch as 52)."""
     at_most = min(EPOCH_BLOCK, max(1, epochs // 2), max(1, EPOCH_BLOCK_BYTES // drawn))
     return largest_divisor(epochs, at_most)
 

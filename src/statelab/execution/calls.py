@@ -64,7 +64,7 @@ BYTES_PER_WEIGHT = 32
 # a repeat at 1, 4, 8, 16 and 32 units (14 to 4,385 weights), 23, 122, 413, 1,166 and 4,278
 # ns of a core a lane-row: 0.95 ns a weight from 8 units on, and 12 ns a row beside them
 # (the model is within 0.8-1.16x of each, and of one repeat alone, 6.9 ms, a call of 8 lanes
-# bound by its steps' latency: STEP_US). An earlier fit, 2.2 ns a weight and 5 a row, came from
+# bound by its steps' latency: STEP_US, kept from the earlier fit). An earlier fit, 2.2 ns a weight and 5 a row, came from
 # engine_speed's figures before it extrapolated (each short run's once-only costs scaled up
 # with its epochs) and from runs without statelab's XLA options (estimate_accuracy started JAX
 # before importing statelab): twice the time at 16 and 32 units. A program compiles in 1 to 2 s at
