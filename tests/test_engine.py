@@ -252,14 +252,16 @@ def test_a_program_without_the_shuffle_trains_as_one_with_it(settings, monkeypat
 
 
 @pytest.mark.parametrize(
-    ("epochs", "block"), [(1, 1), (2, 1), (20, 10), (50, 25), (53, 1), (100, 50), (1000, 50)]
-)
-def test_a_call_of_two_epochs_or_more_runs_two_epoch_blocks_or_more(epochs, block):
-    assert engine.epoch_block(epochs, drawn=1000) == block
+    ("epochs", "blocks"),
+    [(1, (1, 0)), (2, (1, 0)), (3, (1, 0)), (20, (10, 0)), (50, (25, 0)), (53, (26, 1)),
+     (100, (50, 0)), (101, (50, 1)), (1000, (50, 0))],
+)  # fmt: skip
+def test_a_call_runs_two_epoch_blocks_or_more_of_two_epochs_or_more(epochs, blocks):
+    assert engine.epoch_block(epochs, drawn=1000) == blocks
 
 
 def test_a_small_epoch_block_budget_still_divides_the_epochs():
-    assert engine.epoch_block(1000, drawn=engine.EPOCH_BLOCK_BYTES // 7) == 5
+    assert engine.epoch_block(1000, drawn=engine.EPOCH_BLOCK_BYTES // 7) == (5, 0)
 
 
 def _training_program(epochs: int, neurons: int):
@@ -277,22 +279,35 @@ def _train(shape, epochs: int):
     return jax.jit(functools.partial(engine.train_epochs, shape, epochs=epochs))
 
 
-def test_the_training_loop_updates_the_weights_in_place():
+@pytest.mark.parametrize("epochs", [20, 53])
+def test_the_training_loop_updates_the_weights_in_place(epochs):
     """A loop of one trip (a call of one epoch block) left XLA copying the weights and Adam's
     moments every step; two blocks keep them in place (with statelab's XLA options, on in
     every test: the copy insertion's region analysis). Read from the compiled program: no
     copy of an array the size of the recurrent kernel, (n, 4n, lanes), in its loops."""
-    shape, lanes, carry = _training_program(epochs=20, neurons=4)
-    program = _train(shape, 20).lower(lanes, carry).compile().as_text()
+    shape, lanes, carry = _training_program(epochs=epochs, neurons=4)
+    program = _train(shape, epochs).lower(lanes, carry).compile().as_text()
     loops = program[: program.index("\nENTRY")]  # XLA prints the call's own computation last
     assert "f32[4,16,8]" in loops  # the recurrent kernel, Adam's moments
     assert not re.findall(r"f32\[4,16,8\]\{[\d,]*\} copy\(", loops)
 
 
-def test_one_epoch_block_or_several_train_the_same_bits(monkeypatch):
-    shape, lanes, carry = _training_program(epochs=20, neurons=4)
-    blocks = _train(shape, 20)(lanes, carry)
-    monkeypatch.setattr(engine, "epoch_block", lambda epochs, drawn: epochs)  # one block
-    one = _train(shape, 20)(lanes, carry)
+@pytest.mark.parametrize("epochs", [20, 53])
+def test_one_epoch_block_or_several_train_the_same_bits(epochs, monkeypatch):
+    """Blocks, and blocks then the rest (53 epochs: two of 26, then one), against one block of
+    every epoch: the same losses, carry and state trace, bit for bit, for lanes that shuffle
+    (each epoch draws its own order, by its number) and lanes that do not."""
+    experiments = [statelab.experiment(name, epochs=epochs, neurons=2)
+                   for name in ("stateless_shuffle", "stateful")]  # fmt: skip
+    dataset = prepare(statelab.shampoo(), experiments[0].spec)
+    parts = [runner._lanes(e.spec, dataset, 1, np.arange(4), None) for e in experiments]
+    lanes = jax.tree.map(lambda *a: np.concatenate(a, axis=-1), *parts)
+    shape, other = (runner.shape_of(e.spec, (22, 12), trace=True) for e in experiments)
+    assert shape == other  # one program for both
+    carry = engine.compiled(shape, epochs)[0](lanes)
+    blocks = _train(shape, epochs)(lanes, carry)
+    monkeypatch.setattr(engine, "epoch_block", lambda epochs, drawn: (epochs, 0))  # one block
+    one = _train(shape, epochs)(lanes, carry)
     for a, b in zip(jax.tree.leaves(blocks), jax.tree.leaves(one), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert np.asarray(blocks[1]).shape == (epochs, 8)

@@ -46,21 +46,26 @@ EPOCH_BLOCK = 50
 EPOCH_BLOCK_BYTES = 256 * 2**20
 
 
-def epoch_block(epochs: int, drawn: int) -> int:
-    """The epochs of one block of a training call of ``epochs`` epochs, whose epochs' batches
-    take ``drawn`` bytes each: at most EPOCH_BLOCK and EPOCH_BLOCK_BYTES, and a divisor of
-    ``epochs``, so that one compiled block serves every block.
+def epoch_block(epochs: int, drawn: int) -> tuple[int, int]:
+    """How a training call of ``epochs`` epochs, whose epochs' batches take ``drawn`` bytes
+    each, runs them: (block, rest), ``epochs // block`` blocks of ``block`` epochs, one
+    compiled block serving them all, then ``rest`` epochs in a block of their own. A block is
+    at most EPOCH_BLOCK epochs and EPOCH_BLOCK_BYTES of batches; the largest such divisor
+    of ``epochs``, so that nothing is left over.
 
-    And at least two blocks, from two epochs on: XLA removes a loop of one trip, and the
-    training loop left then updates the weights and Adam's moments by copying them every
-    step (19 copies in its loops against 8 or 9; jax 0.10, with the copy insertion's region
-    analysis of statelab/_xla_flags.py). A call of 50 epochs or fewer then took 1.25 to 1.3
-    times as long at 8 to 32 units (as long at 1 and 4), with the same bits
-    (benchmarks/epoch_blocks.py). Not mended: where no divisor from 2 to 50 leaves two
-    blocks (2 or 3 epochs, a prime above 50), a block is one epoch, XLA removes that loop
-    instead, and the copies stay (53 epochs took 1.24 times as long an epoch as 52)."""
+    And at least two blocks of two epochs or more, wherever the epochs and bytes allow: XLA
+    removes a loop of one trip, and the training loop left then updates the weights and
+    Adam's moments by copying them every step (19 copies in its loops against 8 or 9; jax
+    0.10, with the copy insertion's region analysis of statelab/_xla_flags.py). A call of 50
+    epochs or fewer took 1.25 to 1.3 times as long at 8 to 32 units as one block (as long at
+    1 and 4), with the same bits; so did 53 epochs, whose only divisor under 50 is 1, run in
+    53 blocks of one (benchmarks/epoch_blocks.py). Such a count runs whole blocks and then
+    the rest (53: two blocks of 26, then one epoch): the program holds the epoch loop twice."""
     at_most = min(EPOCH_BLOCK, max(1, epochs // 2), max(1, EPOCH_BLOCK_BYTES // drawn))
-    return largest_divisor(epochs, at_most)
+    block = largest_divisor(epochs, at_most)
+    if block == 1 and at_most >= 2:  # no divisor but 1: blocks of at_most, and the rest
+        return at_most, epochs % at_most
+    return block, 0
 
 
 class LSTMWeights(NamedTuple):
@@ -400,27 +405,31 @@ def train_epochs(shape: Shape, lane: Lane, carry: Carry, epochs: int):
 
     lanes = lane.learning_rate.shape[0]
     drawn = shape.padded_rows * (shape.lags + 2) * lanes * 4  # bytes of one epoch's batches
-    block = epoch_block(epochs, drawn)
+    block, rest = epoch_block(epochs, drawn)
     # Without a shuffling lane, every epoch's batches are the same: made once, before the
     # loop. The program then compiles in less time (no loop drawing them), and as fast.
     fixed = None if shape.shuffles else _epoch_batches(shape, lane, carry.epoch)
 
-    def block_step(carry: Carry, _):
+    def block_step(carry: Carry, length: int):
+        """``length`` epochs: (E, ...) losses and state traces."""
         if fixed is not None:
-            return jax.lax.scan(lambda c, _: epoch_step(c, fixed), carry, None, length=block)
+            return jax.lax.scan(lambda c, _: epoch_step(c, fixed), carry, None, length=length)
         # The block's batches are drawn before its epochs run, so that the loop over them
         # holds no sort (the shuffle's) and XLA can compile it into one kernel (see
         # statelab/_xla_flags.py). Epoch e still shuffles with fold_in(key, e).
-        first = carry.epoch + jnp.arange(block)
+        first = carry.epoch + jnp.arange(length)
         # One epoch at a time: drawn side by side, the block's epochs ran out of cache
         # (1.6x as long on 1000 lanes of 22 rows).
         batches = jax.lax.map(functools.partial(_epoch_batches, shape, lane), first)
         return jax.lax.scan(epoch_step, carry, batches)
 
-    carry, (losses, states_in) = jax.lax.scan(block_step, carry, None, length=epochs // block)
-    losses = losses.reshape(epochs, *losses.shape[2:])  # (blocks, block, N) -> (E, N)
-    if shape.trace:
-        states_in = jax.tree.map(lambda a: a.reshape(epochs, *a.shape[2:]), states_in)
+    whole = epochs - rest
+    carry, out = jax.lax.scan(lambda c, _: block_step(c, block), carry, None, whole // block)
+    out = jax.tree.map(lambda a: a.reshape(whole, *a.shape[2:]), out)  # (blocks, block, ...)
+    if rest:
+        carry, more = block_step(carry, rest)
+        out = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), out, more)
+    losses, states_in = out
     return carry, losses, (TrainTrace(states_in) if shape.trace else None)
 
 
