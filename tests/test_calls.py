@@ -11,6 +11,7 @@ import statelab
 from statelab.execution.calls import (
     CPU_BYTES,
     LANE_BLOCK,
+    VECTOR_LANES,
     Device,
     call_size,
     call_us,
@@ -40,13 +41,13 @@ def test_weight_count_is_keras_count():
         # ... within 8 GiB: 64 units, 16,961 weights, 542,752 bytes a lane: 15,826 lanes fit,
         # so 100,000 lanes take 7 calls of 14,286, rounded up to 14,288.
         (GPU, 100_000, weight_count(1, 64), 14_288),
-        # A CPU: one repeat is one block; 1000 lanes of LSTM(1) are cut in two, one per core;
-        # on one core they stay one call.
+        # A CPU: one repeat is one block; 1000 lanes of LSTM(1) are cut in two, one per core,
+        # of 500 rounded up to whole vectors of 16, 512; on one core they stay one call, 1008.
         (CPU2, 1, 14, 8),
-        (CPU2, 1000, 14, 504),
-        (Device("cpu", cores=1), 1000, 14, 1000),
-        # too few lanes to share: 100 lanes stay one call (1 a core needs 64)
-        (CPU2, 100, 14, 104),
+        (CPU2, 1000, 14, 512),
+        (Device("cpu", cores=1), 1000, 14, 1008),
+        # too few lanes to share: 100 lanes stay one call (1 a core needs 64), 7 vectors
+        (CPU2, 100, 14, 112),
         # ... and at most 1024 lanes a call: 4096 lanes in 4 calls
         (CPU2, 4096, 14, 1024),
         # bigger networks: as many lanes as fit 512 KiB at 32 bytes a weight, in equal calls
@@ -68,11 +69,13 @@ def test_every_call_is_whole_blocks_and_the_calls_cover_the_lanes_with_little_pa
 ):
     per_call = lanes_per_call(device, lanes, weight_count(1, neurons))
     calls = -(-lanes // per_call)
-    assert per_call % LANE_BLOCK == 0
+    # a block; on a CPU past one block, whole 512-bit vectors
+    unit = VECTOR_LANES if device.kind == "cpu" and per_call > LANE_BLOCK else LANE_BLOCK
+    assert per_call % unit == 0
     assert calls * per_call >= lanes
-    assert calls * per_call - lanes < calls * LANE_BLOCK  # each call padded by under a block
+    assert calls * per_call - lanes < calls * unit  # each call padded by under a unit
     if device.kind == "cpu" and per_call > LANE_BLOCK:  # within the cache budget, give or take
-        assert per_call - LANE_BLOCK < CPU_BYTES // (32 * weight_count(1, neurons))
+        assert per_call - unit < CPU_BYTES // (32 * weight_count(1, neurons))
 
 
 def test_this_machine_is_a_cpu_with_its_cores():
@@ -123,8 +126,8 @@ def test_chunks_at_once_one_a_core_and_two_on_an_accelerator():
 def test_a_group_takes_the_cheapest_allowed_size_but_never_fewer_calls_than_its_own():
     """LSTM(1) on 22 rows, 1000 epochs, on 2 CPU cores (statelab.execution.calls.call_size)."""
     shape = shape_of(statelab.Spec(), (22, 12))
-    # 120 networks, alone one call of 120: a call of 240 (padded) is allowed.
-    assert call_size(CPU2, shape, 1000, 120) == 120
+    # 120 networks, alone one call of 128 (whole vectors): a call of 240 (padded) is allowed.
+    assert call_size(CPU2, shape, 1000, 120) == 128
     assert call_size(CPU2, shape, 1000, 120, (240,)) == 240
     # 480, alone two calls of 240 (one a core): one call of 480 would leave a core idle.
     assert call_size(CPU2, shape, 1000, 480) == 240
@@ -133,7 +136,7 @@ def test_a_group_takes_the_cheapest_allowed_size_but_never_fewer_calls_than_its_
     # The same 128 lanes in one call of 128, not two of 64 (a call's steps cost once).
     assert call_us(shape, 1000, 128) < 2 * call_us(shape, 1000, 64)
     assert call_size(CPU2, shape, 1000, 120, (64, 128)) == 128
-    # 200 networks, alone two calls of 104: of 104 and 128 (two calls each), 104 pads less.
+    # 200 networks, alone two calls of 112: of 104 and 128 (two calls each), 104 pads less.
     assert call_size(CPU2, shape, 1000, 200, (128, 104)) == 104
 
 

@@ -86,9 +86,10 @@ def test_bad_execution_settings_fail_before_the_store_exists(tmp_path, execution
 
 def test_chunks_of_other_sizes_share_one_compiled_program(tmp_path, monkeypatch):
     """100 repeats of LSTM(1) on Shampoo in chunks of 60 and 40 repeat indices. Alone, each
-    chunk would compile a call of its own size (64 and 40 lanes); the run sizes both alike
-    (statelab.execution.plan.call_sizes: 40, the chunk of 60 in two calls) and compiles one
-    program. Every repeat is the same bits as in one chunk of 100."""
+    chunk would compile a call of its own size (64 and 48 lanes, whole vectors of 16); the
+    run sizes both alike (statelab.execution.plan.call_sizes: 64, two calls of 64 lanes
+    rather than three of 48) and compiles one program. Every repeat is the same bits as in
+    one chunk of 100."""
     made = plan_module.make_plan([("stateful", statelab.Spec(epochs=7), 100)],
                                  [statelab.shampoo()], [12], seed=1)  # fmt: skip
     monkeypatch.setattr(runner, "_COMPILED", {})  # this test's programs only
@@ -100,7 +101,7 @@ def test_chunks_of_other_sizes_share_one_compiled_program(tmp_path, monkeypatch)
                           frozenset({"weights", "loss"}), pipeline.Silent())  # fmt: skip
             (stored[chunk],) = pipeline.load(store, made)
         if chunk == 60:
-            assert [lanes for _, _, lanes in runner._COMPILED] == [40]
+            assert [lanes for _, _, lanes in runner._COMPILED] == [64]
     assert len(stored[60].repeats) == 100
     for name in ("repeats", "forecasts_scaled", "rmse", "losses"):
         np.testing.assert_array_equal(getattr(stored[60], name), getattr(stored[100], name))

@@ -111,13 +111,13 @@ def test_series_per_chunk_counts_one_stage_s_lanes():
 def test_the_estimate_of_one_large_group_on_two_cores():
     """1000 repeats of LSTM(1), lags 1 (14 weights), on Shampoo's 22 training rows, 1000
     epochs, batch 1, in one chunk on 2 CPU cores: 1000 lanes fit one call (at most 1024),
-    but each core gets one: 2 calls of 500 lanes, padded to whole blocks of 8, 504. Each
-    call: 1000 x 22 steps, and 504 lanes x 1000 x 22 rows of 14 weights. One program."""
+    but each core gets one: 2 calls of 500 lanes, padded to whole vectors of 16, 512. Each
+    call: 1000 x 22 steps, and 512 lanes x 1000 x 22 rows of 14 weights. One program."""
     made = plan_module.make_plan([("stateful", statelab.Spec(epochs=1000), 1000)],
                                  [statelab.shampoo()], [12], seed=1)  # fmt: skip
     found = plan_module.estimate(made, chunk=1000, device=Device("cpu", 2))
     row_us = calls.ROW_US + 14 * calls.ROW_WEIGHT_US
-    call_us = 1000 * 22 * calls.STEP_US + 504 * 1000 * 22 * row_us
+    call_us = 1000 * 22 * calls.STEP_US + 512 * 1000 * 22 * row_us
     assert (found.repeats, found.networks, found.series, found.programs) == (1000, 1000, 1, 1)
     assert found.compile_seconds == pytest.approx(calls.COMPILE_S)
     assert found.seconds == pytest.approx(2 * call_us / 1e6 / 2 + calls.COMPILE_S)
@@ -133,7 +133,7 @@ def test_the_estimate_counts_twins_once():
     )  # fmt: skip
     found = plan_module.estimate(made, chunk=1000, device=Device("cpu", 2))
     row_us = calls.ROW_US + 14 * calls.ROW_WEIGHT_US
-    call_us = 1000 * 22 * calls.STEP_US + 504 * 1000 * 22 * row_us
+    call_us = 1000 * 22 * calls.STEP_US + 512 * 1000 * 22 * row_us
     assert (found.repeats, found.networks, found.programs) == (2000, 1000, 1)
     assert found.seconds == pytest.approx(2 * call_us / 1e6 / 2 + calls.COMPILE_S)
 
@@ -142,28 +142,28 @@ def test_the_estimate_follows_the_chunks_the_batch_and_the_network():
     """100 repeats of LSTM(4) (4 x 4 x (1 + 4 + 1) + 4 + 1 = 101 weights), batch 2, 10
     epochs, in chunks of 60 repeat indices on 2 cores. Alone, a chunk of 60 lanes (too few
     to split, under 64 a call) would be one call padded to 64, and one of 40 lanes one call
-    of 40: two programs. The run shares one (statelab.execution.plan.call_sizes): of calls
-    of 64 lanes (2 x 64 lanes run) and of 40 (3 x 40: the chunk of 60 in two calls, neither
-    fewer than its own one), 40 trains fewer lanes. A step covers 2 of the 22 rows: 10 x 11
-    steps a call."""
+    of 48 (whole vectors of 16): two programs. The run shares one
+    (statelab.execution.plan.call_sizes): of calls of 64 lanes (2 x 64 lanes run) and of 48
+    (3 x 48: the chunk of 60 in two calls, not fewer than its own one), 64 trains fewer lanes
+    in fewer calls. A step covers 2 of the 22 rows: 10 x 11 steps a call."""
     spec = statelab.Spec(epochs=10, batch_size=2, neurons=4, forecast="batched")
     made = plan_module.make_plan([("b2", spec, 100)], [statelab.shampoo()], [12], seed=1)
     found = plan_module.estimate(made, chunk=60, device=Device("cpu", 2))
     lane_us = 10 * 22 * (calls.ROW_US + 101 * calls.ROW_WEIGHT_US)
-    call_us = {lanes: 10 * 11 * calls.STEP_US + lanes * lane_us for lanes in (64, 40)}
-    assert 3 * call_us[40] < 2 * call_us[64]
+    call_us = {lanes: 10 * 11 * calls.STEP_US + lanes * lane_us for lanes in (64, 48)}
+    assert 2 * call_us[64] < 3 * call_us[48]
     assert found.programs == 1
-    # The three calls share the cores.
-    assert found.seconds == pytest.approx(3 * call_us[40] / 2 / 1e6 + calls.COMPILE_S)
+    # The two calls share the cores, one each.
+    assert found.seconds == pytest.approx(2 * call_us[64] / 2 / 1e6 + calls.COMPILE_S)
     # In one chunk: 100 lanes, still under 2 x 64 to split for the other core: one call of
-    # 104 (at most 524,288 bytes // (101 weights x 32 bytes) = 162 lanes a call), on one core.
+    # 112 (at most 524,288 bytes // (101 weights x 32 bytes) = 162 lanes a call), on one core.
     alone = plan_module.estimate(made, chunk=100, device=Device("cpu", 2))
     assert alone.programs == 1
     assert alone.seconds == pytest.approx(
-        (110 * calls.STEP_US + 104 * lane_us) / 1e6 + calls.COMPILE_S
+        (110 * calls.STEP_US + 112 * lane_us) / 1e6 + calls.COMPILE_S
     )
-    many = plan_module.estimate(made, chunk=60, device=Device("cpu", 4))  # the 3 calls at once
-    assert many.seconds == pytest.approx(call_us[40] / 1e6 + calls.COMPILE_S)
+    one = plan_module.estimate(made, chunk=60, device=Device("cpu", 1))  # one after the other
+    assert one.seconds == pytest.approx(2 * call_us[64] / 1e6 + calls.COMPILE_S)
 
 
 # --- A pair of repeats always runs in one chunk (so on one device) ----------------------------
@@ -203,13 +203,13 @@ def test_a_chunk_holds_every_experiment_of_each_repeat_it_holds_on_a_resume_too(
 
 @pytest.mark.parametrize(
     ("epochs", "sizes", "per_call"),
-    [(1000, (504,), [504, 504]), (20_000, (8, 504), [504, 8])],
+    [(1000, (512,), [512, 512]), (20_000, (8, 512), [512, 8])],
 )
 def test_a_run_shares_a_program_unless_padding_costs_more_than_compiling(epochs, sizes, per_call):
-    """Two chunks of LSTM(1) on Shampoo (22 rows): 1000 networks (alone two calls of 504, a
+    """Two chunks of LSTM(1) on Shampoo (22 rows): 1000 networks (alone two calls of 512, a
     call a core) and 8 (alone one call of 8). At 1000 epochs the 8 run padded in a call of
-    504: 496 lanes cost 496 x 22,000 lane-rows x 25 ns = 0.28 s, less than a program's
-    compiling (2 s). At 20,000 epochs they would cost 5.5 s: a call of 8 compiles."""
+    512: 504 lanes cost 504 x 22,000 lane-rows x 25 ns = 0.28 s, less than a program's
+    compiling (2 s). At 20,000 epochs they would cost 5.6 s: a call of 8 compiles."""
     spec = statelab.Spec(epochs=epochs)
     parts = [[task("stateful", spec, statelab.shampoo(), count)] for count in (1000, 8)]
     found = plan_module.call_sizes(parts, Device("cpu", 2))

@@ -26,6 +26,13 @@ from statelab.engine.lstm import Shape, weight_shapes
 # result does not depend on how many ran beside it. (With 512-bit vectors, see _xla_flags.py,
 # a block is half a vector: the compiled code runs such a remainder as a vector too.)
 LANE_BLOCK = 8
+# ... and on a CPU a call of more lanes than one block runs whole 512-bit vectors, 16 float32
+# lanes (the width _xla_flags.py asks for): the compiled loop over lanes runs a remainder of 8
+# as a vector of its own, so a call of 16k + 8 lanes took as long as one of 16k + 16
+# (benchmarks/lane_blocks.py). A call of one block stays one block: for one repeat 8 lanes
+# are quicker than 16, their steps bound by latency. (On a CPU without AVX-512 a vector
+# holds 8: 16 lanes are two, and cost only a little padding.)
+VECTOR_LANES = 16
 
 # A chunk (the unit of work, storage and resume) holds about this many lanes on a CPU: few
 # enough that it finishes in seconds and memory stays small, many enough to fill the cores'
@@ -90,13 +97,14 @@ def this_device() -> Device:
 
 def lanes_per_call(device: Device, lanes: int, weights: int) -> int:
     """The lanes of each of the calls that run a group of ``lanes`` lanes whose networks have
-    ``weights`` weights each: a multiple of LANE_BLOCK. Every call of the group gets as many
+    ``weights`` weights each: whole blocks, on a CPU past one block whole vectors
+    (:func:`_blocks`). Every call of the group gets as many
     (the last padded), so they share one compiled program."""
     fit = _most_lanes(device, weights)
     calls = call_count(lanes, fit)
     if device.kind == "cpu":  # every core gets a call, where there are lanes enough
         calls = max(calls, min(device.cores, lanes // CPU_SPLIT_LANES))
-    return _blocks(-(-lanes // max(1, calls)))
+    return _blocks(-(-lanes // max(1, calls)), device.kind)
 
 
 def _most_lanes(device: Device, weights: int) -> int:
@@ -146,7 +154,7 @@ def call_size(
     def usable(size: int) -> bool:
         calls = call_count(trained, size)
         more = calls >= least if device.kind == "cpu" else calls == least
-        return more and size <= _blocks(_most_lanes(device, weights))
+        return more and size <= _blocks(_most_lanes(device, weights), device.kind)
 
     fit = sorted(size for size in set(allowed) if usable(size))
     if not fit:
@@ -165,9 +173,11 @@ def chunks_at_once(device: Device) -> int:
     return device.cores if device.kind == "cpu" else 2
 
 
-def _blocks(lanes: int) -> int:
-    """``lanes`` rounded up to whole blocks (at least one)."""
-    return max(1, -(-lanes // LANE_BLOCK)) * LANE_BLOCK
+def _blocks(lanes: int, kind: str) -> int:
+    """``lanes`` rounded up to whole blocks (at least one); on a CPU, past one block, to
+    whole vectors (VECTOR_LANES)."""
+    unit = VECTOR_LANES if kind == "cpu" and lanes > LANE_BLOCK else LANE_BLOCK
+    return max(1, -(-lanes // unit)) * unit
 
 
 def weight_count(lags: int, neurons: int) -> int:
