@@ -33,6 +33,42 @@ CASES = ((1, 8, 50), (4, 16, 50), (8, 16, 50), (16, 16, 20), (16, 16, 50), (32, 
          (16, 16, 53))  # fmt: skip
 
 
+def stateful_lanes(neurons: int, epochs: int, count: int) -> tuple[engine.Shape, engine.Lane]:
+    """``count`` lanes of the study's `stateful` preset at ``neurons`` units on Shampoo, and
+    their compiled shape (no shuffle). Also benchmarks/lane_blocks.py's."""
+    spec = statelab.Spec(epochs=epochs, neurons=neurons)
+    dataset = prepare(statelab.shampoo(), spec)
+    lanes = runner._lanes(spec, dataset, 1, np.arange(count), None)
+    shape = runner.shape_of(spec, (len(dataset.train_y), len(dataset.test_x)))
+    return shape._replace(shuffles=False), lanes
+
+
+def rounds_asked(doc: str) -> int:
+    """The --rounds asked, after printing the device. Also benchmarks/lane_blocks.py's."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7, help="calls per program")
+    rounds = parser.parse_args().rounds
+    print(f"device: {jax.devices()[0]}, {len(os.sched_getaffinity(0))} cores; jax "
+          f"{jax.__version__}; the best of {rounds} calls each, taking turns")  # fmt: skip
+    return rounds
+
+
+def best_ms(calls: dict, rounds: int) -> dict:
+    """Each of ``calls`` (name -> a call that blocks until done) ``rounds`` times, taking
+    turns: the best ms of each. Also benchmarks/lane_blocks.py's."""
+    times: dict = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - started)
+    return {name: min(t) * 1e3 for name, t in times.items()}
+
+
+def _blocking(compiled, lanes, carry):
+    return jax.block_until_ready(compiled(lanes, carry))
+
+
 def program(shape: engine.Shape, epochs: int, one_block: bool, lanes, carry):
     """The compiled training call, traced with one block or with the engine's own."""
     rule = engine.epoch_block
@@ -52,30 +88,17 @@ def copies_in_loops(compiled) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7, help="calls per program")
-    args = parser.parse_args()
-    print(f"device: {jax.devices()[0]}, {len(os.sched_getaffinity(0))} cores; jax "
-          f"{jax.__version__}; the best of {args.rounds} calls each, taking turns")  # fmt: skip
+    rounds = rounds_asked(__doc__)
     print(f"{'units':>5} {'lanes':>5} {'epochs':>6} | {'one block ms':>12} {'copies':>6} | "
           f"{'now ms':>8} {'blocks':>6} {'copies':>6} | {'speed-up':>8} {'same bits':>9}")  # fmt: skip
     for neurons, lanes_count, epochs in CASES:
-        spec = statelab.Spec(epochs=epochs, neurons=neurons)
-        dataset = prepare(statelab.shampoo(), spec)
-        lanes = runner._lanes(spec, dataset, 1, np.arange(lanes_count), None)
-        shape = runner.shape_of(spec, (len(dataset.train_y), len(dataset.test_x)))
-        shape = shape._replace(shuffles=False)
+        shape, lanes = stateful_lanes(neurons, epochs, lanes_count)
         carry = engine.compiled(shape, epochs)[0](lanes)
         one, now = (program(shape, epochs, flag, lanes, carry) for flag in (True, False))
         same = all(np.array_equal(a, b) for a, b in zip(
             jax.tree.leaves(one(lanes, carry)), jax.tree.leaves(now(lanes, carry)), strict=True))  # fmt: skip
-        times: dict[str, list[float]] = {"one": [], "now": []}
-        for _ in range(args.rounds):
-            for name, call in (("one", one), ("now", now)):
-                started = time.perf_counter()
-                jax.block_until_ready(call(lanes, carry))
-                times[name].append(time.perf_counter() - started)
-        best = {name: min(t) * 1e3 for name, t in times.items()}
+        best = best_ms({name: functools.partial(_blocking, compiled, lanes, carry)
+                        for name, compiled in (("one", one), ("now", now))}, rounds)  # fmt: skip
         drawn = shape.padded_rows * (shape.lags + 2) * lanes_count * 4
         block, rest = engine.epoch_block(epochs, drawn)
         blocks = f"{(epochs - rest) // block}" + (f"+{rest}" if rest else "")

@@ -14,17 +14,10 @@ a call of 16k + 16 lanes should take no longer than one of 16k + 8: a ratio near
 
 from __future__ import annotations
 
-import argparse
-import os
-import time
-
 import jax
-import numpy as np
 
-import statelab
-from statelab.data.dataset import prepare
+from epoch_blocks import best_ms, rounds_asked, stateful_lanes
 from statelab.engine import lstm as engine
-from statelab.execution import runner
 
 # (units, epochs, lanes of the call that ends in half a vector); the other call has 8 more
 CASES = ((1, 200, 24), (1, 200, 504), (1, 200, 1000), (4, 100, 24), (4, 100, 152),
@@ -32,12 +25,8 @@ CASES = ((1, 200, 24), (1, 200, 504), (1, 200, 1000), (4, 100, 24), (4, 100, 152
 
 
 def call(neurons: int, epochs: int, lanes_count: int):
-    """The compiled training call of ``lanes_count`` lanes, its lanes and its starting carry."""
-    spec = statelab.Spec(epochs=epochs, neurons=neurons)
-    dataset = prepare(statelab.shampoo(), spec)
-    lanes = runner._lanes(spec, dataset, 1, np.arange(lanes_count), None)
-    shape = runner.shape_of(spec, (len(dataset.train_y), len(dataset.test_x)))
-    shape = shape._replace(shuffles=False)
+    """The compiled training call of ``lanes_count`` lanes, warm, as a call that blocks."""
+    shape, lanes = stateful_lanes(neurons, epochs, lanes_count)
     start, train, _ = engine.compiled(shape, epochs)
     carry = start(lanes)
     jax.block_until_ready(train(lanes, carry))
@@ -45,25 +34,15 @@ def call(neurons: int, epochs: int, lanes_count: int):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7, help="calls per program")
-    args = parser.parse_args()
-    print(f"device: {jax.devices()[0]}, {len(os.sched_getaffinity(0))} cores; jax "
-          f"{jax.__version__}; the best of {args.rounds} calls each, taking turns")  # fmt: skip
+    rounds = rounds_asked(__doc__)
     print(f"{'units':>5} {'epochs':>6} | {'lanes':>5} {'ms':>8} {'ns/lane-step':>12} | "
           f"{'lanes':>5} {'ms':>8} {'ns/lane-step':>12} | {'ms ratio':>8}")  # fmt: skip
     for neurons, epochs, lanes in CASES:
-        calls = {count: call(neurons, epochs, count) for count in (lanes, lanes + 8)}
-        best = dict.fromkeys(calls, float("inf"))
-        for _ in range(args.rounds):
-            for count, run in calls.items():
-                started = time.perf_counter()
-                run()
-                best[count] = min(best[count], time.perf_counter() - started)
+        best = best_ms({count: call(neurons, epochs, count) for count in (lanes, lanes + 8)},
+                       rounds)  # fmt: skip
         cells = [f"{neurons:>5} {epochs:>6}"]
-        for count, seconds in best.items():
-            per_step = seconds / (epochs * 22 * count) * 1e9
-            cells.append(f"{count:>5} {seconds * 1e3:>8.2f} {per_step:>12.2f}")
+        for count, ms in best.items():
+            cells.append(f"{count:>5} {ms:>8.2f} {ms / (epochs * 22 * count) * 1e6:>12.2f}")
         cells.append(f"{best[lanes] / best[lanes + 8]:>7.2f}x")
         print(" | ".join(cells))
 
