@@ -8,10 +8,13 @@ import pandas as pd
 import pytest
 
 import statelab
+from statelab.execution import runner
 from statelab.execution.calls import (
     CPU_BYTES,
+    FEW_LANES,
     LANE_BLOCK,
     VECTOR_LANES,
+    CallSizes,
     Device,
     call_size,
     call_us,
@@ -41,9 +44,14 @@ def test_weight_count_is_keras_count():
         # ... within 8 GiB: 64 units, 16,961 weights, 542,752 bytes a lane: 15,826 lanes fit,
         # so 100,000 lanes take 7 calls of 14,286, rounded up to 14,288.
         (GPU, 100_000, weight_count(1, 64), 14_288),
-        # A CPU: one repeat is one block; 1000 lanes of LSTM(1) are cut in two, one per core,
-        # of 500 rounded up to whole vectors of 16, 512; on one core they stay one call, 1008.
-        (CPU2, 1, 14, 8),
+        # A few lanes run in a call of 4, on any device; 5 to 8 in one block of 8.
+        (CPU2, 1, 14, 4),
+        (CPU2, 4, 14, 4),
+        (GPU, 3, weight_count(1, 64), 4),
+        (CPU2, 5, 14, 8),
+        (GPU, 8, 14, 8),
+        # A CPU: 1000 lanes of LSTM(1) are cut in two, one per core, of 500 rounded up to
+        # whole vectors of 16, 512; on one core they stay one call, 1008.
         (CPU2, 1000, 14, 512),
         (Device("cpu", cores=1), 1000, 14, 1008),
         # too few lanes to share: 100 lanes stay one call (1 a core needs 64), 7 vectors
@@ -69,8 +77,16 @@ def test_every_call_is_whole_blocks_and_the_calls_cover_the_lanes_with_little_pa
 ):
     per_call = lanes_per_call(device, lanes, weight_count(1, neurons))
     calls = -(-lanes // per_call)
-    # a block; on a CPU past one block, whole 512-bit vectors
-    unit = VECTOR_LANES if device.kind == "cpu" and per_call > LANE_BLOCK else LANE_BLOCK
+    # a call of 4 holds at most 4 lanes; else a block, on a CPU past one block whole vectors
+    assert (per_call == FEW_LANES) == (lanes <= FEW_LANES)
+    few = per_call == FEW_LANES
+    unit = (
+        FEW_LANES
+        if few
+        else VECTOR_LANES
+        if device.kind == "cpu" and per_call > LANE_BLOCK
+        else LANE_BLOCK
+    )
     assert per_call % unit == 0
     assert calls * per_call >= lanes
     assert calls * per_call - lanes < calls * unit  # each call padded by under a unit
@@ -85,15 +101,37 @@ def test_this_machine_is_a_cpu_with_its_cores():
 
 def test_a_group_cut_into_calls_gives_each_lane_its_bits_alone():
     """40 repeats of LSTM(16): 14 fit a CPU call, so 3 calls of 16 lanes; each repeat is the
-    same bits as alone (one call of one block)."""
+    same bits as alone (one call of 4 lanes)."""
     many = statelab.run("stateful", repeats=40, epochs=3, neurons=16, seed=5)
     assert many.provenance.lanes == 48  # 3 calls of 16: the group was cut
     for k in (0, 17, 39):  # in the first, second and last call
         alone = statelab.run("stateful", repeats=[k], epochs=3, neurons=16, seed=5)
-        assert alone.provenance.lanes == 8
+        assert alone.provenance.lanes == FEW_LANES
         np.testing.assert_array_equal(alone.forecasts_scaled[0], many.forecasts_scaled[k])
         np.testing.assert_array_equal(alone.losses[0], many.losses[k])
         np.testing.assert_array_equal(alone.weights.kernel[0], many.weights.kernel[k])
+
+
+@pytest.mark.parametrize(("lags", "neurons"), [(1, 1), (3, 4)])
+def test_a_few_lanes_give_the_same_bits_in_a_call_of_4_as_of_8_or_16(lags, neurons):
+    """Every preset (each regime, both Keras profiles, batch sizes 1 and 12, shuffling), one
+    repeat each, run as it runs alone (a call of 4 lanes) and forced into a call of 8 (a
+    run's allowed sizes): the same bits. One lane alone (a lane axis of size 1) failed this at
+    4 units: XLA compiled some reductions otherwise."""
+    for name, preset in statelab.PRESETS.items():
+        one = [runner.task(name, preset.spec.replace(epochs=3, lags=lags, neurons=neurons),
+                           statelab.shampoo(), [2])]  # fmt: skip
+        (group,) = runner.call_groups(one, CPU2)
+        (alone,) = runner.run_tasks(one, seed=3)
+        assert group.per_call == alone.provenance.lanes == FEW_LANES
+        for size in (8,):
+            sizes = CallSizes("cpu", {(group.shape, group.epochs): (size,)})
+            (wide,) = runner.run_tasks(one, seed=3, sizes=sizes)
+            assert wide.provenance.lanes == size
+            np.testing.assert_array_equal(alone.forecasts_scaled, wide.forecasts_scaled)
+            np.testing.assert_array_equal(alone.losses, wide.losses)
+            for a, b in zip(alone.weights, wide.weights, strict=True):
+                np.testing.assert_array_equal(a, b)
 
 
 def test_a_chunk_holds_about_the_devices_lanes():

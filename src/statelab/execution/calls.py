@@ -29,10 +29,19 @@ LANE_BLOCK = 8
 # ... and on a CPU a call of more lanes than one block runs whole 512-bit vectors, 16 float32
 # lanes (the width _xla_flags.py asks for): the compiled loop over lanes runs a remainder of 8
 # as a vector of its own, so a call of 16k + 8 lanes took as long as one of 16k + 16
-# (benchmarks/lane_blocks.py). A call of one block stays one block: for one repeat 8 lanes
-# are quicker than 16, their steps bound by latency. (On a CPU without AVX-512 a vector
+# (benchmarks/lane_blocks.py). A call of one block stays one block: 8 lanes step quicker
+# than 16, their steps bound by latency. (On a CPU without AVX-512 a vector
 # holds 8: 16 lanes are two, and cost only a little padding.)
 VECTOR_LANES = 16
+# ... and a call of at most this many lanes (one repeat, or a few) runs this many, on any
+# device: a 128-bit vector of 4 float32 lanes. Such a call's steps are bound by their latency,
+# and a step of 4 lanes took 1.1 to 1.5 times less than one of 8 at 1 to 32 units
+# (benchmarks/lane_blocks.py). Its compiled code is the same vector code, 4 wide (LLVM's IR
+# read from XLA's dump): elementwise float32 arithmetic, the same bits (tests/test_calls.py).
+# Not fewer: one lane makes the lane axis a dimension of size 1, which XLA removes, and it
+# then compiled some reductions otherwise (other bits at 4 units and batch size 12); two
+# lanes took longer than four.
+FEW_LANES = 4
 
 # A chunk (the unit of work, storage and resume) holds about this many lanes on a CPU: few
 # enough that it finishes in seconds and memory stays small, many enough to fill the cores'
@@ -175,9 +184,11 @@ def chunks_at_once(device: Device) -> int:
 
 def _blocks(lanes: int, kind: str) -> int:
     """``lanes`` rounded up to whole blocks (at least one); on a CPU, past one block, to
-    whole vectors (VECTOR_LANES)."""
+    whole vectors (VECTOR_LANES); at most FEW_LANES lanes, to FEW_LANES."""
+    if lanes <= FEW_LANES:
+        return FEW_LANES
     unit = VECTOR_LANES if kind == "cpu" and lanes > LANE_BLOCK else LANE_BLOCK
-    return max(1, -(-lanes // unit)) * unit
+    return -(-lanes // unit) * unit
 
 
 def weight_count(lags: int, neurons: int) -> int:
