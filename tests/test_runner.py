@@ -3,6 +3,7 @@ absurd repeat counts refused before anything is allocated."""
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pytest
 
@@ -88,13 +89,20 @@ def test_each_repeat_draws_from_its_own_key_whatever_is_drawn_beside_it():
     assert lane == len(weights.kernel) == len(shuffle) == 304
 
 
-def test_drawing_compiles_once_per_network_size_not_per_number_of_repeats():
+def test_drawing_compiles_twice_per_network_size_not_per_number_of_repeats():
+    """A program for a few repeats (at most FEW_LANES) and one for more, whatever their number;
+    a few drawn alone are the same bits as among many."""
     spec = statelab.Spec(neurons=3)  # a size no other test draws
-    runner.draw(1, [spec], [np.arange(5)])
-    compiled = runner.engine.initial_weights._cache_size()
-    for count in (17, 40, 300):
+    before = runner.engine.initial_weights._cache_size()
+    many = runner.draw(1, [spec], [np.arange(300)])
+    for count in (5, 17, 40):
         runner.draw(1, [spec], [np.arange(count)])
-    assert runner.engine.initial_weights._cache_size() == compiled
+    assert runner.engine.initial_weights._cache_size() == before + 1
+    for repeats in ([7], [299, 0, 3, 256]):
+        few = runner.draw(1, [spec], [np.array(repeats)])
+        for drawn, oracle in zip(jax.tree.leaves(few), jax.tree.leaves(many), strict=True):
+            np.testing.assert_array_equal(drawn, oracle[repeats])
+    assert runner.engine.initial_weights._cache_size() == before + 2
 
 
 # The study's experiments that train alike: four differ only in how they forecast, and two
