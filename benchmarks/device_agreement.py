@@ -12,7 +12,7 @@ one), one with JAX_PLATFORMS=cpu. The two stores are then compared repeat by rep
 repeats differ by more than the tolerance, and any repeat that failed on one device only.
 Each store names the device that ran it. On a machine without an accelerator both runs use
 the CPU, and every RMSE must be the same bits (the engine's results do not depend on the
-process that ran them). On a GPU machine, run it through ../shared/gpu/prepare.sh's run.sh.
+process that ran them). On a GPU machine, run it through benchmarks/gpu_check.sh.
 """
 
 from __future__ import annotations
