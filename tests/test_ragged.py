@@ -12,6 +12,7 @@ import pytest
 import statelab
 from statelab.engine import lstm as engine
 from statelab.execution import runner
+from statelab.execution.calls import LANE_BLOCK
 from statelab.execution.runner import Task, compiled_rows, run_tasks, task
 
 PRESETS = ("stateful", "stateless", "stateless_shuffle", "stateful_seed_train", "stateful_noreset")
@@ -75,7 +76,7 @@ def test_a_lane_beside_its_own_series_and_others_gives_the_same_bits():
 def lanes_of(spec: statelab.Spec, data: pd.Series, rows: tuple[int, int]) -> engine.Lane:
     one = task("x", spec, data, [0])
     lane = runner._lanes(spec, one.dataset, 1, one.repeats, None, rows)
-    return runner.pad_lanes(lane, runner.LANE_BLOCK)
+    return runner.pad_lanes(lane, LANE_BLOCK)
 
 
 def test_a_padded_step_leaves_weights_moments_count_and_state_untouched():

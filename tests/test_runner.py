@@ -89,20 +89,26 @@ def test_each_repeat_draws_from_its_own_key_whatever_is_drawn_beside_it():
     assert lane == len(weights.kernel) == len(shuffle) == 304
 
 
-def test_drawing_compiles_twice_per_network_size_not_per_number_of_repeats():
-    """A program for a few repeats (at most FEW_LANES) and one for more, whatever their number;
-    a few drawn alone are the same bits as among many."""
-    spec = statelab.Spec(neurons=3)  # a size no other test draws
+def test_drawing_compiles_once_per_network_size_and_block_not_per_number_of_repeats():
+    """A block of DRAW_BLOCK repeats, whatever their number, or of FEW_LANES for a group whose
+    calls run that many (one repeat's); a few drawn in small blocks are the same bits as among
+    many."""
+    spec = statelab.Spec(neurons=3)  # sizes no other test draws
     before = runner.engine.initial_weights._cache_size()
     many = runner.draw(1, [spec], [np.arange(300)])
     for count in (5, 17, 40):
         runner.draw(1, [spec], [np.arange(count)])
     assert runner.engine.initial_weights._cache_size() == before + 1
     for repeats in ([7], [299, 0, 3, 256]):
-        few = runner.draw(1, [spec], [np.array(repeats)])
+        few = runner.draw(1, [spec], [np.array(repeats)], runner.FEW_LANES)
         for drawn, oracle in zip(jax.tree.leaves(few), jax.tree.leaves(many), strict=True):
             np.testing.assert_array_equal(drawn, oracle[repeats])
     assert runner.engine.initial_weights._cache_size() == before + 2
+    # one repeat of a new size draws in blocks of 4: drawing 4 of that size compiles nothing
+    statelab.run("stateful", repeats=1, epochs=1, neurons=5)
+    assert runner.engine.initial_weights._cache_size() == before + 3
+    runner.draw(1, [spec.replace(neurons=5)], [np.arange(2)], runner.FEW_LANES)
+    assert runner.engine.initial_weights._cache_size() == before + 3
 
 
 # The study's experiments that train alike: four differ only in how they forecast, and two

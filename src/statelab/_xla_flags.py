@@ -19,11 +19,12 @@ analysis of which buffers a loop may update in place. It made a training step of
 XLA asks LLVM for 256-bit vectors by default, half of an AVX-512 register, where the
 engine's loops run over lanes contiguous in memory (on a CPU without AVX-512 it changes
 nothing). Elementwise float32 arithmetic gives the same bits at any vector width. A call's
-lanes come in blocks of 8 (execution/calls.py), half a 512-bit vector, or 4 for a call of a
-few, but the compiled kernels hold no scalar float arithmetic (read from their object code
-with objdump; a call of 4 runs 128-bit vectors, read from LLVM's IR in XLA's dump), so a
-remainder of 8 lanes runs as a vector too; tests compare each lane of a call of 4 or 8 with the same lane in calls of 8 or 16
-(tests/test_api.py, tests/test_calls.py), and the results files did not move. Both set only with jaxlib 0.5 or later: an older XLA may not know them, and
+lanes come in blocks of 8 (execution/calls.py), half a 512-bit vector, or 4 for a call of
+a few, but the compiled kernels hold no scalar float arithmetic (read from their object
+code with objdump; a call of 4 runs 128-bit vectors, read from LLVM's IR in XLA's dump),
+so a remainder of 8 lanes runs as a vector too; tests compare each lane of a call of 4 or
+8 with the same lane in calls of 8 or 16 (tests/test_api.py, tests/test_calls.py), and the
+results files did not move. Both set only with jaxlib 0.5 or later: an older XLA may not know them, and
 XLA ends the process on a flag it does not know.
 
 Each is appended to ``XLA_FLAGS`` only when it does not set that flag itself, and only

@@ -5,8 +5,8 @@ each lane costs it memory. A CPU core runs one call at a time (XLA's CPU loop is
 sequential), so a large group of lanes is cut into calls, at least one per core, each small
 enough that its working set stays in the core's own cache: a call of 1000 lanes at 16 units
 ran at a third of the speed per lane of one of 32 lanes. A lane's result is the same bits in
-a call of any size (lanes are independent and padded to whole blocks), so the choice changes
-only the speed. A chunk stays the unit of storage and resume; this only cuts a chunk's work.
+a call of any size (lanes are independent and padded to whole blocks, or to 4 lanes on a CPU),
+so the choice changes only the speed. A chunk stays the unit of storage and resume; this only cuts a chunk's work.
 """
 
 from __future__ import annotations
@@ -33,11 +33,12 @@ LANE_BLOCK = 8
 # than 16, their steps bound by latency. (On a CPU without AVX-512 a vector
 # holds 8: 16 lanes are two, and cost only a little padding.)
 VECTOR_LANES = 16
-# ... and a call of at most this many lanes (one repeat, or a few) runs this many, on any
-# device: a 128-bit vector of 4 float32 lanes. Such a call's steps are bound by their latency,
-# and a step of 4 lanes took 1.1 to 1.5 times less than one of 8 at 1 to 32 units
+# ... and on a CPU a call of at most this many lanes (one repeat, or a few) runs this many: a
+# 128-bit vector of 4 float32 lanes, half a block. Such a call's steps are bound by their
+# latency, and a call of 4 lanes took 1.19 to 1.65 times less than one of 8 at 1 to 32 units
 # (benchmarks/lane_blocks.py). Its compiled code is the same vector code, 4 wide (LLVM's IR
 # read from XLA's dump): elementwise float32 arithmetic, the same bits (tests/test_calls.py).
+# An accelerator keeps blocks of 8: nothing was measured there.
 # Not fewer: one lane makes the lane axis a dimension of size 1, which XLA removes, and it
 # then compiled some reductions otherwise (other bits at 4 units and batch size 12); two
 # lanes took longer than four.
@@ -79,9 +80,10 @@ BYTES_PER_WEIGHT = 32
 # epochs, extrapolated from two shorter runs above 1 unit): 0.25, 1.34, 4.54, 12.8 and 47.1 ms
 # a repeat at 1, 4, 8, 16 and 32 units (14 to 4,385 weights), 23, 122, 413, 1,166 and 4,278
 # ns of a core a lane-row: 0.95 ns a weight from 8 units on, and 12 ns a row beside them
-# (the model is within 0.8-1.16x of each, and of one repeat alone, 6.9 ms, a call of 8 lanes
-# bound by its steps' latency: STEP_US, kept from the earlier fit). An earlier fit, 2.2 ns a weight and 5 a row, came from
-# engine_speed's figures before it extrapolated (each short run's once-only costs scaled up
+# (the model is within 0.8-1.16x of each, and was of one repeat alone, 6.9 ms, then a call of
+# 8 lanes bound by its steps' latency: STEP_US, kept from the earlier fit, one figure whatever
+# the lanes; one repeat's call of 4 lanes now takes 3.6-4.8 ms, which the model's 5.7 ms
+# overstates). An earlier fit, 2.2 ns a weight and 5 a row, came from engine_speed's figures before it extrapolated (each short run's once-only costs scaled up
 # with its epochs) and from runs without statelab's XLA options (estimate_accuracy started JAX
 # before importing statelab): twice the time at 16 and 32 units. A program compiles in 1 to 2 s at
 # 1000 epochs (the compile seconds runs report over their programs: 0.9 to 2.0 in
@@ -106,14 +108,13 @@ def this_device() -> Device:
 
 def lanes_per_call(device: Device, lanes: int, weights: int) -> int:
     """The lanes of each of the calls that run a group of ``lanes`` lanes whose networks have
-    ``weights`` weights each: whole blocks, on a CPU past one block whole vectors
-    (:func:`_blocks`). Every call of the group gets as many
+    ``weights`` weights each (:func:`padded_lanes`). Every call of the group gets as many
     (the last padded), so they share one compiled program."""
     fit = _most_lanes(device, weights)
     calls = call_count(lanes, fit)
     if device.kind == "cpu":  # every core gets a call, where there are lanes enough
         calls = max(calls, min(device.cores, lanes // CPU_SPLIT_LANES))
-    return _blocks(-(-lanes // max(1, calls)), device.kind)
+    return padded_lanes(-(-lanes // max(1, calls)), device.kind)
 
 
 def _most_lanes(device: Device, weights: int) -> int:
@@ -163,7 +164,7 @@ def call_size(
     def usable(size: int) -> bool:
         calls = call_count(trained, size)
         more = calls >= least if device.kind == "cpu" else calls == least
-        return more and size <= _blocks(_most_lanes(device, weights), device.kind)
+        return more and size <= padded_lanes(_most_lanes(device, weights), device.kind)
 
     fit = sorted(size for size in set(allowed) if usable(size))
     if not fit:
@@ -182,13 +183,14 @@ def chunks_at_once(device: Device) -> int:
     return device.cores if device.kind == "cpu" else 2
 
 
-def _blocks(lanes: int, kind: str) -> int:
-    """``lanes`` rounded up to whole blocks (at least one); on a CPU, past one block, to
-    whole vectors (VECTOR_LANES); at most FEW_LANES lanes, to FEW_LANES."""
-    if lanes <= FEW_LANES:
+def padded_lanes(lanes: int, kind: str) -> int:
+    """The lanes a call of ``lanes`` lanes runs on a device of ``kind``: whole blocks (at
+    least one); on a CPU, past one block, whole vectors (VECTOR_LANES), and at most FEW_LANES
+    lanes, FEW_LANES."""
+    if kind == "cpu" and lanes <= FEW_LANES:
         return FEW_LANES
     unit = VECTOR_LANES if kind == "cpu" and lanes > LANE_BLOCK else LANE_BLOCK
-    return -(-lanes // unit) * unit
+    return max(1, -(-lanes // unit)) * unit
 
 
 def weight_count(lags: int, neurons: int) -> int:

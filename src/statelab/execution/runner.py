@@ -26,11 +26,11 @@ from statelab.errors import StatelabError
 from statelab.execution import cache, interrupts
 from statelab.execution.calls import (
     FEW_LANES,
-    LANE_BLOCK,
     CallSizes,
     Device,
     call_count,
     call_size,
+    padded_lanes,
     this_device,
 )
 from statelab.execution.evaluate import mase, persistence_rmse, rmse
@@ -145,23 +145,18 @@ def as_weights(given: Mapping[str, object], spec: Spec, count: int) -> engine.LS
 DRAW_BLOCK = 256
 
 
-def draw(seed: int, specs: Sequence[Spec], repeats: Sequence[np.ndarray]):
+def draw(seed: int, specs: Sequence[Spec], repeats: Sequence[np.ndarray], block: int = DRAW_BLOCK):
     """The initial weights (lanes first) and shuffle key data of every repeat of every spec:
     each repeat from (seed, its spec's seed stream, its index). The specs share lags and
     units (they are lanes of one compiled call).
 
-    Drawn DRAW_BLOCK repeats at a time, the last block padded, so that the two programs that
-    draw compile once per network size rather than once per number of repeats: a cold run
-    met a new number in almost every call group, and each cost about 2 s of compiling (the
-    orthogonal initialiser's QR). A draw of a few repeats (FEW_LANES, a call's fewest lanes)
-    draws that many instead: the QR of 256 lanes cost 0.35 s at 64 units, of 4 lanes 12 ms.
-    A repeat's draw depends only on its key, not on the repeats beside it."""
-    streams = np.concatenate(
-        [np.full(len(r), s.seed_stream) for s, r in zip(specs, repeats, strict=True)]
-    )
-    indices = np.concatenate(repeats)
-    count = len(indices)
-    block = FEW_LANES if count <= FEW_LANES else DRAW_BLOCK
+    Drawn ``block`` repeats at a time, the last block padded, so that the two programs that
+    draw compile once per network size and block rather than once per number of repeats: a
+    cold run met a new number in almost every call group, and each cost about 2 s of
+    compiling (the orthogonal initialiser's QR). The block is DRAW_BLOCK, or FEW_LANES for the
+    lanes of a call of that many (see _group_lanes): the QR of 256 lanes cost 0.35 s at 64
+    units, of 4 lanes 12 ms. A repeat's draw depends only on its key, not on the repeats
+    beside it."""
     streams = np.concatenate(
         [np.full(len(r), s.seed_stream) for s, r in zip(specs, repeats, strict=True)]
     )
@@ -366,7 +361,8 @@ def trace_experiment(
     and every prediction batch, (N, P, f, n) (the seeding rows first, then the test rows)."""
     dataset = prepare(series, experiment.spec)
     shape = shape_of(experiment.spec, (len(dataset.train_y), len(dataset.test_x)), trace=True)
-    lanes = pad_lanes(_lanes(experiment.spec, dataset, seed, np.arange(repeats), None), LANE_BLOCK)
+    block = padded_lanes(repeats, this_device().kind)  # one call
+    lanes = pad_lanes(_lanes(experiment.spec, dataset, seed, np.arange(repeats), None), block)
     carry, _, trace, _ = train_lanes(shape, experiment.spec.epochs, lanes)
     forecast, _ = forecast_lanes(shape, experiment.spec.epochs, lanes, (carry.weights, carry.state))
     trim = lambda a: np.moveaxis(np.asarray(a), -1, 0)[:repeats]  # noqa: E731
@@ -437,13 +433,12 @@ def _twins(members: Sequence[Task]) -> tuple[np.ndarray, np.ndarray]:
     """For the members' lanes (their repeats, in order): the first lane of each network they
     train, in order, and for every lane the index of its network among those."""
     keys: dict[tuple, int] = {}
-    lanes = np.concatenate([
-        np.stack([np.full(len(one.repeats), keys.setdefault(training_key(one), len(keys))),
-                  one.repeats], axis=1)
-        for one in members
-    ])  # fmt: skip
+    networks = [keys.setdefault(training_key(one), len(keys)) for one in members]
     if len(keys) == len(members):  # no twins: a task's repeats are distinct (repeat_indices)
-        return np.arange(len(lanes)), np.arange(len(lanes))
+        every = np.arange(sum(len(one.repeats) for one in members))
+        return every, every
+    lanes = np.concatenate([np.stack([np.full(len(one.repeats), network), one.repeats], axis=1)
+                            for network, one in zip(networks, members, strict=True)])  # fmt: skip
     _, first, twin = np.unique(lanes, axis=0, return_index=True, return_inverse=True)
     order = np.argsort(first)  # the networks in the order their first lanes come
     rank = np.empty_like(order)
@@ -586,7 +581,10 @@ def _joined(parts: list):
 def _group_lanes(tasks: Sequence[Task], group: CallGroup, seed: int, initial_weights):
     """The lanes of a group's tasks, side by side (lane axis last)."""
     members = [tasks[i] for i in group.members]
-    drawn = draw(seed, [t.spec for t in members], [t.repeats for t in members])
+    # A group whose calls run FEW_LANES lanes (calls.padded_lanes) draws as many at a time:
+    # its call is a program of its own anyway, and a block of 256 would cost more than it.
+    block = FEW_LANES if group.per_call == FEW_LANES else DRAW_BLOCK
+    drawn = draw(seed, [t.spec for t in members], [t.repeats for t in members], block)
     offsets = np.cumsum([0] + [len(t.repeats) for t in members])
     lanes = [
         _lanes(t.spec, t.dataset, seed, t.repeats, initial_weights, compiled_rows(t),
