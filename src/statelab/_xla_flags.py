@@ -24,8 +24,8 @@ a few, but the compiled kernels hold no scalar float arithmetic (read from their
 code with objdump; a call of 4 runs 128-bit vectors, read from LLVM's IR in XLA's dump),
 so a remainder of 8 lanes runs as a vector too; tests compare each lane of a call of 4 or
 8 with the same lane in calls of 8 or 16 (tests/test_api.py, tests/test_calls.py), and the
-results files did not move. Both set only with jaxlib 0.5 or later: an older XLA may not know them, and
-XLA ends the process on a flag it does not know.
+results files did not move. Both set only with jaxlib 0.5 or later: an older XLA may not
+know them, and XLA ends the process on a flag it does not know.
 
 Each is appended to ``XLA_FLAGS`` only when it does not set that flag itself, and only
 when ``STATELAB_XLA_OPTIONS`` is not ``0`` (the opt-out for a process whose other JAX work

@@ -5,8 +5,9 @@ each lane costs it memory. A CPU core runs one call at a time (XLA's CPU loop is
 sequential), so a large group of lanes is cut into calls, at least one per core, each small
 enough that its working set stays in the core's own cache: a call of 1000 lanes at 16 units
 ran at a third of the speed per lane of one of 32 lanes. A lane's result is the same bits in
-a call of any size (lanes are independent and padded to whole blocks, or to 4 lanes on a CPU),
-so the choice changes only the speed. A chunk stays the unit of storage and resume; this only cuts a chunk's work.
+a call of any size (lanes are independent and padded to whole blocks, or to 4 lanes on a
+CPU), so the choice changes only the speed. A chunk stays the unit of storage and resume;
+this only cuts a chunk's work.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ BYTES_PER_WEIGHT = 32
 # (the model is within 0.8-1.16x of each, and was of one repeat alone, 6.9 ms, then a call of
 # 8 lanes bound by its steps' latency: STEP_US, kept from the earlier fit, one figure whatever
 # the lanes; one repeat's call of 4 lanes now takes 3.6-4.8 ms, which the model's 5.7 ms
-# overstates). An earlier fit, 2.2 ns a weight and 5 a row, came from engine_speed's figures before it extrapolated (each short run's once-only costs scaled up
+# overstates). An earlier fit, 2.2 ns a weight and 5 a row, came from engine_speed's figures
+# before it extrapolated (each short run's once-only costs scaled up
 # with its epochs) and from runs without statelab's XLA options (estimate_accuracy started JAX
 # before importing statelab): twice the time at 16 and 32 units. A program compiles in 1 to 2 s at
 # 1000 epochs (the compile seconds runs report over their programs: 0.9 to 2.0 in
