@@ -167,7 +167,7 @@ def test_a_group_takes_the_cheapest_allowed_size_but_never_fewer_calls_than_its_
     assert call_size(CPU2, shape, 1000, 480, (480,)) == 240  # its own: no allowed size fits
     assert call_size(CPU2, shape, 1000, 480, (480, 120)) == 120  # four calls
     # The same 128 lanes in one call of 128, not two of 64 (a call's steps cost once).
-    assert call_us(shape, 1000, 128) < 2 * call_us(shape, 1000, 64)
+    assert call_us(shape, 1000, 128, "cpu") < 2 * call_us(shape, 1000, 64, "cpu")
     assert call_size(CPU2, shape, 1000, 120, (64, 128)) == 128
     # 200 networks, alone two calls of 112: of 104 and 128 (two calls each), 104 pads less.
     assert call_size(CPU2, shape, 1000, 200, (128, 104)) == 104

@@ -107,6 +107,8 @@ def test_series_per_chunk_counts_one_stage_s_lanes():
 
 # --- The dry-run's cost model, worked by hand -------------------------------------------------
 
+CPU = calls.CPU_COSTS
+
 
 def test_the_estimate_of_one_large_group_on_two_cores():
     """1000 repeats of LSTM(1), lags 1 (14 weights), on Shampoo's 22 training rows, 1000
@@ -116,11 +118,11 @@ def test_the_estimate_of_one_large_group_on_two_cores():
     made = plan_module.make_plan([("stateful", statelab.Spec(epochs=1000), 1000)],
                                  [statelab.shampoo()], [12], seed=1)  # fmt: skip
     found = plan_module.estimate(made, chunk=1000, device=Device("cpu", 2))
-    row_us = calls.ROW_US + 14 * calls.ROW_WEIGHT_US
-    call_us = 1000 * 22 * calls.STEP_US + 512 * 1000 * 22 * row_us
+    row_us = CPU.row_us + 14 * CPU.row_weight_us
+    call_us = 1000 * 22 * CPU.step_us + 512 * 1000 * 22 * row_us
     assert (found.repeats, found.networks, found.series, found.programs) == (1000, 1000, 1, 1)
-    assert found.compile_seconds == pytest.approx(calls.COMPILE_S)
-    assert found.seconds == pytest.approx(2 * call_us / 1e6 / 2 + calls.COMPILE_S)
+    assert found.compile_seconds == pytest.approx(CPU.compile_s)
+    assert found.seconds == pytest.approx(2 * call_us / 1e6 / 2 + CPU.compile_s)
 
 
 def test_the_estimate_counts_twins_once():
@@ -132,10 +134,10 @@ def test_the_estimate_counts_twins_once():
         [statelab.shampoo()], [12], seed=1,
     )  # fmt: skip
     found = plan_module.estimate(made, chunk=1000, device=Device("cpu", 2))
-    row_us = calls.ROW_US + 14 * calls.ROW_WEIGHT_US
-    call_us = 1000 * 22 * calls.STEP_US + 512 * 1000 * 22 * row_us
+    row_us = CPU.row_us + 14 * CPU.row_weight_us
+    call_us = 1000 * 22 * CPU.step_us + 512 * 1000 * 22 * row_us
     assert (found.repeats, found.networks, found.programs) == (2000, 1000, 1)
-    assert found.seconds == pytest.approx(2 * call_us / 1e6 / 2 + calls.COMPILE_S)
+    assert found.seconds == pytest.approx(2 * call_us / 1e6 / 2 + CPU.compile_s)
 
 
 def test_the_estimate_follows_the_chunks_the_batch_and_the_network():
@@ -149,21 +151,19 @@ def test_the_estimate_follows_the_chunks_the_batch_and_the_network():
     spec = statelab.Spec(epochs=10, batch_size=2, neurons=4, forecast="batched")
     made = plan_module.make_plan([("b2", spec, 100)], [statelab.shampoo()], [12], seed=1)
     found = plan_module.estimate(made, chunk=60, device=Device("cpu", 2))
-    lane_us = 10 * 22 * (calls.ROW_US + 101 * calls.ROW_WEIGHT_US)
-    call_us = {lanes: 10 * 11 * calls.STEP_US + lanes * lane_us for lanes in (64, 48)}
+    lane_us = 10 * 22 * (CPU.row_us + 101 * CPU.row_weight_us)
+    call_us = {lanes: 10 * 11 * CPU.step_us + lanes * lane_us for lanes in (64, 48)}
     assert 2 * call_us[64] < 3 * call_us[48]
     assert found.programs == 1
     # The two calls share the cores, one each.
-    assert found.seconds == pytest.approx(2 * call_us[64] / 2 / 1e6 + calls.COMPILE_S)
+    assert found.seconds == pytest.approx(2 * call_us[64] / 2 / 1e6 + CPU.compile_s)
     # In one chunk: 100 lanes, still under 2 x 64 to split for the other core: one call of
     # 112 (at most 524,288 bytes // (101 weights x 32 bytes) = 162 lanes a call), on one core.
     alone = plan_module.estimate(made, chunk=100, device=Device("cpu", 2))
     assert alone.programs == 1
-    assert alone.seconds == pytest.approx(
-        (110 * calls.STEP_US + 112 * lane_us) / 1e6 + calls.COMPILE_S
-    )
+    assert alone.seconds == pytest.approx((110 * CPU.step_us + 112 * lane_us) / 1e6 + CPU.compile_s)
     one = plan_module.estimate(made, chunk=60, device=Device("cpu", 1))  # one after the other
-    assert one.seconds == pytest.approx(2 * call_us[64] / 1e6 + calls.COMPILE_S)
+    assert one.seconds == pytest.approx(2 * call_us[64] / 1e6 + CPU.compile_s)
 
 
 # --- A pair of repeats always runs in one chunk (so on one device) ----------------------------
@@ -220,14 +220,39 @@ def test_a_run_shares_a_program_unless_padding_costs_more_than_compiling(epochs,
     assert [g.per_call for g in groups] == per_call
 
 
-def test_on_an_accelerator_a_run_never_splits_a_chunk_to_share_a_program():
-    """On a GPU, four chunks of 100,000 networks and one of 12,500: the small chunk's call
-    size would cut each large chunk into eight calls, so they keep their one call of 100,000,
-    and padding 87,500 lanes into it costs more than a program: two programs."""
-    spec = statelab.Spec()
+@pytest.mark.parametrize(("epochs", "last"), [(1000, 100_000), (20_000, 12_504)])
+def test_on_an_accelerator_a_run_never_splits_a_chunk_to_share_a_program(epochs, last):
+    """On a GPU, four chunks of 100,000 networks of LSTM(1) on Shampoo (22 rows) and one of
+    12,500: the small chunk's call size would cut each large chunk into eight calls, so they
+    keep their one call of 100,000. By the accelerator's cost model padding the small chunk's
+    12,504 lanes to 100,000 costs 87,496 lanes x 22 rows x 1000 epochs x (0.21 + 14 x 0.0135)
+    ns = 0.77 s, less than a program's compiling (2 s): one program. At 20,000 epochs it
+    would cost 15.4 s: two programs. (By the CPU's model, 48 s at 1000 epochs: two.)"""
+    spec = statelab.Spec(epochs=epochs)
     parts = [[task("stateful", spec, statelab.shampoo(), n)] for n in [100_000] * 4 + [12_500]]
     gpu = Device("gpu", 1)
     found = plan_module.call_sizes(parts, gpu)
     groups = [g for part in parts for g in call_groups(part, gpu, sizes=found)]
-    assert [g.per_call for g in groups] == [100_000] * 4 + [12_504]
+    assert [g.per_call for g in groups] == [100_000] * 4 + [last]
     assert [g.calls for g in groups] == [1] * 5
+
+
+def test_on_an_accelerator_the_full_m3_monthly_study_compiles_one_program_a_shape():
+    """All 1,428 M3 monthly series, the eleven presets, 30 repeats, in the GPU's chunks of
+    about 100,000 lanes: every call group of a shape (a bucket of training rows, a batch size,
+    shuffling or not) takes one call size, the largest chunk's, since padding the others costs
+    the device under a second (17 programs by the CPU's cost model)."""
+    from statelab.studies.generalise import GeneraliseSettings, generalise_plan
+
+    made = generalise_plan(GeneraliseSettings(data="m3/monthly", repeats=30))[0]
+    gpu = Device("gpu", 1)
+    series = plan_module.series_per_chunk(made, gpu)
+    parts = [part for _, part in plan_module.staged_chunks(made, 30, series)]
+    assert len(parts) == 5
+    found = plan_module.call_sizes(parts, gpu)
+    groups = [g for part in parts for g in call_groups(part, gpu, sizes=found)]
+    shapes = {(g.shape, g.epochs) for g in groups}
+    assert len(shapes) == 6
+    assert len({(g.shape, g.epochs, g.per_call) for g in groups}) == len(shapes)
+    estimate = plan_module.estimate(made, 30, series, gpu)
+    assert estimate.programs == 6 and estimate.compile_seconds == pytest.approx(12.0)

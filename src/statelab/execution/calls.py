@@ -66,17 +66,19 @@ BYTES_PER_WEIGHT = 32
 
 
 # The cost model of a compiled call (the dry run's estimate, statelab.execution.plan, and the
-# run's choice of call sizes, below): two terms, each a call's time on one core. Every
+# run's choice of call sizes, below), one for a CPU and one for an accelerator (Costs): two
+# terms, each a call's time on one core (or one device). Every
 # step of a call (epochs x compiled training rows / batch size; its lanes advance in
-# lockstep) costs STEP_US of overhead whatever its lanes: the call's small fused loops and
-# copies. Every lane's row of a step costs ROW_US plus ROW_WEIGHT_US per weight of the
+# lockstep) costs step_us of overhead whatever its lanes: the call's small fused loops and
+# copies. Every lane's row of a step costs row_us plus row_weight_us per weight of the
 # lane's network (weight_count: the forward and backward pass and Adam are linear in
 # the weights at a given batch size, so the weights stand for the FLOPs; ROW_US is what a row
 # costs beside them: the loss, masks, the shuffle). The calls are the runner's own
 # (runner.call_groups, on the chunks the pipeline cuts), and they share the cores evenly
 # (but a call runs on one core: no run is shorter than its longest call);
-# each distinct program adds COMPILE_S (less when the compilation cache has it).
-# Measured on this 2-core x86 CPU, both cores busy, by benchmarks/estimate_accuracy.py (its
+# each distinct program adds compile_s (less when the compilation cache has it).
+#
+# CPU: measured on this 2-core x86 CPU, both cores busy, by benchmarks/estimate_accuracy.py (its
 # first table: engine_speed's cases, 1000 repeats of LSTM(n) on Shampoo, 22 rows, 1000
 # epochs, extrapolated from two shorter runs above 1 unit): 0.25, 1.34, 4.54, 12.8 and 47.1 ms
 # a repeat at 1, 4, 8, 16 and 32 units (14 to 4,385 weights), 23, 122, 413, 1,166 and 4,278
@@ -92,7 +94,36 @@ BYTES_PER_WEIGHT = 32
 # estimate_accuracy's runs, 1.4 in the full M3 monthly run, 1.9 in a cold `--sample 20`), less
 # when the compilation cache has it: COMPILE_S 2 (3 before, which overstated the dry run's
 # compiling 1.5 to 3 times).
-STEP_US, ROW_US, ROW_WEIGHT_US, COMPILE_S = 0.16, 0.012, 0.00095, 2.0
+#
+# Accelerator: fitted to the figures issue 16 measured on one NVIDIA H200 (jax 0.11.2, LSTM(n)
+# on Shampoo, 22 rows, 1000 epochs, 22,000 steps), not measured since. One lane took 188 ms
+# a call: 8.5 us a step, 53 times a CPU core's, the lanes costing next to nothing; 100,000
+# lanes of LSTM(1) took 1.07 s (0.40 ns a lane-row beside the steps), 10,000 of LSTM(16)
+# 3.7 s (16 ns), so 0.21 ns a row and 0.0135 ns a weight (10,000 lanes of LSTM(1), LSTM(4)
+# and LSTM(64) took 1.2-1.8, 1.26 and 1.44 times what this gives). The CPU's model put a
+# lane-row at 60 times this, so that on a GPU a run compiled a program for each chunk's group
+# size, to save padding that costs the device less than a second: 17 programs for the full M3
+# monthly study (5 chunks of up to 100,000 lanes), against 6 by this model, one a shape
+# (tests/test_plan.py; benchmarks/gpu_check.sh would show the compile seconds). COMPILE_S as
+# on a CPU: issue 16's `--sample 20 --epochs 100` compiled for 10.4 s, about as many
+# programs as the CPU's 6.
+
+
+class Costs(NamedTuple):
+    step_us: float
+    row_us: float
+    row_weight_us: float
+    compile_s: float
+
+
+COMPILE_S = 2.0
+CPU_COSTS = Costs(0.16, 0.012, 0.00095, COMPILE_S)
+ACCELERATOR_COSTS = Costs(8.5, 0.00021, 0.0000135, COMPILE_S)
+
+
+def costs(kind: str) -> Costs:
+    """The cost model for a device of ``kind`` (JAX's platform name)."""
+    return CPU_COSTS if kind == "cpu" else ACCELERATOR_COSTS
 
 
 class Device(NamedTuple):
@@ -131,11 +162,13 @@ def call_count(lanes: int, per_call: int) -> int:
     return -(-lanes // per_call)
 
 
-def call_us(shape: Shape, epochs: int, lanes: int) -> float:
-    """A compiled call's time on one core, in microseconds, by the cost model above."""
+def call_us(shape: Shape, epochs: int, lanes: int, kind: str) -> float:
+    """A compiled call's time on one core of a device of ``kind``, in microseconds, by the cost
+    model above."""
+    model = costs(kind)
     steps = epochs * -(-shape.train_rows // shape.batch_size)
-    row_us = ROW_US + ROW_WEIGHT_US * weight_count(shape.lags, shape.neurons)
-    return steps * STEP_US + lanes * epochs * shape.train_rows * row_us
+    row_us = model.row_us + model.row_weight_us * weight_count(shape.lags, shape.neurons)
+    return steps * model.step_us + lanes * epochs * shape.train_rows * row_us
 
 
 class CallSizes(NamedTuple):
@@ -171,7 +204,9 @@ def call_size(
     fit = sorted(size for size in set(allowed) if usable(size))
     if not fit:
         return own
-    return min(fit, key=lambda size: call_count(trained, size) * call_us(shape, epochs, size))
+    return min(
+        fit, key=lambda size: call_count(trained, size) * call_us(shape, epochs, size, device.kind)
+    )
 
 
 def lanes_per_chunk(device: Device) -> int:

@@ -14,12 +14,12 @@ import pandas as pd
 from statelab.errors import StatelabError
 from statelab.execution import buckets
 from statelab.execution.calls import (
-    COMPILE_S,
     CallSizes,
     Device,
     call_count,
     call_size,
     call_us,
+    costs,
     lanes_per_chunk,
     this_device,
 )
@@ -182,7 +182,8 @@ def estimate(
     """How much a plan trains, and a rough time for it on ``device`` (this machine's), cut
     into chunks of ``chunk`` repeat indices (and ``series`` series) as the pipeline cuts it,
     in calls of the sizes it would choose (:func:`call_sizes`); by the cost model of
-    statelab.execution.calls, measured on a CPU."""
+    statelab.execution.calls for the device's kind (a CPU's measured on a CPU, an
+    accelerator's fitted to one H200's figures)."""
     device = device or this_device()
     parts = [part for _, part in staged_chunks(plan, chunk, series)]
     sizes = call_sizes(parts, device)
@@ -190,11 +191,11 @@ def estimate(
     for part in parts:
         for group in call_groups(part, device, sizes=sizes):
             trained += group.trained
-            one_call = call_us(group.shape, group.epochs, group.per_call)
+            one_call = call_us(group.shape, group.epochs, group.per_call, device.kind)
             busy_us += group.calls * one_call
             longest_us = max(longest_us, one_call)
             programs.add((group.shape, group.epochs, group.per_call))
-    compiling = len(programs) * COMPILE_S
+    compiling = len(programs) * costs(device.kind).compile_s
     training = max(busy_us / device.cores, longest_us) / 1e6  # a call runs on one core
     return Estimate(trained, len(plan.series), len(programs), training + compiling, compiling,
                     device.kind, plan.planned)  # fmt: skip
@@ -223,9 +224,9 @@ def _cheapest(device: Device, key: tuple, trained: list[int]) -> tuple[int, ...]
 
     def cost(allowed: frozenset[int]) -> float:
         sizes = [call_size(device, shape, epochs, count, allowed) for count in trained]
-        busy = sum(call_count(count, size) * call_us(shape, epochs, size)
+        busy = sum(call_count(count, size) * call_us(shape, epochs, size, device.kind)
                    for count, size in zip(trained, sizes, strict=True))  # fmt: skip
-        return busy + len(set(sizes)) * COMPILE_S * 1e6
+        return busy + len(set(sizes)) * costs(device.kind).compile_s * 1e6
 
     candidates = sorted({call_size(device, shape, epochs, count) for count in trained})
     chosen = min((frozenset([size]) for size in candidates), key=cost)
