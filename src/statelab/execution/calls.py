@@ -110,6 +110,9 @@ BYTES_PER_WEIGHT = 32
 
 
 class Costs(NamedTuple):
+    """One device kind's cost model (above): a call's microseconds a step, a lane-row and a
+    weight of a lane-row, and a program's seconds of compiling."""
+
     step_us: float
     row_us: float
     row_weight_us: float
