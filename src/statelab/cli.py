@@ -537,7 +537,8 @@ def _vary_study(base, options: list[str], grid: bool, dry_run: bool, out: Path, 
 
 def _echo_estimate(found) -> None:
     where = "this machine's CPU" if found.device == "cpu" else (
-        f"this machine's {found.device.upper()} by a cost model measured on a CPU")  # fmt: skip
+        f"this machine's {found.device.upper()} by a cost model fitted to one H200's figures "
+        "(unmeasured)")  # fmt: skip
     typer.echo(
         f"{found.repeats:,} repeats to run, {found.networks:,} networks to train ({found.series} "
         f"series, {found.programs} compiled programs; experiments that differ only in how they "

@@ -72,7 +72,7 @@ BYTES_PER_WEIGHT = 32
 # lockstep) costs step_us of overhead whatever its lanes: the call's small fused loops and
 # copies. Every lane's row of a step costs row_us plus row_weight_us per weight of the
 # lane's network (weight_count: the forward and backward pass and Adam are linear in
-# the weights at a given batch size, so the weights stand for the FLOPs; ROW_US is what a row
+# the weights at a given batch size, so the weights stand for the FLOPs; row_us is what a row
 # costs beside them: the loss, masks, the shuffle). The calls are the runner's own
 # (runner.call_groups, on the chunks the pipeline cuts), and they share the cores evenly
 # (but a call runs on one core: no run is shorter than its longest call);
@@ -84,7 +84,7 @@ BYTES_PER_WEIGHT = 32
 # a repeat at 1, 4, 8, 16 and 32 units (14 to 4,385 weights), 23, 122, 413, 1,166 and 4,278
 # ns of a core a lane-row: 0.95 ns a weight from 8 units on, and 12 ns a row beside them
 # (the model is within 0.8-1.16x of each, and was of one repeat alone, 6.9 ms, then a call of
-# 8 lanes bound by its steps' latency: STEP_US, kept from the earlier fit, one figure whatever
+# 8 lanes bound by its steps' latency: step_us, kept from the earlier fit, one figure whatever
 # the lanes; one repeat's call of 4 lanes now takes 3.6-4.8 ms, which the model's 5.7 ms
 # overstates). An earlier fit, 2.2 ns a weight and 5 a row, came from engine_speed's figures
 # before it extrapolated (each short run's once-only costs scaled up
@@ -99,12 +99,15 @@ BYTES_PER_WEIGHT = 32
 # on Shampoo, 22 rows, 1000 epochs, 22,000 steps), not measured since. One lane took 188 ms
 # a call: 8.5 us a step, 53 times a CPU core's, the lanes costing next to nothing; 100,000
 # lanes of LSTM(1) took 1.07 s (0.40 ns a lane-row beside the steps), 10,000 of LSTM(16)
-# 3.7 s (16 ns), so 0.21 ns a row and 0.0135 ns a weight (10,000 lanes of LSTM(1), LSTM(4)
-# and LSTM(64) took 1.2-1.8, 1.26 and 1.44 times what this gives). The CPU's model put a
-# lane-row at 60 times this, so that on a GPU a run compiled a program for each chunk's group
-# size, to save padding that costs the device less than a second: 17 programs for the full M3
-# monthly study (5 chunks of up to 100,000 lanes), against 6 by this model, one a shape
-# (tests/test_plan.py; benchmarks/gpu_check.sh would show the compile seconds). COMPILE_S as
+# 3.7 s (16 ns), so 0.21 ns a row and 0.0135 ns a weight. Every figure is 1.0 to 1.8 times
+# what this gives (10,000 lanes of LSTM(1), LSTM(4) and LSTM(64): 1.2-1.8, 1.26 and 1.44;
+# 1,000 of LSTM(1), 0.25 ms a repeat: 1.28), so it leans optimistic. The CPU's model put a
+# lane-row at 60 to 70 times this, so that on a GPU a run compiled a program for each chunk's
+# group size, to save padding that the device runs in a second or two: 17 programs for the
+# full M3 monthly study (5 chunks of up to 100,000 lanes), against 6 by this model, one a
+# shape, where no other call size saves more than a program's compiling (at 1.2 times the
+# row costs a seventh would; tests/test_plan.py; benchmarks/gpu_check.sh would show the
+# compile seconds). COMPILE_S as
 # on a CPU: issue 16's `--sample 20 --epochs 100` compiled for 10.4 s, about as many
 # programs as the CPU's 6.
 
@@ -125,7 +128,8 @@ ACCELERATOR_COSTS = Costs(8.5, 0.00021, 0.0000135, COMPILE_S)
 
 
 def costs(kind: str) -> Costs:
-    """The cost model for a device of ``kind`` (JAX's platform name)."""
+    """The cost model for a device of ``kind`` (JAX's platform name): the CPU's, or for any
+    other kind the one fitted to an H200's figures."""
     return CPU_COSTS if kind == "cpu" else ACCELERATOR_COSTS
 
 
