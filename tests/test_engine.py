@@ -81,16 +81,29 @@ def test_hand_written_gradient_is_autodiffs(hard_sigmoid, lags, neurons, rows):
 
 
 def test_seed_and_repeat_index_determine_the_initial_weights():
-    keys = engine.repeat_keys(1, 0, np.array([0, 1, 0]))
-    weights, _ = engine.initial_weights(keys, 1, 1)
+    weights, _ = engine.initial_weights(1, 0, np.array([0, 1, 0]), 1, 1)
     np.testing.assert_array_equal(weights.kernel[0], weights.kernel[2])
     assert not np.array_equal(weights.kernel[0], weights.kernel[1])
-    other_stream, _ = engine.initial_weights(engine.repeat_keys(1, 1, np.array([0])), 1, 1)
+    other_stream, _ = engine.initial_weights(1, 1, np.array([0]), 1, 1)
     assert not np.array_equal(other_stream.kernel[0], weights.kernel[0])
 
 
+def test_a_repeat_draws_from_the_documented_key():
+    """docs/design.md: repeat k of stream s under seed S draws from
+    fold_in(fold_in(key(S), s), k), split into its initial weights' key and its shuffle key.
+    Oracle: that formula written out in jax.random, one repeat at a time."""
+    seed, streams, repeats = 7, np.array([0, 3, 3]), np.array([5, 0, 999_999])
+    weights, shuffle_keys = engine.initial_weights(seed, streams, repeats, 2, 3)
+    for lane, (stream, repeat) in enumerate(zip(streams, repeats, strict=True)):
+        key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), stream), repeat)
+        init_key, shuffle_key = jax.random.split(key)
+        np.testing.assert_array_equal(shuffle_keys[lane], jax.random.key_data(shuffle_key))
+        for got, want in zip(weights, engine.init_weights(init_key, 2, 3), strict=True):
+            np.testing.assert_array_equal(got[lane], want)
+
+
 def test_initial_weights_follow_keras_initialisers():
-    weights, _ = engine.initial_weights(engine.repeat_keys(0, 0, np.arange(200)), 1, 3)
+    weights, _ = engine.initial_weights(0, 0, np.arange(200), 1, 3)
     assert weights.kernel.shape == (200, 1, 12) and weights.recurrent_kernel.shape == (200, 3, 12)
     limit = np.sqrt(6 / (1 + 12))
     assert np.abs(weights.kernel).max() <= limit and np.abs(weights.kernel).max() > 0.9 * limit

@@ -76,7 +76,7 @@ def test_a_lane_beside_its_own_series_and_others_gives_the_same_bits():
 def lanes_of(spec: statelab.Spec, data: pd.Series, rows: tuple[int, int]) -> engine.Lane:
     one = task("x", spec, data, [0])
     lane = runner._lanes(spec, one.dataset, 1, one.repeats, None, rows)
-    return runner.pad_lanes(lane, LANE_BLOCK)
+    return runner.call_lanes(lane, 0, LANE_BLOCK)
 
 
 def test_a_padded_step_leaves_weights_moments_count_and_state_untouched():

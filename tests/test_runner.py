@@ -80,8 +80,9 @@ def test_each_repeat_draws_from_its_own_key_whatever_is_drawn_beside_it():
     for spec, indices in zip(specs, repeats, strict=True):
         for index in indices:
             if index in (0, 7, 255, 256, 299, 300):
-                keys = runner.engine.repeat_keys(11, spec.seed_stream, np.array([index]))
-                alone, alone_shuffle = runner.engine.initial_weights(keys, 1, 4)
+                alone, alone_shuffle = runner.engine.initial_weights(
+                    11, spec.seed_stream, np.array([index]), 1, 4
+                )
                 for drawn, oracle in zip(weights, alone, strict=True):
                     np.testing.assert_array_equal(drawn[lane], np.asarray(oracle)[0])
                 np.testing.assert_array_equal(shuffle[lane], np.asarray(alone_shuffle)[0])

@@ -481,32 +481,24 @@ def compiled(shape: Shape, epochs: int) -> tuple[Callable, Callable, Callable]:
     )
 
 
-@jax.jit
-def _repeat_keys(seed: jax.Array, streams: jax.Array, repeats: jax.Array) -> jax.Array:
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def initial_weights(
+    seed: int, streams: np.ndarray, repeats: np.ndarray, lags: int, neurons: int
+) -> tuple[LSTMWeights, jax.Array]:
+    """(N,) seed streams (or one for all) and repeat indices -> initial weights with a leading (N,) axis, and
+    the (N, 2) uint32 data of the shuffle keys. Repeat k of stream s always draws from the
+    same key, whatever else is drawn: fold_in(fold_in(key(seed), s), k). One program draws
+    the keys and the weights (two cost a dispatch more for every draw)."""
     base = jax.random.key(seed)
-    return jax.vmap(lambda s, k: jax.random.fold_in(jax.random.fold_in(base, s), k))(
-        streams, repeats
-    )
 
-
-def repeat_keys(seed: int, stream: int | np.ndarray, repeats: np.ndarray) -> jax.Array:
-    """(N,) repeat indices (and seed streams, one or one each) -> (N,) keys. Repeat k of
-    stream s always gets the same key, whatever else runs: fold_in(fold_in(key(seed), s), k)."""
-    repeats = np.asarray(repeats, np.uint32)
-    streams = np.broadcast_to(np.asarray(stream, np.uint32), repeats.shape)
-    return _repeat_keys(seed, streams, repeats)
-
-
-@functools.partial(jax.jit, static_argnums=(1, 2))
-def initial_weights(keys: jax.Array, lags: int, neurons: int) -> tuple[LSTMWeights, jax.Array]:
-    """(N,) repeat keys -> initial weights with a leading (N,) axis, and the (N, 2) uint32
-    data of the shuffle keys."""
-
-    def one(key):
+    def one(stream, repeat):
+        key = jax.random.fold_in(jax.random.fold_in(base, stream), repeat)
         init_key, shuffle_key = jax.random.split(key)
         return init_weights(init_key, lags, neurons), jax.random.key_data(shuffle_key)
 
-    return jax.vmap(one)(keys)
+    repeats = jnp.asarray(repeats, jnp.uint32)
+    streams = jnp.broadcast_to(jnp.asarray(streams, jnp.uint32), repeats.shape)
+    return jax.vmap(one)(streams, repeats)
 
 
 # Host-side layout changes in NumPy: an eager jnp op would compile a small program of its

@@ -158,17 +158,15 @@ def draw(seed: int, specs: Sequence[Spec], repeats: Sequence[np.ndarray], block:
     units, of 4 lanes 12 ms. A repeat's draw depends only on its key, not on the repeats
     beside it."""
     streams = np.concatenate(
-        [np.full(len(r), s.seed_stream) for s, r in zip(specs, repeats, strict=True)]
+        [np.full(len(r), s.seed_stream, np.uint32) for s, r in zip(specs, repeats, strict=True)]
     )
-    indices = np.concatenate(repeats)
+    indices = np.concatenate(repeats).astype(np.uint32)
     count = len(indices)
-    padding = (0, -count % block)
-    streams, indices = np.pad(streams, padding, mode="edge"), np.pad(indices, padding, mode="edge")
-    blocks = []
-    for start in range(0, len(indices), block):
-        part = slice(start, start + block)
-        keys = engine.repeat_keys(seed, streams[part], indices[part])
-        blocks.append(engine.initial_weights(keys, specs[0].lags, specs[0].neurons))
+    blocks = [
+        engine.initial_weights(seed, *call_lanes((streams, indices), start, block),
+                               specs[0].lags, specs[0].neurons)
+        for start in range(0, count, block)
+    ]  # fmt: skip
     drawn = jax.device_get(blocks)
     return jax.tree.map(lambda *parts: np.concatenate(parts)[:count], *drawn)
 
@@ -221,16 +219,14 @@ def _lanes(
     )
 
 
-def pad_lanes(lanes, block: int):
-    """Pad the lane axis (the last, of every leaf of ``lanes``: a :class:`engine.Lane`, or
-    what training left) to a multiple of ``block`` with copies of the last lane."""
-    count = jax.tree.leaves(lanes)[0].shape[-1]
-    extra = -count % block
-    if extra == 0:
-        return lanes
-    return jax.tree.map(
-        lambda a: np.concatenate([a, np.repeat(a[..., -1:], extra, axis=-1)], axis=-1), lanes
-    )
+def call_lanes(tree, start: int, size: int):
+    """The lanes one call of ``size`` lanes takes from ``start`` in a tree (lane axis last):
+    past the tree's last lane, copies of it (padding, which the call computes and drops)."""
+    count = jax.tree.leaves(tree)[0].shape[-1]
+    if start + size <= count:
+        return jax.tree.map(lambda a: a[..., start : start + size], tree)
+    taken = np.minimum(np.arange(start, start + size), count - 1)
+    return jax.tree.map(lambda a: np.take(a, taken, axis=-1), tree)
 
 
 # Compiled programs of this process, by (shape, epochs per segment, lanes).
@@ -361,8 +357,8 @@ def trace_experiment(
     and every prediction batch, (N, P, f, n) (the seeding rows first, then the test rows)."""
     dataset = prepare(series, experiment.spec)
     shape = shape_of(experiment.spec, (len(dataset.train_y), len(dataset.test_x)), trace=True)
-    block = padded_lanes(repeats, this_device().kind)  # one call
-    lanes = pad_lanes(_lanes(experiment.spec, dataset, seed, np.arange(repeats), None), block)
+    size = padded_lanes(repeats, this_device().kind)  # one call
+    lanes = call_lanes(_lanes(experiment.spec, dataset, seed, np.arange(repeats), None), 0, size)
     carry, _, trace, _ = train_lanes(shape, experiment.spec.epochs, lanes)
     forecast, _ = forecast_lanes(shape, experiment.spec.epochs, lanes, (carry.weights, carry.state))
     trim = lambda a: np.moveaxis(np.asarray(a), -1, 0)[:repeats]  # noqa: E731
@@ -514,7 +510,7 @@ def run_tasks(
 
     def train_call(k: int, start: int):
         key, group = keys[k], work[k]
-        part = pad_lanes(_cut(networks[k], start, key[2]), key[2])
+        part = call_lanes(networks[k], start, key[2])
         report = progress if (k, start) == (largest, 0) else None
         carry, losses, _, timings = train_lanes(group.shape, group.epochs, part, report, segments)
         return jax.device_get((carry.weights, carry.state, losses)), timings
@@ -525,8 +521,7 @@ def run_tasks(
 
     def forecast_call(k: int, start: int):
         key, group = keys[k], work[k]
-        part, own = (pad_lanes(_cut(tree, start, key[2]), key[2])
-                     for tree in (stacked[k], per_lane[k][:2]))  # fmt: skip
+        part, own = (call_lanes(tree, start, key[2]) for tree in (stacked[k], per_lane[k][:2]))
         predicted, timings = forecast_lanes(group.shape, group.epochs, part, own, segments)
         return jax.device_get(predicted.forecasts_scaled), timings
 
@@ -558,11 +553,6 @@ def _in_calls(run: Callable, sizes: Sequence[int], keys: Sequence[tuple], cores:
     done = _run_side_by_side(run, calls, cores)
     return [[out for out, (group, _) in zip(done, calls, strict=True) if group == k]
             for k in range(len(keys))]  # fmt: skip
-
-
-def _cut(tree, start: int, count: int):
-    """Lanes ``start`` to ``start + count`` of a tree (lane axis last)."""
-    return jax.tree.map(lambda a: a[..., start : start + count], tree)
 
 
 def _at(tree, lanes: np.ndarray):
