@@ -267,8 +267,10 @@ def compile_calls(keys: Sequence[tuple[engine.Shape, int, int]]) -> dict[tuple, 
     proportion to its own time, so sums over calls stay wall times."""
     unique = [key for key in dict.fromkeys(keys) if key not in _COMPILED]
     started = time.perf_counter()
-    with ThreadPoolExecutor(max(1, len(unique))) as pool:
-        own = dict(zip(unique, pool.map(_compile, unique), strict=True))
+    own = {}
+    if unique:  # else no pool: starting one costs a one-repeat run more than its work
+        with ThreadPoolExecutor(len(unique)) as pool:
+            own = dict(zip(unique, pool.map(_compile, unique), strict=True))
     own.update((key, Timings()) for key in keys if key not in own)  # compiled before
     wall, total = time.perf_counter() - started, sum(t.compile_s for t in own.values())
     return {
