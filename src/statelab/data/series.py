@@ -27,7 +27,7 @@ def data_hash(series: pd.Series) -> str:
     """A stable hash of a series' labels and values: the store keys results on it."""
     digest = hashlib.sha256()
     digest.update(json.dumps([str(x) for x in series.index]).encode())
-    digest.update(np.asarray(series, dtype=np.float64).tobytes())
+    digest.update(series.to_numpy(dtype=np.float64).tobytes())
     return digest.hexdigest()[:16]
 
 
