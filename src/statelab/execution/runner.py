@@ -312,8 +312,8 @@ def train_lanes(
     segments: int = 1,
 ):
     """Train every lane, in ``segments`` segments of epochs (progress is reported after
-    each): returns the final carry, (E, N) losses, with ``shape.trace`` the training trace
-    (else None), and the :class:`Timings`."""
+    each): returns the trained (weights, state), (E, N) losses, with ``shape.trace`` the
+    training trace (else None), all in NumPy, and the :class:`Timings`."""
     length = segment_length(epochs, segments)
     lane_count = lanes.learning_rate.shape[0]
     compiling = _compile((shape, length, lane_count))
@@ -330,14 +330,12 @@ def train_lanes(
         if progress is not None:
             jax.block_until_ready(segment_losses)
             progress(done, epochs, lane_count)
-    losses = np.concatenate(jax.device_get(losses), axis=0)
+    # One read-back (it waits for the calls): each is a dispatch more for a one-repeat run.
+    trained, losses, traces = jax.device_get(((carry.weights, carry.state), losses, traces))
+    losses, trace = np.concatenate(losses, axis=0), None
     if shape.trace:
-        traces = jax.device_get(traces)
         trace = jax.tree.map(lambda *parts: np.concatenate(parts, axis=0), *traces)
-    else:
-        trace = None
-    jax.block_until_ready(carry)
-    return carry, losses, trace, compiling._replace(run_s=time.perf_counter() - started)
+    return trained, losses, trace, compiling._replace(run_s=time.perf_counter() - started)
 
 
 def forecast_lanes(
@@ -361,8 +359,8 @@ def trace_experiment(
     shape = shape_of(experiment.spec, (len(dataset.train_y), len(dataset.test_x)), trace=True)
     size = padded_lanes(repeats, this_device().kind)  # one call
     lanes = call_lanes(_lanes(experiment.spec, dataset, seed, np.arange(repeats), None), 0, size)
-    carry, _, trace, _ = train_lanes(shape, experiment.spec.epochs, lanes)
-    forecast, _ = forecast_lanes(shape, experiment.spec.epochs, lanes, (carry.weights, carry.state))
+    trained, _, trace, _ = train_lanes(shape, experiment.spec.epochs, lanes)
+    forecast, _ = forecast_lanes(shape, experiment.spec.epochs, lanes, trained)
     trim = lambda a: np.moveaxis(np.asarray(a), -1, 0)[:repeats]  # noqa: E731
     return jax.tree.map(trim, trace), jax.tree.map(trim, forecast)
 
@@ -514,8 +512,8 @@ def run_tasks(
         key, group = keys[k], work[k]
         part = call_lanes(networks[k], start, key[2])
         report = progress if (k, start) == (largest, 0) else None
-        carry, losses, _, timings = train_lanes(group.shape, group.epochs, part, report, segments)
-        return jax.device_get((carry.weights, carry.state, losses)), timings
+        trained, losses, _, timings = train_lanes(group.shape, group.epochs, part, report, segments)
+        return (*trained, losses), timings
 
     trained = _in_calls(train_call, [g.trained for g in work], keys, device.cores)
     # Every lane's trained weights, state and losses: its network's.
