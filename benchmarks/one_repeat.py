@@ -4,15 +4,18 @@ the target is out of reach, show a profile of what remains").
 
     python benchmarks/one_repeat.py [--runs 100]
 
-Three ways, each the best and median of --runs warm runs in this process:
+Each of 1000 epochs and of one, the best and median of --runs warm runs in this process, two
+ways:
 - back to back: the runs follow each other, as in a loop over series;
 - after other work: 64 MB of memory is streamed through before each, which evicts the CPU's
   caches, as another program (or benchmarks/engine_speed.py's other engine, whose warm calls
-  take turns with this one's) would;
-- one epoch: what the run costs besides its 999 further epochs (mostly Python).
+  take turns with this one's) would.
+A run of one epoch costs what a run costs besides its 999 further epochs (mostly Python).
 Then the stages of a one-epoch run, back to back: the library's own functions, each wrapped
-in a timer (inclusive of what it calls, so nested stages are part of their callers), and
-the compiled calls' own seconds as the run reports them (Results.provenance.timings).
+in a timer (inclusive of what it calls: an indented stage is part of the one above it, and
+a call's lanes are taken for the draw too), and the seconds the run reports for its compiled
+calls (Results.provenance.timings.run_s: dispatching them, running them, and reading the
+training call's outputs back).
 On a shared machine the figures move with the load: compare them within one run.
 """
 
@@ -33,7 +36,7 @@ from statelab import api
 from statelab.execution import runner
 
 EPOCHS = 1000
-# (module, function): the stages of a run, in the order they run; the nested ones indented.
+# (module, function, what it does): a run's stages in the order they run; nested ones indented.
 STAGES = (
     (api, "_one_series", "the series (Shampoo Sales, validated)"),
     (runner, "task", "the task: hashing, framing and scaling the series"),
@@ -41,8 +44,8 @@ STAGES = (
     (runner, "compile_calls", "looking up the compiled programs"),
     (runner, "_group_lanes", "the lanes: initial weights, data, flags"),
     (runner, "draw", "  of which drawing the initial weights (one program, read back)"),
-    (runner, "call_lanes", "a call's lanes and padding (training and forecast)"),
-    (runner, "train_lanes", "the training call (start, train, read back the losses)"),
+    (runner, "call_lanes", "a call's lanes and padding (draw, training, forecast)"),
+    (runner, "train_lanes", "the training call (start, train, read everything back)"),
     (runner, "forecast_lanes", "the forecast call"),
     (runner, "_results", "the results: forecasts in the series' units, RMSE, MASE"),
 )

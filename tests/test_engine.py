@@ -92,7 +92,7 @@ def test_a_repeat_draws_from_the_documented_key():
     """docs/design.md: repeat k of stream s under seed S draws from
     fold_in(fold_in(key(S), s), k), split into its initial weights' key and its shuffle key.
     Oracle: that formula written out in jax.random, one repeat at a time."""
-    seed, streams, repeats = 7, np.array([0, 3, 3]), np.array([5, 0, 999_999])
+    seed, streams, repeats = 7, np.array([0, 3, 3, 1]), np.array([5, 0, 2**31, 2**32 - 1])
     weights, shuffle_keys = engine.initial_weights(seed, streams, repeats, 2, 3)
     for lane, (stream, repeat) in enumerate(zip(streams, repeats, strict=True)):
         key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), stream), repeat)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 import statelab
@@ -22,6 +23,18 @@ def test_a_learning_rate_that_can_only_diverge_is_refused(rate):
 def test_learning_rates_up_to_the_limit_are_taken():
     assert Spec(learning_rate=MAX_LEARNING_RATE).learning_rate == MAX_LEARNING_RATE
     assert Spec(learning_rate=1).learning_rate == 1
+
+
+@pytest.mark.parametrize("stream", [-1, 2**32, 1.0, True, None])
+def test_a_seed_stream_outside_a_uint32_is_refused(stream):
+    # Such a stream would wrap into another (2**32 is stream 0, the study's): refused instead.
+    with pytest.raises(statelab.StatelabError, match="seed_stream must be a whole number from 0"):
+        Spec(seed_stream=stream)
+
+
+def test_the_largest_seed_stream_draws_its_own_weights():
+    last = statelab.run(repeats=1, epochs=1, seed_stream=2**32 - 1).weights.kernel
+    assert not np.array_equal(last, statelab.run(repeats=1, epochs=1).weights.kernel)
 
 
 def test_each_profile_is_one_object_with_the_documented_defaults():

@@ -21,6 +21,8 @@ MAX_LEARNING_RATE = 10.0
 # Upper bounds that keep a typo from hanging the machine (the study uses 1000 epochs and
 # 1 unit; the engine's cost grows with each of these).
 LIMITS = {"epochs": 1_000_000, "neurons": 256, "lags": 64, "batch_size": 4096, "test_rows": 1000}
+# Seed streams fold into a repeat's key as uint32 (statelab.engine.lstm.initial_weights).
+MAX_SEED_STREAM = 2**32 - 1
 # Settings an error names by another option than --their-name.
 OPTIONS = {"test_rows": "--test-size"}
 
@@ -67,6 +69,15 @@ class Spec:
                 raise StatelabError(f"{option} must be a whole number >= 1, got {value!r}")
             if value > LIMITS[name]:
                 raise StatelabError(f"{option} must be at most {LIMITS[name]}, got {value}")
+        if (
+            isinstance(self.seed_stream, bool)
+            or not isinstance(self.seed_stream, int)
+            or not 0 <= self.seed_stream <= MAX_SEED_STREAM
+        ):
+            raise StatelabError(
+                f"seed_stream must be a whole number from 0 to {MAX_SEED_STREAM} (a key's "
+                f"uint32), got {self.seed_stream!r}"
+            )
         if self.train_window is not None and (
             not isinstance(self.train_window, int) or self.train_window < 2
         ):

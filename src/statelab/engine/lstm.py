@@ -483,12 +483,13 @@ def compiled(shape: Shape, epochs: int) -> tuple[Callable, Callable, Callable]:
 
 @functools.partial(jax.jit, static_argnums=(3, 4))
 def initial_weights(
-    seed: int, streams: np.ndarray, repeats: np.ndarray, lags: int, neurons: int
+    seed: int, streams: int | np.ndarray, repeats: np.ndarray, lags: int, neurons: int
 ) -> tuple[LSTMWeights, jax.Array]:
-    """(N,) seed streams (or one for all) and repeat indices -> initial weights with a leading (N,) axis, and
-    the (N, 2) uint32 data of the shuffle keys. Repeat k of stream s always draws from the
-    same key, whatever else is drawn: fold_in(fold_in(key(seed), s), k). One program draws
-    the keys and the weights (two cost a dispatch more for every draw)."""
+    """(N,) seed streams (or one for all) and repeat indices, each a uint32 -> initial weights
+    with a leading (N,) axis, and the (N, 2) uint32 data of the shuffle keys. Repeat k of
+    stream s always draws from the same key, whatever else is drawn:
+    fold_in(fold_in(key(seed), s), k). One program draws the keys and the weights (two cost
+    a one-repeat run a dispatch more)."""
     base = jax.random.key(seed)
 
     def one(stream, repeat):

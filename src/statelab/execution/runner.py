@@ -141,7 +141,7 @@ def as_weights(given: Mapping[str, object], spec: Spec, count: int) -> engine.LS
     return engine.LSTMWeights(**arrays)
 
 
-# Repeats drawn per call of the programs that draw them (see draw).
+# Repeats drawn per call of the program that draws them (see draw).
 DRAW_BLOCK = 256
 
 
@@ -150,8 +150,8 @@ def draw(seed: int, specs: Sequence[Spec], repeats: Sequence[np.ndarray], block:
     each repeat from (seed, its spec's seed stream, its index). The specs share lags and
     units (they are lanes of one compiled call).
 
-    Drawn ``block`` repeats at a time, the last block padded, so that the two programs that
-    draw compile once per network size and block rather than once per number of repeats: a
+    Drawn ``block`` repeats at a time, the last block padded, so that the program that draws
+    compiles once per network size and block rather than once per number of repeats: a
     cold run met a new number in almost every call group, and each cost about 2 s of
     compiling (the orthogonal initialiser's QR). The block is DRAW_BLOCK, or FEW_LANES for the
     lanes of a call of that many (see _group_lanes): the QR of 256 lanes cost 0.35 s at 64
@@ -330,7 +330,8 @@ def train_lanes(
         if progress is not None:
             jax.block_until_ready(segment_losses)
             progress(done, epochs, lane_count)
-    # One read-back (it waits for the calls): each is a dispatch more for a one-repeat run.
+    # One read-back of every output (it waits for the calls too): each further read-back or
+    # wait costs a one-repeat run another call into JAX.
     trained, losses, traces = jax.device_get(((carry.weights, carry.state), losses, traces))
     losses, trace = np.concatenate(losses, axis=0), None
     if shape.trace:
