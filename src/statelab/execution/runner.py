@@ -141,34 +141,45 @@ def as_weights(given: Mapping[str, object], spec: Spec, count: int) -> engine.LS
     return engine.LSTMWeights(**arrays)
 
 
-# Repeats drawn per call of the program that draws them (see draw).
-DRAW_BLOCK = 256
+# Keys drawn per call of the program that draws them (see draw): blocks of 256 where there
+# are that many keys, else of 32. Each key is drawn once, and a collection's call group holds
+# few (a repeat of one series shares its key with every other series'): 10 to 60 keys drew
+# 3-8x quicker in blocks of 32 than of 256 at 16 and 64 units, where 1000 keys at 1 unit
+# took 3.6x longer in blocks of 32, in more calls (benchmarks/draw_speed.py).
+DRAW_BLOCKS = (32, 256)
 
 
-def draw(seed: int, specs: Sequence[Spec], repeats: Sequence[np.ndarray], block: int = DRAW_BLOCK):
+def draw(seed: int, specs: Sequence[Spec], repeats: Sequence[np.ndarray], block: int | None = None):
     """The initial weights (lanes first) and shuffle key data of every repeat of every spec:
     each repeat from (seed, its spec's seed stream, its index). The specs share lags and
     units (they are lanes of one compiled call).
 
-    Drawn ``block`` repeats at a time, the last block padded, so that the program that draws
-    compiles once per network size and block rather than once per number of repeats: a
-    cold run met a new number in almost every call group, and each cost about 2 s of
-    compiling (the orthogonal initialiser's QR). The block is DRAW_BLOCK, or FEW_LANES for the
-    lanes of a call of that many (see _group_lanes): the QR of 256 lanes cost 0.35 s at 64
-    units, of 4 lanes 12 ms. A repeat's draw depends only on its key, not on the repeats
-    beside it."""
+    A repeat's draw depends only on its key, not on the repeats beside it; so each key is
+    drawn once, however many lanes hold it (a collection's call group holds repeat k of every
+    series, each drawn alike: common random numbers). Keys are drawn ``block`` at a time
+    (by default one of DRAW_BLOCKS, by their number), the last block padded, so that the
+    program that draws compiles once per network size and block rather than once per number
+    of keys: a cold run met a new number in almost every call group, and each cost about 2 s
+    of compiling (the orthogonal initialiser's QR). A group whose calls run FEW_LANES lanes
+    draws that many at a time (see _group_lanes). The QR of 256 lanes cost 0.35 s at 64
+    units, of 32 lanes 35 ms, of 4 lanes 12 ms."""
     streams = np.concatenate(
-        [np.full(len(r), s.seed_stream, np.uint32) for s, r in zip(specs, repeats, strict=True)]
+        [np.full(len(r), s.seed_stream, np.uint64) for s, r in zip(specs, repeats, strict=True)]
     )
-    indices = np.concatenate(repeats).astype(np.uint32)
-    count = len(indices)
+    # A repeat's key as one number (stream, then index; each a uint32): np.unique of a column
+    # is quicker than of rows (axis=0), which costs a one-repeat run 80 us.
+    indices = np.concatenate(repeats).astype(np.uint64)
+    keys, lane_key = np.unique((streams << 32) | indices, return_inverse=True)
+    streams, indices = (keys >> 32).astype(np.uint32), (keys & 0xFFFFFFFF).astype(np.uint32)
+    if block is None:
+        block = DRAW_BLOCKS[len(keys) >= DRAW_BLOCKS[1]]
     blocks = [
         engine.initial_weights(seed, *call_lanes((streams, indices), start, block),
                                specs[0].lags, specs[0].neurons)
-        for start in range(0, count, block)
+        for start in range(0, len(keys), block)
     ]  # fmt: skip
     drawn = jax.device_get(blocks)
-    return jax.tree.map(lambda *parts: np.concatenate(parts)[:count], *drawn)
+    return jax.tree.map(lambda *parts: np.concatenate(parts)[lane_key.reshape(-1)], *drawn)
 
 
 def _lanes(
@@ -573,8 +584,8 @@ def _group_lanes(tasks: Sequence[Task], group: CallGroup, seed: int, initial_wei
     """The lanes of a group's tasks, side by side (lane axis last)."""
     members = [tasks[i] for i in group.members]
     # A group whose calls run FEW_LANES lanes (calls.padded_lanes) draws as many at a time:
-    # its call is a program of its own anyway, and a block of 256 would cost more than it.
-    block = FEW_LANES if group.per_call == FEW_LANES else DRAW_BLOCK
+    # its call is a program of its own anyway, and a larger block would cost more than it.
+    block = FEW_LANES if group.per_call == FEW_LANES else None
     drawn = draw(seed, [t.spec for t in members], [t.repeats for t in members], block)
     offsets = np.cumsum([0] + [len(t.repeats) for t in members])
     lanes = [
