@@ -71,12 +71,13 @@ def test_initial_weights_must_be_finite(bad):
 
 def test_each_repeat_draws_from_its_own_key_whatever_is_drawn_beside_it():
     # Oracle: the engine's draw for one key alone, unblocked. draw() works in blocks of 256
-    # here (304 keys); lanes 255 and 256 straddle blocks, 299 and 300 lie in the last, padded;
-    # the third spec's repeats are the first's too (two series in one call group), drawn once.
+    # at 4 units (304 keys); lanes 255 and 256 straddle blocks, 299 and 300 lie in the last,
+    # padded; the third spec's repeats are the first's too (two series in one call group),
+    # drawn once.
     specs = [statelab.Spec(neurons=4), statelab.Spec(neurons=4, seed_stream=1),
              statelab.Spec(neurons=4, epochs=7)]  # fmt: skip
     repeats = [np.arange(301), np.array([300, 7, 0]), np.array([256, 0, 7])]
-    assert len(repeats[0]) > runner.DRAW_BLOCKS[1]
+    assert runner.draw_block(4) == 256
     weights, shuffle = runner.draw(11, specs, repeats)
     lane = 0
     for spec, indices in zip(specs, repeats, strict=True):
@@ -92,9 +93,11 @@ def test_each_repeat_draws_from_its_own_key_whatever_is_drawn_beside_it():
     assert lane == len(weights.kernel) == len(shuffle) == 307
 
 
-def test_a_key_that_many_lanes_hold_is_drawn_once(monkeypatch):
-    """Repeats 0-9 of 30 series (one call group of a collection) draw 10 keys, in one block
-    of 32, not 300 in two of 256."""
+@pytest.mark.parametrize(("neurons", "block"), [(2, 256), (16, 32)])
+def test_a_key_that_many_lanes_hold_is_drawn_once(monkeypatch, neurons, block):
+    """Repeats 0-9 of 30 series (one call group of a collection) draw 10 keys in one call,
+    not 300 lanes: of 256 keys for a small network, of 32 for a large one (its QR costs a
+    lane more than a call costs)."""
     drawn_keys = []
     real = runner.engine.initial_weights
 
@@ -103,36 +106,34 @@ def test_a_key_that_many_lanes_hold_is_drawn_once(monkeypatch):
         return real(seed, streams, indices, lags, neurons)
 
     monkeypatch.setattr(runner.engine, "initial_weights", recording)
-    spec = statelab.Spec(neurons=2)
+    spec = statelab.Spec(neurons=neurons)
     weights, _ = runner.draw(1, [spec] * 30, [np.arange(10)] * 30)
-    assert len(drawn_keys) == 1 and len(set(drawn_keys[0])) == 10
+    assert [len(call) for call in drawn_keys] == [block] and len(set(drawn_keys[0])) == 10
     assert len(weights.kernel) == 300
     np.testing.assert_array_equal(weights.kernel[3], weights.kernel[293])
 
 
 def test_drawing_compiles_once_per_network_size_and_block_not_per_number_of_repeats():
-    """Blocks of 256 keys where there are that many, else of 32, whatever their number, or of
-    FEW_LANES for a group whose calls run that many (one repeat's); keys drawn in any block
-    are the same bits."""
+    """A block of draw_block(3) keys, whatever their number, or of FEW_LANES for a group whose
+    calls run that many (one repeat's); keys drawn in either block are the same bits."""
     spec = statelab.Spec(neurons=3)  # sizes no other test draws
     before = runner.engine.initial_weights._cache_size()
     many = runner.draw(1, [spec], [np.arange(300)])
-    assert runner.engine.initial_weights._cache_size() == before + 1
     for count in (5, 17, 40):
         some = runner.draw(1, [spec], [np.arange(count)])
         for drawn, oracle in zip(jax.tree.leaves(some), jax.tree.leaves(many), strict=True):
             np.testing.assert_array_equal(drawn, oracle[:count])
-    assert runner.engine.initial_weights._cache_size() == before + 2
+    assert runner.engine.initial_weights._cache_size() == before + 1
     for repeats in ([7], [299, 0, 3, 256]):
         few = runner.draw(1, [spec], [np.array(repeats)], runner.FEW_LANES)
         for drawn, oracle in zip(jax.tree.leaves(few), jax.tree.leaves(many), strict=True):
             np.testing.assert_array_equal(drawn, oracle[repeats])
-    assert runner.engine.initial_weights._cache_size() == before + 3
+    assert runner.engine.initial_weights._cache_size() == before + 2
     # one repeat of a new size draws in blocks of 4: drawing 4 of that size compiles nothing
     statelab.run("stateful", repeats=1, epochs=1, neurons=5)
-    assert runner.engine.initial_weights._cache_size() == before + 4
+    assert runner.engine.initial_weights._cache_size() == before + 3
     runner.draw(1, [spec.replace(neurons=5)], [np.arange(2)], runner.FEW_LANES)
-    assert runner.engine.initial_weights._cache_size() == before + 4
+    assert runner.engine.initial_weights._cache_size() == before + 3
 
 
 # The study's experiments that train alike: four differ only in how they forecast, and two

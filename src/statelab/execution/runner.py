@@ -141,12 +141,19 @@ def as_weights(given: Mapping[str, object], spec: Spec, count: int) -> engine.LS
     return engine.LSTMWeights(**arrays)
 
 
-# Keys drawn per call of the program that draws them (see draw): blocks of 256 where there
-# are that many keys, else of 32. Each key is drawn once, and a collection's call group holds
-# few (a repeat of one series shares its key with every other series'): 10 to 60 keys drew
-# 3-8x quicker in blocks of 32 than of 256 at 16 and 64 units, where 1000 keys at 1 unit
-# took 3.6x longer in blocks of 32, in more calls (benchmarks/draw_speed.py).
-DRAW_BLOCKS = (32, 256)
+# Keys drawn per call of the program that draws them (see draw): fewer for larger networks,
+# whose orthogonal initialiser's QR costs a lane more than a call costs. Each key is drawn
+# once, and a collection's call group holds few (a repeat of one series shares its key with
+# every other series'). benchmarks/draw_speed.py: 10 keys drew 4.5x quicker in blocks of 32
+# than of 256 at 12 units, 4.5x at 16 and 6x at 64; 1000 keys 1.4x slower at 12 units, 1.07x
+# at 16 and 1.07x quicker at 64; at 1 to 4 units 1000 keys took 1.7-3.9x longer in blocks
+# of 32 (more calls), and 10 keys about as long. One block a network size: one program to compile.
+LARGE_NETWORK = 16  # units
+
+
+def draw_block(neurons: int) -> int:
+    """Keys drawn per call of the program that draws initial weights of ``neurons`` units."""
+    return 32 if neurons >= LARGE_NETWORK else 256
 
 
 def draw(seed: int, specs: Sequence[Spec], repeats: Sequence[np.ndarray], block: int | None = None):
@@ -157,29 +164,33 @@ def draw(seed: int, specs: Sequence[Spec], repeats: Sequence[np.ndarray], block:
     A repeat's draw depends only on its key, not on the repeats beside it; so each key is
     drawn once, however many lanes hold it (a collection's call group holds repeat k of every
     series, each drawn alike: common random numbers). Keys are drawn ``block`` at a time
-    (by default one of DRAW_BLOCKS, by their number), the last block padded, so that the
-    program that draws compiles once per network size and block rather than once per number
-    of keys: a cold run met a new number in almost every call group, and each cost about 2 s
-    of compiling (the orthogonal initialiser's QR). A group whose calls run FEW_LANES lanes
-    draws that many at a time (see _group_lanes). The QR of 256 lanes cost 0.35 s at 64
-    units, of 32 lanes 35 ms, of 4 lanes 12 ms."""
+    (:func:`draw_block` by default), the last block padded, so that the program that draws
+    compiles once per network size and block rather than once per number of keys: a cold run
+    met a new number in almost every call group, and each cost about 2 s of compiling (the
+    orthogonal initialiser's QR). A group whose calls run FEW_LANES lanes draws that many at
+    a time (see _group_lanes). The QR of 256 lanes cost 0.35 s at 64 units, of 32 lanes
+    35 ms, of 4 lanes 12 ms."""
     streams = np.concatenate(
         [np.full(len(r), s.seed_stream, np.uint64) for s, r in zip(specs, repeats, strict=True)]
     )
-    # A repeat's key as one number (stream, then index; each a uint32): np.unique of a column
-    # is quicker than of rows (axis=0), which costs a one-repeat run 80 us.
+    # A repeat's key as one number, its stream then its index (each below 2**32: Spec and
+    # repeat_indices check): np.unique of a column is quicker than of rows (axis=0), which
+    # costs a one-repeat run 80 us.
     indices = np.concatenate(repeats).astype(np.uint64)
     keys, lane_key = np.unique((streams << 32) | indices, return_inverse=True)
     streams, indices = (keys >> 32).astype(np.uint32), (keys & 0xFFFFFFFF).astype(np.uint32)
-    if block is None:
-        block = DRAW_BLOCKS[len(keys) >= DRAW_BLOCKS[1]]
+    block = block or draw_block(specs[0].neurons)
     blocks = [
         engine.initial_weights(seed, *call_lanes((streams, indices), start, block),
                                specs[0].lags, specs[0].neurons)
         for start in range(0, len(keys), block)
     ]  # fmt: skip
     drawn = jax.device_get(blocks)
-    return jax.tree.map(lambda *parts: np.concatenate(parts)[lane_key.reshape(-1)], *drawn)
+    lane_key = lane_key.reshape(-1)
+    # Lanes that are the keys in order (a run of one experiment) need no gathering copy: at
+    # 100k lanes of 64 units it would be 6.8 GB more at the peak.
+    pick = slice(len(keys)) if np.array_equal(lane_key, np.arange(len(keys))) else lane_key
+    return jax.tree.map(lambda *parts: np.concatenate(parts)[pick], *drawn)
 
 
 def _lanes(
