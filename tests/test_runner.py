@@ -3,6 +3,10 @@ absurd repeat counts refused before anything is allocated."""
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import jax
 import numpy as np
 import pytest
@@ -239,3 +243,59 @@ def test_a_runs_call_sizes_change_the_calls_not_the_bits():
             np.testing.assert_array_equal(mine.losses, alone.losses)
             for a, b in zip(mine.weights, alone.weights, strict=True):
                 np.testing.assert_array_equal(a, b)
+
+
+def test_two_chunks_that_need_a_program_at_once_compile_it_once(monkeypatch):
+    """Chunks run side by side (backends.InProcess) and meet the same programs together: the
+    second waits for the first's compiling, and its wait counts as compiling."""
+    spec = statelab.Spec(epochs=3, neurons=7)  # a size no other test compiles
+    one = runner.task("x", spec, statelab.shampoo(), [0])
+    key = (runner.shape_of(spec, runner.compiled_rows(one)), 3, runner.FEW_LANES)
+    compiled, real = [], runner.engine.compiled
+
+    def slow(shape, epochs):  # holds the first thread inside compiling while the second arrives
+        compiled.append(shape)
+        time.sleep(0.5)
+        return real(shape, epochs)
+
+    monkeypatch.setattr(runner.engine, "compiled", slow)
+    barrier = threading.Barrier(2)
+
+    def compile_key():
+        barrier.wait()
+        return runner._compile(key)
+
+    with ThreadPoolExecutor(2) as pool:
+        timings = list(pool.map(lambda _: compile_key(), range(2)))
+    assert len(compiled) == 1 and key in runner._COMPILED and not runner._COMPILING
+    assert min(t.compile_s for t in timings) > 0.3  # the waiter waited
+    assert runner._compile(key) == runner.Timings()  # compiled: nothing more
+
+
+def test_a_compile_that_fails_fails_its_waiter_too_and_leaves_nothing_behind(monkeypatch):
+    spec = statelab.Spec(epochs=3, neurons=6)  # a size no other test compiles
+    one = runner.task("x", spec, statelab.shampoo(), [0])
+    key = (runner.shape_of(spec, runner.compiled_rows(one)), 3, runner.FEW_LANES)
+
+    def failing(shape, epochs):
+        time.sleep(0.5)
+        raise RuntimeError("XLA ran out of memory")
+
+    monkeypatch.setattr(runner.engine, "compiled", failing)
+    barrier, raised = threading.Barrier(2), []
+
+    def compile_key():
+        barrier.wait()
+        try:
+            runner._compile(key)
+        except RuntimeError as error:
+            raised.append(str(error))
+
+    threads = [threading.Thread(target=compile_key, daemon=True) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:  # a waiter never told of the failure would wait for ever
+        thread.join(timeout=20)
+    assert not any(thread.is_alive() for thread in threads)
+    assert raised == ["XLA ran out of memory"] * 2
+    assert key not in runner._COMPILED and not runner._COMPILING
