@@ -255,7 +255,7 @@ def test_two_chunks_that_need_a_program_at_once_compile_it_once(monkeypatch):
 
     def slow(shape, epochs):  # holds the first thread inside compiling while the second arrives
         compiled.append(shape)
-        time.sleep(0.5)
+        time.sleep(1.0)
         return real(shape, epochs)
 
     monkeypatch.setattr(runner.engine, "compiled", slow)
@@ -277,8 +277,11 @@ def test_a_compile_that_fails_fails_its_waiter_too_and_leaves_nothing_behind(mon
     one = runner.task("x", spec, statelab.shampoo(), [0])
     key = (runner.shape_of(spec, runner.compiled_rows(one)), 3, runner.FEW_LANES)
 
+    calls = []
+
     def failing(shape, epochs):
-        time.sleep(0.5)
+        calls.append(shape)
+        time.sleep(1.0)
         raise RuntimeError("XLA ran out of memory")
 
     monkeypatch.setattr(runner.engine, "compiled", failing)
@@ -297,5 +300,8 @@ def test_a_compile_that_fails_fails_its_waiter_too_and_leaves_nothing_behind(mon
     for thread in threads:  # a waiter never told of the failure would wait for ever
         thread.join(timeout=20)
     assert not any(thread.is_alive() for thread in threads)
-    assert raised == ["XLA ran out of memory"] * 2
+    assert raised == ["XLA ran out of memory"] * 2 and len(calls) == 1  # the second waited
     assert key not in runner._COMPILED and not runner._COMPILING
+    with pytest.raises(RuntimeError, match="out of memory"):  # a failure is tried again
+        runner._compile(key)
+    assert len(calls) == 2

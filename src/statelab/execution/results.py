@@ -47,8 +47,9 @@ def code_version() -> str:
 
 class Timings(NamedTuple):
     """Seconds of one compiled call (or summed over several): compiling it (tracing, XLA,
-    or loading it from the compilation cache), and running it (a training call: until its
-    outputs are read back; a forecast: until it is done)."""
+    loading it from the compilation cache, or waiting for another thread compiling it), and
+    running it (a training call: until its outputs are read back; a forecast: until it is
+    done)."""
 
     compile_s: float = 0.0
     run_s: float = 0.0

@@ -265,13 +265,13 @@ def _compile(key: tuple[engine.Shape, int, int]) -> Timings:
     """Ahead-of-time compile start, train segment and forecast for one key, unless this
     process has them, or wait for the thread compiling them; the seconds it took (waiting
     too) and the cache hits it had (zero when it had them or waited)."""
+    started = time.perf_counter()
     with _COMPILING_LOCK:
         if key in _COMPILED:
             return Timings()
         other = _COMPILING.get(key)
         if other is None:
             _COMPILING[key] = mine = Future()
-    started = time.perf_counter()
     if other is not None:
         other.result()  # raises what the compiling thread met
         return Timings(time.perf_counter() - started)
@@ -280,10 +280,13 @@ def _compile(key: tuple[engine.Shape, int, int]) -> Timings:
     except BaseException as error:
         mine.set_exception(error)
         raise
-    finally:
+    else:
+        mine.set_result(None)  # before the key leaves _COMPILING: no waiter is left waiting
+    finally:  # also after a Ctrl-C between the lines above: a later caller compiles anew
         with _COMPILING_LOCK:
             del _COMPILING[key]
-    mine.set_result(None)
+        if not mine.done():
+            mine.set_exception(StatelabError("compiling was interrupted"))
     return timings
 
 
