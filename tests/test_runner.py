@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -305,3 +306,17 @@ def test_a_compile_that_fails_fails_its_waiter_too_and_leaves_nothing_behind(mon
     with pytest.raises(RuntimeError, match="out of memory"):  # a failure is tried again
         runner._compile(key)
     assert len(calls) == 2
+
+
+def test_read_back_gives_every_leaf_in_numpy_once_its_call_is_done():
+    # A call long enough that JAX returns before it ends (asynchronous dispatch): a view
+    # taken too early would hold what was in the output buffer before.
+    power = jax.jit(lambda a: (jax.lax.fori_loop(0, 20, lambda _, b: b @ a / 256, a),
+                               {"sum": a.sum(), "int": jnp.arange(3, dtype=jnp.uint32)}))  # fmt: skip
+    a = np.random.default_rng(0).uniform(size=(256, 256)).astype(np.float32)
+    ran = power(a)
+    got, expected = runner.read_back(ran), jax.device_get(ran)
+    assert jax.tree.structure(got) == jax.tree.structure(expected)
+    for leaf, want in zip(jax.tree.leaves(got), jax.tree.leaves(expected), strict=True):
+        assert type(leaf) is np.ndarray and leaf.dtype == want.dtype
+        np.testing.assert_array_equal(leaf, want)
