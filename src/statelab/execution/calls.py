@@ -13,13 +13,13 @@ this only cuts a chunk's work.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import jax
 
 from statelab.engine.lstm import Shape, weight_shapes
+from statelab.execution.processes import cpu_cores
 
 # Lanes run in whole blocks. XLA's CPU code handles the elements of a vector in SIMD
 # registers and a ragged remainder one by one, and its tanh and exp differ in the last
@@ -143,7 +143,7 @@ class Device(NamedTuple):
 def this_device() -> Device:
     """The device JAX runs this process's calls on."""
     kind = jax.devices()[0].platform
-    return Device(kind, len(os.sched_getaffinity(0)) if kind == "cpu" else 1)
+    return Device(kind, cpu_cores() if kind == "cpu" else 1)
 
 
 def lanes_per_call(device: Device, lanes: int, weights: int) -> int:
