@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 # What such a machine lacks beside those seven packages and their dependencies (worked out
 # against a Python 3.12 venv of only them: pip download of statelab's other needs, less what
 # the venv held).
-EXTRAS=(annotated-doc annotated-types joblib markdown-it-py mdurl mypy-extensions pandera pycatch22
+EXTRAS=(annotated-doc annotated-types cloudpickle loky markdown-it-py mdurl mypy-extensions pandera pycatch22
         psutil pydantic pydantic-core pygments rich seaborn shellingham typeguard typer
         typing-inspect typing-inspection)
 

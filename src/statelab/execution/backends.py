@@ -12,8 +12,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import signal
-import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +19,7 @@ from contextlib import contextmanager
 from typing import Protocol
 
 from statelab.errors import StatelabError
-from statelab.execution import cache
+from statelab.execution import cache, interrupts
 from statelab.execution.calls import CallSizes, chunks_at_once, this_device
 from statelab.execution.results import Results
 from statelab.execution.runner import ProgressCallback, Task, run_tasks
@@ -119,32 +117,12 @@ def check_workers(workers: int | None, address: str | None) -> None:
         )
 
 
-@contextmanager
-def _ctrl_c_ignored() -> Iterator[None]:
-    """SIGINT ignored while a local cluster starts its worker processes, so that they keep
-    ignoring it: an ignored signal stays ignored in a new process, and Python installs its
-    own SIGINT handler only where it finds the default. A terminal's Ctrl-C goes to every
-    process of the group; this way only this one hears it, stops the run in one line and
-    closes the cluster, where each worker printed a traceback of its own. The price: Ctrl-C
-    in the seconds the cluster takes to start is not heard. (Only the main thread may set a
-    handler: elsewhere, nothing is changed.)"""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        # None: a handler set outside Python, which Python cannot put back; leave the default.
-        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
-
-
 def _local_cluster(workers: int) -> Iterator[Backend]:
     """A new local cluster of ``workers`` processes, as a backend, closed afterwards."""
     from distributed import Client, LocalCluster
 
     try:
-        with _ctrl_c_ignored():
+        with interrupts.ignored():
             cluster = LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True,
                 dashboard_address=None, silence_logs=logging.CRITICAL,

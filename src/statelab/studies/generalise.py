@@ -194,8 +194,8 @@ def experiment_table(runs: Runs, reference: str | None) -> pd.DataFrame:
 
 
 # A series' six pair tests take about 27 ms on one core (most of it SciPy's checks of each
-# call); a worker process takes about 1.5 s to start. So a collection's tests run in worker
-# processes, a core each, where each gets at least this many series: on 2 cores, from 200.
+# call): 100 series, about 2.7 s, pay for a worker's start (processes.workers_for). On 2
+# cores a collection of 200 series or more is tested in 2 worker processes.
 SERIES_PER_WORKER = 100
 
 
